@@ -67,6 +67,13 @@ def pytest_configure(config):
         )
 
 
+def pytest_collection_modifyitems(items):
+    # Tests that read MNIST are marked, so that `-m "not mnist"` runs the rest.
+    for item in items:
+        if "mnist_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker("mnist")
+
+
 def pytest_report_header(config):
     return f"needle root: {_needle_root(config)}"
 

@@ -35,16 +35,16 @@ ndl = simple_ml = None  # needle and its apps/simple_ml, imported by main()
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--needle-root", default="reference",
+    parser.add_argument("--needle-root", metavar="DIR", default="reference",
                         help="implementation root holding needle/ and apps/, relative to "
                              "the repository root (default: %(default)s)")
-    parser.add_argument("--data-dir", default="data/mnist",
+    parser.add_argument("--data-dir", metavar="DIR", default="data/mnist",
                         help="folder with the four MNIST .gz files, relative to the "
                              "repository root (default: %(default)s)")
     parser.add_argument("--model", choices=("softmax", "nn", "both"), default="both")
-    parser.add_argument("--epochs", type=int, default=10,
+    parser.add_argument("--epochs", metavar="N", type=int, default=10,
                         help="epochs per model and implementation (default: %(default)s)")
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--threads", metavar="N", type=int,
                         help="BLAS/OpenMP threads (default: the libraries' own choice)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
@@ -175,6 +175,7 @@ def bench_model(model, data, epochs):
         print(f"  {model} epoch {epoch + 1}/{epochs}: needle {needle_times[-1]:.3f} s, "
               f"numpy {numpy_times[-1]:.3f} s", flush=True)
     needle_median, numpy_median = statistics.median(needle_times), statistics.median(numpy_times)
+    ratio = needle_median / numpy_median
     needle_err = needle_test_error(model, X_te, y_te, needle_weights)
     numpy_err = numpy_test_error(model, X_te, y_te, numpy_weights)
     return {
@@ -184,9 +185,9 @@ def bench_model(model, data, epochs):
         "numpy_epoch_s": numpy_times,
         "needle_median_s": needle_median,
         "numpy_median_s": numpy_median,
-        "ratio": needle_median / numpy_median,
+        "ratio": ratio,
         "target": TARGETS[model],
-        "meets_target": needle_median / numpy_median <= TARGETS[model],
+        "meets_target": ratio <= TARGETS[model],
         "needle_test_err": needle_err,
         "numpy_test_err": numpy_err,
         "test_err_diff": needle_err - numpy_err,
@@ -199,14 +200,23 @@ def bench_model(model, data, epochs):
 # --- Reporting ----------------------------------------------------------------
 
 def blas_info():
-    """The BLAS library and its thread count, via threadpoolctl if installed."""
+    """The BLAS library and its thread count, via threadpoolctl if installed;
+    else the library NumPy was built with and the thread variables."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return {"note": "threadpoolctl not installed; BLAS thread count unknown",
-                **{name: os.environ.get(name) for name in THREAD_VARIABLES}}
+        return {"library": numpy_build_blas(), "num_threads": "unknown (no threadpoolctl)",
+                **{name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ}}
     return [{key: pool.get(key) for key in ("internal_api", "version", "num_threads", "filepath")}
             for pool in threadpool_info() if pool.get("user_api") == "blas"]
+
+
+def numpy_build_blas():
+    try:  # show_config(mode="dicts") is NumPy >= 1.25
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except Exception:  # only informative: never fail the benchmark over it
+        return "unknown"
 
 
 def print_table(results):
@@ -219,7 +229,7 @@ def print_table(results):
             for r in results]
     widths = [max(len(cell) for cell in column) for column in zip(columns, *rows)]
     for row in (columns, *rows):
-        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     for r in results:
         print(f"{MODEL_NAMES[r['model']]}: test error needle - numpy = "
               f"{r['test_err_diff']:+.4f}, max |weight difference| = "
@@ -256,7 +266,7 @@ def main(argv=None):
     print()
     print_table(results)
     rss = peak_rss_mib()
-    print(f"\ntraining time {runtime:.1f} s, peak RSS {rss:.0f} MiB")
+    print(f"\nbenchmark time {runtime:.1f} s (training and test errors), peak RSS {rss:.0f} MiB")
 
     if args.json:
         report = {"needle_root": str(needle_root), "threads": args.threads,

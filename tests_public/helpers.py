@@ -68,9 +68,20 @@ def assert_close(got, expected, *, tol: Tol = None, what="result", check_dtype=T
         )
 
 
-def numerical_gradients(f: Callable, *inputs, eps=1e-4):
-    """Central differences of sum(f(*inputs)) with respect to each input,
-    perturbing the inputs' float64 data in place."""
+def op_node(op, inputs, forward):
+    """The node ``op(*inputs)``, its data computed by the NumPy function
+    ``forward`` instead of the op's own ``compute``: a gradient test built on
+    it needs neither the op's forward nor the engine."""
+    import needle as ndl
+
+    node = ndl.Tensor.make_const(np.asarray(forward(*[x.numpy() for x in inputs])))
+    node.op, node.inputs, node.requires_grad = op, list(inputs), True
+    return node
+
+
+def _central_differences(value_of, inputs, weights, eps=1e-4):
+    """d/dx sum(weights * value_of()) for each input x, perturbing the
+    inputs' float64 data in place."""
     grads = []
     for tensor in inputs:
         data = tensor.realize_cached_data()
@@ -78,44 +89,52 @@ def numerical_gradients(f: Callable, *inputs, eps=1e-4):
         for index in np.ndindex(data.shape):
             original = data[index]
             data[index] = original + eps
-            upper = float(np.sum(f(*inputs).numpy()))
+            upper = float(np.sum(weights * value_of()))
             data[index] = original - eps
-            lower = float(np.sum(f(*inputs).numpy()))
+            lower = float(np.sum(weights * value_of()))
             data[index] = original
             grad[index] = (upper - lower) / (2 * eps)
         grads.append(grad)
     return grads
 
 
-def check_gradient(f: Callable, *inputs, backward=False, tol: Tol = TOL["gradient"], hint=""):
-    """Compare the analytic gradients of sum(f(*inputs)) with central
-    differences.
+def check_gradient(f, *inputs, op=None, tol: Tol = TOL["gradient"], hint="", seed=0):
+    """Compare the analytic gradients of sum(w * f(*inputs)), for a fixed
+    random w, with central differences; returns them as arrays.
 
-    With ``backward=False`` only the op that produced f's output is asked,
-    through ``gradient_as_tuple``, so an op's test needs no engine.  With
-    ``backward=True`` the whole graph is differentiated by ``.backward()``.
-    Returns the analytic gradients as arrays.
+    With ``op``, ``f`` is that op's forward written in NumPy and only
+    ``op.gradient`` is asked (through ``gradient_as_tuple``), on a node that
+    ``f`` computed: an op's test then needs neither its ``compute`` nor the
+    engine.  Without ``op``, ``f`` builds a needle graph from the input
+    Tensors and ``.backward(w)`` differentiates it.
     """
     __tracebackhide__ = True
     import needle as ndl
 
-    out = f(*inputs)
-    if backward:
-        out.sum().backward()
-        computed = [x.grad for x in inputs]
+    if op is not None:
+        out = op_node(op, inputs, f)
+        value_of = lambda: f(*[x.numpy() for x in inputs])  # noqa: E731
     else:
-        seed = ndl.Tensor(np.ones(out.shape, dtype=out.dtype), requires_grad=False)
-        computed = list(out.op.gradient_as_tuple(seed, out))
-    name = "backward()" if backward else f"{type(out.op).__name__}.gradient"
+        out = f(*inputs)
+        value_of = lambda: f(*inputs).numpy()  # noqa: E731
+    weights = np.random.default_rng(seed).uniform(0.5, 1.5, out.shape).astype(out.dtype)
+    w = ndl.Tensor(weights, requires_grad=False)
+    if op is not None:
+        name = f"{type(op).__name__}.gradient"
+        computed = list(op.gradient_as_tuple(w, out))
+    else:
+        name = "backward()"
+        out.backward(w)
+        computed = [getattr(x, "grad", None) for x in inputs]
     if len(computed) != len(inputs):
         raise AssertionError(
             f"{name}: expected {len(inputs)} gradients (one per input), got {len(computed)}"
         )
-    expected = numerical_gradients(f, *inputs)
+    expected = _central_differences(value_of, inputs, weights.astype(np.float64))
     results = []
     for i, (got, want) in enumerate(zip(computed, expected)):
         if got is None:
-            raise AssertionError(f"{name}: no gradient for input {i}")
+            raise AssertionError(f"{name}: no gradient for input {i}{f'; hint: {hint}' if hint else ''}")
         got = as_numpy(got)
         assert_close(
             got.astype(np.float64) if isinstance(got, np.ndarray) else got,

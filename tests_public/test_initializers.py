@@ -36,7 +36,7 @@ def kaiming_normal_expected(fan_in, fan_out):
     return "randn", lambda draw: draw * std, std
 
 
-# (id, initializer, expectation, positional args, keyword args)
+# name -> (the needle initializer, its expectation: (draw kind, formula on the draw, bound or std))
 INITIALIZERS = {
     "xavier_uniform": (lambda *a, **k: ndl.init.xavier_uniform(*a, **k), xavier_uniform_expected),
     "xavier_normal": (lambda *a, **k: ndl.init.xavier_normal(*a, **k), xavier_normal_expected),

@@ -1,19 +1,22 @@
 """Question "reverse-mode AD": ``compute_gradient_of_variables`` through
 ``Tensor.backward``.
 
+Every graph here is built from the given ops (EWiseAdd, AddScalar, EWiseMul,
+MulScalar: ``+`` and ``*`` with Tensors and numbers; ``a - b`` is written
+``a + (-1.0) * b``), or from nodes of the other ops whose data NumPy computed
+(``helpers.op_node``), so that nothing here needs a TODO op's ``compute``.
 The engine's own contract (overwrite, do not accumulate; intermediate nodes
 get ``.grad``; the default and explicit ``out_grad``; dtype; deep graphs;
-the course's int64 second-order case) is tested on graphs of the given ops
-(EWiseAdd, AddScalar, EWiseMul, MulScalar) with closed forms computed in
-NumPy.  Composite graphs and second-order gradients through every
-differentiable op also need the ops' gradients; they are compared with
-central differences by ``check_gradient(..., backward=True)``.
+the course's int64 second-order case) is checked with closed forms computed
+in NumPy; composite graphs, and second-order gradients through every
+differentiable op, against central differences (``check_gradient``, which
+seeds ``backward`` with a random out_grad).
 """
 import numpy as np
 import pytest
 
 import needle as ndl
-from tests_public.helpers import assert_close, check_gradient
+from tests_public.helpers import assert_close, check_gradient, op_node
 
 
 def tensor(shape, seed, dtype="float64", kind="normal"):
@@ -163,32 +166,47 @@ def test_long_chain_backpropagates_without_recursion_error():
 
 
 # --------------------------------------------------------------------------
-# Composite graphs (course cases) against central differences
+# Composite graphs of the given ops against central differences
 # --------------------------------------------------------------------------
 
+def _minus(a, b):
+    return a + (-1.0) * b  # a - b without Negate
+
+
+def _diamond(x):
+    u = x * 2.0
+    return (u * u + u) * u
+
+
 COMPOSITE_CASES = [
-    pytest.param(lambda A, B, C: (A @ B + C) * (A @ B), [(10, 9), (9, 8), (10, 8)], id="(A@B+C)*(A@B)"),
-    pytest.param(lambda A, B: ndl.broadcast_to(A, (10, 9)) * B, [(10, 1), (10, 9)], id="broadcast_to(A)*B"),
-    pytest.param(lambda A, B, C: ndl.reshape(A, (10, 10)) @ B / 5 + C, [(100,), (10, 5), (10, 5)],
-                 id="reshape(A)@B/5+C"),
-    pytest.param(lambda a, b, c: (a + b) @ c @ (a + c), [(4, 4), (4, 4), (4, 4)], id="(a+b)@c@(a+c)"),
-    pytest.param(lambda a, b, c: (a @ b) @ c @ a, [(4, 5), (5, 3), (3, 4)], id="(a@b)@c@a"),
-    pytest.param(lambda z, w: ndl.logsoftmax(z @ w) * ndl.relu(z @ w), [(4, 3), (3, 5)], id="logsoftmax*relu"),
-    pytest.param(lambda x: ndl.logsumexp(ndl.exp(x) / (x * x + 1.0), (1,)), [(3, 4)], id="logsumexp(exp/x^2+1)"),
+    pytest.param(lambda A, B, C: (A * B + C) * (A * B), [(10, 9), (10, 9), (10, 9)], id="(A*B+C)*(A*B)"),
+    pytest.param(lambda A, B: A * B, [(10, 1), (10, 9)], id="broadcast-10x1*B"),
+    pytest.param(lambda a, b: (a + b) * a + b * 0.5, [(3,), (4, 3)], id="broadcast-prepended-(a+b)*a"),
+    pytest.param(lambda s, x: s * x + x * x * s, [(), (3, 4)], id="0d-times-matrix"),
+    pytest.param(lambda A, B, C: A * B * 0.2 + C, [(10, 5), (10, 5), (10, 5)], id="A*B*0.2+C"),
+    pytest.param(lambda a, b, c: (a + b) * c * (a + c), [(4, 4), (4, 4), (4, 4)], id="(a+b)*c*(a+c)"),
+    pytest.param(lambda a, b, c: (a * b) * c * a, [(4, 5), (4, 5), (4, 5)], id="(a*b)*c*a"),
+    pytest.param(lambda a, b: _minus(a, b) * (a + b) + 2.0, [(3, 4), (3, 4)], id="(a-b)*(a+b)+2"),
+    pytest.param(_diamond, [(2, 3)], id="diamond-u=2x,(u*u+u)*u"),
+    pytest.param(lambda x, y: _minus(x * y, (x + 1.5) * 3.0) * _minus(y, x), [(2, 1, 3), (4, 3)],
+                 id="broadcast-both-ways"),
 ]
 
 
 @pytest.mark.parametrize("f, shapes", COMPOSITE_CASES)
 def test_composite_graph_gradients_match_central_differences(f, shapes):
     inputs = [tensor(shape, seed) for seed, shape in enumerate(shapes)]
-    check_gradient(f, *inputs, backward=True)
+    check_gradient(f, *inputs, hint="add up every partial adjoint a node receives, in reverse "
+                   "topological order")
 
 
 @pytest.mark.parametrize("f, shapes", COMPOSITE_CASES)
 def test_composite_graph_float32_gives_float32_grads(f, shapes):
     inputs = [tensor(shape, seed, dtype="float32") for seed, shape in enumerate(shapes)]
-    f(*inputs).sum().backward()
+    out = f(*inputs)
+    out.backward(const(np.random.default_rng(9).uniform(0.5, 1.5, out.shape).astype(np.float32)))
     for i, x in enumerate(inputs):
+        assert x.grad is not None, f"input {i}: no .grad after backward()"
         assert x.grad.dtype == np.float32 and x.grad.shape == x.shape, (
             f"input {i}: expected a float32 gradient of shape {x.shape}, got {x.grad.dtype} "
             f"of shape {x.grad.shape}; float32 graphs must give float32 gradients"
@@ -199,83 +217,98 @@ def test_composite_graph_float32_gives_float32_grads(f, shapes):
 # Second-order gradients through every differentiable op
 # --------------------------------------------------------------------------
 
-def gradient_dot(f, directions):
-    """xs -> sum_i sum(grad_i(xs) * v_i): grad_i is input i's gradient of
-    sum(f(xs) * f(xs)), as computed by backward(), so it is a graph of xs;
-    differentiating this function again goes through every gradient op that
-    f's own backward pass built (squaring makes that depend on xs even for
-    linear ops such as transpose)."""
+def np_logsumexp(z, axes=None):
+    z_max = np.max(z, axis=axes, keepdims=True)
+    kept = np.log(np.sum(np.exp(z - z_max), axis=axes, keepdims=True)) + z_max
+    return kept.reshape(()) if axes is None else np.squeeze(kept, axis=axes)
+
+
+def np_logsoftmax(z):
+    return z - np.expand_dims(np_logsumexp(z, -1), -1)
+
+
+def _own(forward):
+    """``forward`` returning a new array (never a view, never a NumPy scalar)."""
+    return lambda *arrays: np.array(forward(*arrays))
+
+
+def first_gradient(op, forward, index, seed):
+    """xs -> input ``index``'s gradient of sum(u * node * node), where node is
+    op(*xs) with its data from the NumPy ``forward`` (no ``compute``) and u a
+    fixed random weight.  That gradient, as backward() computes it, goes
+    through op.gradient, so it is a graph of xs; differentiating it again goes
+    through every gradient op that the first pass built (squaring makes it
+    depend on xs even for linear ops such as transpose).  Each call builds a
+    fresh node from the current data of xs."""
     def fn(*xs):
-        y = f(*xs)
-        (y * y).backward()
-        total = None
-        for x, v in zip(xs, directions):
-            term = ndl.summation(x.grad * const(v))
-            total = term if total is None else total + term
-        return total
+        node = op_node(op, list(xs), forward)
+        u = np.random.default_rng(seed).uniform(0.5, 1.5, node.shape).astype(node.dtype)
+        (node * node).backward(const(u))
+        return xs[index].grad
     return fn
 
 
-def C(name, f, *specs):
-    return pytest.param(f, specs, id=name)
+def C(name, op, forward, *specs):
+    return pytest.param(op, _own(forward), specs, id=name)
 
 
 SECOND_ORDER_CASES = [
-    *[C(f"power_scalar-s={s}", (lambda s: lambda a: ndl.power_scalar(a, s))(s), ("positive", (2, 3)))
+    *[C(f"power_scalar-s={s}", ndl.ops.PowerScalar(s), (lambda s: lambda a: a ** s)(s), ("positive", (2, 3)))
       for s in (2, 3, -1, 0.5, -1.5)],
-    C("power", ndl.power, ("positive", (2, 3)), ("normal", (2, 3))),
-    C("power-broadcast-1x3-by-3", ndl.power, ("positive", (1, 3)), ("normal", (3,))),
-    C("divide", ndl.divide, ("normal", (2, 3)), ("nonzero", (2, 3))),
-    C("divide_scalar", lambda a: ndl.divide_scalar(a, 3.7), ("normal", (2, 3))),
-    C("transpose-None", lambda a: ndl.transpose(a), ("normal", (2, 3, 2))),
-    C("transpose-(0,2)", lambda a: ndl.transpose(a, (0, 2)), ("normal", (2, 3, 2))),
-    C("reshape", lambda a: ndl.reshape(a, (3, 2)), ("normal", (2, 3))),
-    C("broadcast_to-0d", lambda a: ndl.broadcast_to(a, (2, 3)), ("normal", ())),
-    C("broadcast_to-prepended-and-size-1", lambda a: ndl.broadcast_to(a, (2, 3, 2)), ("normal", (3, 1))),
-    C("summation-None", lambda a: ndl.summation(a), ("normal", (2, 3))),
-    C("summation-int", lambda a: ndl.summation(a, 1), ("normal", (2, 3))),
-    C("summation-negative-tuple", lambda a: ndl.summation(a, (-1, 0)), ("normal", (2, 3, 2))),
-    C("matmul", ndl.matmul, ("normal", (2, 3)), ("normal", (3, 2))),
-    C("matmul-batched-mixed-ranks", ndl.matmul, ("normal", (3, 2)), ("normal", (2, 2, 3))),
-    C("matmul-size-1-batch", ndl.matmul, ("normal", (1, 2, 3)), ("normal", (2, 3, 2))),
-    C("negate", ndl.negate, ("normal", (2, 3))),
-    C("log", ndl.log, ("positive", (2, 3))),
-    C("exp", ndl.exp, ("normal", (2, 3))),
-    C("relu", ndl.relu, ("nonzero", (2, 3))),
-    C("logsumexp-None", lambda a: ndl.logsumexp(a), ("normal", (2, 3))),
-    C("logsumexp-axes", lambda a: ndl.logsumexp(a, (1,)), ("normal", (2, 3))),
-    C("logsoftmax", ndl.logsoftmax, ("normal", (2, 3))),
+    C("power", ndl.ops.EWisePow(), np.power, ("positive", (2, 3)), ("normal", (2, 3))),
+    C("power-broadcast-1x3-by-3", ndl.ops.EWisePow(), np.power, ("positive", (1, 3)), ("normal", (3,))),
+    C("divide", ndl.ops.EWiseDiv(), np.divide, ("normal", (2, 3)), ("nonzero", (2, 3))),
+    C("divide_scalar", ndl.ops.DivScalar(3.7), lambda a: a / 3.7, ("normal", (2, 3))),
+    C("transpose-None", ndl.ops.Transpose(), lambda a: np.swapaxes(a, -1, -2), ("normal", (2, 3, 2))),
+    C("transpose-(0,2)", ndl.ops.Transpose((0, 2)), lambda a: np.swapaxes(a, 0, 2), ("normal", (2, 3, 2))),
+    C("reshape", ndl.ops.Reshape((3, 2)), lambda a: a.reshape(3, 2), ("normal", (2, 3))),
+    C("broadcast_to-0d", ndl.ops.BroadcastTo((2, 3)), lambda a: np.broadcast_to(a, (2, 3)), ("normal", ())),
+    C("broadcast_to-prepended-and-size-1", ndl.ops.BroadcastTo((2, 3, 2)),
+      lambda a: np.broadcast_to(a, (2, 3, 2)), ("normal", (3, 1))),
+    C("summation-None", ndl.ops.Summation(), np.sum, ("normal", (2, 3))),
+    C("summation-int", ndl.ops.Summation(1), lambda a: np.sum(a, axis=1), ("normal", (2, 3))),
+    C("summation-negative-tuple", ndl.ops.Summation((-1, 0)), lambda a: np.sum(a, axis=(-1, 0)),
+      ("normal", (2, 3, 2))),
+    C("matmul", ndl.ops.MatMul(), np.matmul, ("normal", (2, 3)), ("normal", (3, 2))),
+    C("matmul-batched-mixed-ranks", ndl.ops.MatMul(), np.matmul, ("normal", (3, 2)), ("normal", (2, 2, 3))),
+    C("matmul-size-1-batch", ndl.ops.MatMul(), np.matmul, ("normal", (1, 2, 3)), ("normal", (2, 3, 2))),
+    C("negate", ndl.ops.Negate(), np.negative, ("normal", (2, 3))),
+    C("log", ndl.ops.Log(), np.log, ("positive", (2, 3))),
+    C("exp", ndl.ops.Exp(), np.exp, ("normal", (2, 3))),
+    C("relu", ndl.ops.ReLU(), lambda a: np.maximum(a, 0), ("nonzero", (2, 3))),
+    C("logsumexp-None", ndl.ops.LogSumExp(), np_logsumexp, ("normal", (2, 3))),
+    C("logsumexp-axes", ndl.ops.LogSumExp((1,)), lambda a: np_logsumexp(a, (1,)), ("normal", (2, 3))),
+    C("logsoftmax", ndl.ops.LogSoftmax(), np_logsoftmax, ("normal", (2, 3))),
 ]
 
 
-@pytest.mark.parametrize("f, specs", SECOND_ORDER_CASES)
-def test_second_order_gradient_matches_central_differences(f, specs):
+@pytest.mark.parametrize("op, forward, specs", SECOND_ORDER_CASES)
+def test_second_order_gradient_matches_central_differences(op, forward, specs):
     inputs = [tensor(shape, seed, kind=kind) for seed, (kind, shape) in enumerate(specs)]
-    rng = np.random.default_rng(100)
-    directions = [rng.standard_normal(x.shape) for x in inputs]
-    check_gradient(
-        gradient_dot(f, directions), *inputs, backward=True,
-        hint="the gradient of a gradient: build gradient() only from needle ops applied "
-        "to out_grad and node (never NumPy results wrapped in a new Tensor), so that "
-        "backward() can differentiate it again",
-    )
+    for index in range(len(inputs)):
+        check_gradient(
+            first_gradient(op, forward, index, seed=100 + index), *inputs, seed=200 + index,
+            hint=f"the gradient of input {index}'s gradient: build gradient() only from needle "
+            "ops applied to out_grad and node (never NumPy results wrapped in a new Tensor), "
+            "so that backward() can differentiate it again",
+        )
 
 
 UNARY_SECOND_DERIVATIVES = [
-    pytest.param(ndl.log, lambda x: -1 / x ** 2, id="log"),
-    pytest.param(ndl.exp, np.exp, id="exp"),
-    *[pytest.param((lambda s: lambda a: ndl.power_scalar(a, s))(s),
+    pytest.param(ndl.ops.Log(), np.log, lambda x: -1 / x ** 2, id="log"),
+    pytest.param(ndl.ops.Exp(), np.exp, np.exp, id="exp"),
+    *[pytest.param(ndl.ops.PowerScalar(s), (lambda s: lambda x: x ** s)(s),
                    (lambda s: lambda x: s * (s - 1) * x ** (s - 2))(s), id=f"power_scalar-s={s}")
       for s in (2, 3, -1, 0.5, -1.5)],
 ]
 
 
-@pytest.mark.parametrize("f, second_derivative", UNARY_SECOND_DERIVATIVES)
-def test_backward_of_grad_gives_the_second_derivative(f, second_derivative):
+@pytest.mark.parametrize("op, forward, second_derivative", UNARY_SECOND_DERIVATIVES)
+def test_backward_of_grad_gives_the_second_derivative(op, forward, second_derivative):
     x = tensor((2, 3), 0, kind="positive")
     w = np.random.default_rng(1).uniform(1.0, 2.0, (2, 3))
-    f(x).backward()
+    op_node(op, [x], forward).backward()
     x.grad.backward(const(w))  # a random out_grad, so that a stale x.grad cannot pass
     assert_close(x.grad, w * second_derivative(x.numpy()),
-                 what="x.grad after f(x).backward(); x.grad.backward(w)",
+                 what=f"x.grad after y = {type(op).__name__}(x); y.backward(); x.grad.backward(w)",
                  hint="x.grad must be a needle graph of x so that it can be differentiated")

@@ -74,6 +74,16 @@ def _batches(X, y, batch, num_classes):
         yield ndl.Tensor.make_const(X[start:stop]), ndl.Tensor.make_const(Y[start:stop])
 
 
+def _sgd_step(W, lr):
+    """A new leaf Tensor W - lr * W.grad (one SGD step), computed with one new
+    array; W and its gradient are left as they are."""
+    ### BEGIN SOLUTION
+    new = W.grad.realize_cached_data() * -lr
+    new += W.realize_cached_data()
+    return ndl.Tensor.make_const(new, requires_grad=True)
+    ### END SOLUTION
+
+
 def softmax_regression_epoch(X, y, theta, lr=0.1, batch=100):
     """One epoch of SGD for softmax regression, batches in order.
 
@@ -88,7 +98,7 @@ def softmax_regression_epoch(X, y, theta, lr=0.1, batch=100):
     theta = ndl.Tensor.make_const(theta.numpy(), requires_grad=True)
     for X_b, Y_b in _batches(X, y, batch, theta.shape[1]):
         softmax_loss(X_b @ theta, Y_b).backward()
-        theta = ndl.Tensor.make_const(theta.numpy() - lr * theta.grad.numpy(), requires_grad=True)
+        theta = _sgd_step(theta, lr)
     return theta
     ### END SOLUTION
 
@@ -109,8 +119,7 @@ def nn_epoch(X, y, W1, W2, lr=0.1, batch=100):
     W2 = ndl.Tensor.make_const(W2.numpy(), requires_grad=True)
     for X_b, Y_b in _batches(X, y, batch, W2.shape[1]):
         softmax_loss(ndl.relu(X_b @ W1) @ W2, Y_b).backward()
-        W1 = ndl.Tensor.make_const(W1.numpy() - lr * W1.grad.numpy(), requires_grad=True)
-        W2 = ndl.Tensor.make_const(W2.numpy() - lr * W2.grad.numpy(), requires_grad=True)
+        W1, W2 = _sgd_step(W1, lr), _sgd_step(W2, lr)
     return W1, W2
     ### END SOLUTION
 

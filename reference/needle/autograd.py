@@ -264,7 +264,8 @@ class Tensor(Value):
         return self.realize_cached_data().__str__()
 
     def numpy(self):
-        return self.realize_cached_data()
+        """A copy of the data: writing into it never changes the Tensor."""
+        return numpy.array(self.realize_cached_data())
 
     def __add__(self, other):
         if isinstance(other, Tensor):
@@ -331,9 +332,9 @@ def compute_gradient_of_variables(output_tensor, out_grad):
     """
     # For each node, the partial adjoints that its consumers sent it.
     node_to_output_grads_list: Dict[Value, List[Value]] = {output_tensor: [out_grad]}
-    reverse_topo_order = list(reversed(find_topo_sort([output_tensor])))
 
     ### BEGIN SOLUTION
+    reverse_topo_order = list(reversed(find_topo_sort([output_tensor])))
     global LAZY_MODE
     # Gradient ops are built lazily and only the adjoints of nodes that need
     # one are computed, so that no work is spent on constants (the gradient of

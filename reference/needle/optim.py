@@ -47,13 +47,13 @@ class Optimizer:
             grad = getattr(p, "grad", None)
             if grad is None:
                 continue
-            theta = p.numpy()
+            theta = p.realize_cached_data()
             if grad.shape != theta.shape:
                 raise ValueError(
                     f"{type(self).__name__}: a parameter of shape {theta.shape} has a "
                     f"gradient of shape {grad.shape}"
                 )
-            yield p, theta, grad.numpy()
+            yield p, theta, grad.realize_cached_data()
 
     @staticmethod
     def _assign(p, value):
@@ -78,7 +78,7 @@ class SGD(Optimizer):
             grad = grad + self.weight_decay * theta
             u = (1 - self.momentum) * grad
             if p in self.u:
-                u += self.momentum * self.u[p].numpy()
+                u += self.momentum * self.u[p].realize_cached_data()
             self.u[p] = Tensor.make_const(u)
             self._assign(p, theta - self.lr * u)
         ### END SOLUTION
@@ -87,12 +87,12 @@ class SGD(Optimizer):
         """Scale all gradients so that their joint L2 norm is at most max_norm."""
         ### BEGIN SOLUTION
         grads = [p.grad for p in self.params if getattr(p, "grad", None) is not None]
-        total = float(np.sqrt(sum(float(np.sum(g.numpy().astype(np.float64) ** 2)) for g in grads)))
+        total = float(np.sqrt(sum(float(np.sum(g.realize_cached_data().astype(np.float64) ** 2)) for g in grads)))
         if total > max_norm:
             scale = max_norm / (total + 1e-6)
             for p in self.params:
                 if getattr(p, "grad", None) is not None:
-                    p.grad = Tensor.make_const(p.grad.numpy() * scale)
+                    p.grad = Tensor.make_const(p.grad.realize_cached_data() * scale)
         ### END SOLUTION
 
 
@@ -124,8 +124,8 @@ class Adam(Optimizer):
             m = (1 - self.beta1) * grad
             v = (1 - self.beta2) * grad * grad
             if p in self.m:
-                m += self.beta1 * self.m[p].numpy()
-                v += self.beta2 * self.v[p].numpy()
+                m += self.beta1 * self.m[p].realize_cached_data()
+                v += self.beta2 * self.v[p].realize_cached_data()
             self.m[p], self.v[p] = Tensor.make_const(m), Tensor.make_const(v)
             m_hat = m / m_correction
             v_hat = v / v_correction

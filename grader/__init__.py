@@ -1,0 +1,1 @@
+"""Needle Kit's grader: handout generation, student bundle, grading."""

@@ -1,0 +1,58 @@
+"""The zip that students receive: the handout, the public tests and what
+they need to run them.  Never the reference, the hidden suite or a key."""
+import json
+import zipfile
+from pathlib import Path
+from typing import List
+
+from . import defaults, handout
+from .questions import QUESTIONS
+
+STUDENT_FILES = Path(__file__).resolve().parent / "student"
+
+
+def _questions_table() -> str:
+    rows = ["| question | what | points |", "| --- | --- | ---: |"]
+    rows += [f"| `{q.name}` | {q.title} | {q.points} |" for q in QUESTIONS]
+    return "\n".join(rows)
+
+
+def contents(handout_dir: Path = defaults.HANDOUT) -> dict:
+    """Archive name to bytes, for every file of the bundle."""
+    files = {
+        "README.md": (STUDENT_FILES / "README.md")
+        .read_text(encoding="utf-8")
+        .replace("{questions_table}", _questions_table())
+        .encode(),
+        "questions.json": json.dumps(
+            [
+                {"name": q.name, "title": q.title, "points": q.points, "public_tests": q.public_tests}
+                for q in QUESTIONS
+            ],
+            indent=2,
+        ).encode(),
+        "conftest.py": (defaults.KIT_ROOT / "conftest.py").read_bytes(),
+        "mnist_fetch.py": defaults.MNIST_FETCH.read_bytes(),
+    }
+    for name in ("check.py", "pytest.ini", "requirements.txt"):
+        files[name] = (STUDENT_FILES / name).read_bytes()
+    for path in handout.handout_files(handout_dir):
+        files[f"handout/{path}"] = (handout_dir / path).read_bytes()
+    for path in sorted(defaults.TESTS_PUBLIC.glob("*.py")):
+        files[f"tests_public/{path.name}"] = path.read_bytes()
+    return files
+
+
+def build(out: Path, handout_dir: Path = defaults.HANDOUT) -> List[str]:
+    """Write the bundle to ``out``; returns the archive names.  The handout
+    must be in sync with the reference."""
+    handout.check(defaults.REFERENCE, handout_dir)
+    files = contents(handout_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            # A fixed date and mode, so that the same sources give the same zip.
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return sorted(files)

@@ -1,0 +1,183 @@
+"""Generate the students' handout from the reference.
+
+Solutions live in ``reference/`` between whole lines ``### BEGIN SOLUTION`` and
+``### END SOLUTION``.  In the handout each such region becomes a TODO comment
+and a ``raise NotImplementedError`` naming the task and its question, at the
+region's indentation.  Only files matching ``HANDOUT_GLOBS`` are copied.
+"""
+import ast
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from .defaults import HANDOUT_GLOBS
+from .errors import HandoutOutOfSyncError, MarkerError, QuestionMappingError
+from .questions import QUESTIONS, Question
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+
+
+@dataclass(frozen=True)
+class Region:
+    """One solution region: its marker lines (1-based), indentation, the
+    function it sits in, and its question."""
+
+    path: str
+    begin: int
+    end: int
+    indent: str
+    task: str
+    question: Question
+
+
+def handout_files(root: Path) -> List[str]:
+    """The files of an implementation root that go into the handout, as
+    sorted relative POSIX paths."""
+    found = {
+        path.relative_to(root).as_posix()
+        for pattern in HANDOUT_GLOBS
+        for path in root.glob(pattern)
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    return sorted(found)
+
+
+def _marker_pairs(path: str, lines: List[str]) -> List[Tuple[int, int]]:
+    """(begin, end) line numbers of each marker pair; raises MarkerError on
+    inline, nested or unbalanced markers."""
+    pairs, open_line = [], None
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        for marker in (BEGIN, END):
+            if marker in line and stripped != marker:
+                raise MarkerError(f"{path}:{number}: '{marker}' must be alone on its line")
+        if stripped == BEGIN:
+            if open_line is not None:
+                raise MarkerError(
+                    f"{path}:{number}: {BEGIN} inside the region opened at line {open_line}; "
+                    f"close it with {END} first (regions do not nest)"
+                )
+            open_line = number
+        elif stripped == END:
+            if open_line is None:
+                raise MarkerError(f"{path}:{number}: {END} without a {BEGIN} before it")
+            pairs.append((open_line, number))
+            open_line = None
+    if open_line is not None:
+        raise MarkerError(f"{path}:{open_line}: {BEGIN} is never closed by {END}")
+    return pairs
+
+
+def _enclosing_function(tree: ast.AST, line: int) -> str:
+    """The qualified name of the innermost function that contains ``line``."""
+    best, best_start = None, -1
+
+    def visit(node, prefix):
+        nonlocal best, best_start
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                if isinstance(child, ast.ClassDef):
+                    visit(child, name + ".")
+                elif child.lineno <= line <= child.end_lineno:
+                    if child.lineno > best_start:
+                        best, best_start = name, child.lineno
+                    visit(child, name + ".")
+
+    visit(tree, "")
+    return best
+
+
+def _question_of(path: str, task: str, line: int) -> Question:
+    key = f"{path}::{task}"
+    matches = [q for q in QUESTIONS if any(fnmatch.fnmatchcase(key, p) for p in q.tasks)]
+    if len(matches) != 1:
+        names = ", ".join(q.name for q in matches) or "none"
+        raise QuestionMappingError(
+            f"{path}:{line}: the solution region in {task} matches {len(matches)} questions "
+            f"({names}); edit the task patterns in grader/questions.py so it matches exactly one"
+        )
+    return matches[0]
+
+
+def find_regions(path: str, text: str) -> List[Region]:
+    """The solution regions of one reference file."""
+    lines = text.splitlines()
+    pairs = _marker_pairs(path, lines)
+    if not pairs:
+        return []
+    tree = ast.parse(text, filename=path)
+    regions = []
+    for begin, end in pairs:
+        task = _enclosing_function(tree, begin)
+        if task is None:
+            raise MarkerError(f"{path}:{begin}: a solution region must sit inside a function")
+        line = lines[begin - 1]
+        indent = line[: len(line) - len(line.lstrip())]
+        regions.append(Region(path, begin, end, indent, task, _question_of(path, task, begin)))
+    return regions
+
+
+def render(text: str, regions: List[Region]) -> str:
+    """``text`` with each region replaced by its TODO."""
+    lines = text.splitlines(keepends=True)
+    for region in reversed(regions):
+        todo = f"TODO (question {region.question.name}): {region.task}"
+        lines[region.begin - 1 : region.end] = [
+            f"{region.indent}# {todo}\n",
+            f'{region.indent}raise NotImplementedError("{todo}")\n',
+        ]
+    return "".join(lines)
+
+
+def generate(reference: Path) -> Dict[str, str]:
+    """The handout's files, relative path to text, made from ``reference``."""
+    handout = {}
+    for path in handout_files(reference):
+        text = (reference / path).read_text(encoding="utf-8")
+        handout[path] = render(text, find_regions(path, text))
+    return handout
+
+
+def all_regions(reference: Path) -> List[Region]:
+    """Every solution region of the reference, in file order."""
+    return [
+        region
+        for path in handout_files(reference)
+        for region in find_regions(path, (reference / path).read_text(encoding="utf-8"))
+    ]
+
+
+def write(reference: Path, out: Path) -> List[str]:
+    """Write the handout into ``out``, replacing the files it had; returns
+    the paths written."""
+    handout = generate(reference)
+    for stale in set(handout_files(out)) - set(handout) if out.exists() else ():
+        (out / stale).unlink()
+    for path, text in handout.items():
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return sorted(handout)
+
+
+def check(reference: Path, out: Path) -> None:
+    """Raise HandoutOutOfSyncError naming each file of ``out`` that differs
+    from what ``reference`` generates."""
+    handout = generate(reference)
+    present = set(handout_files(out)) if out.exists() else set()
+    problems = [f"missing: {p}" for p in sorted(set(handout) - present)]
+    problems += [f"not generated from the reference: {p}" for p in sorted(present - set(handout))]
+    problems += [
+        f"differs: {p}"
+        for p in sorted(present & set(handout))
+        if (out / p).read_text(encoding="utf-8") != handout[p]
+    ]
+    if problems:
+        raise HandoutOutOfSyncError(
+            f"{out} is out of sync with {reference}:\n  "
+            + "\n  ".join(problems)
+            + "\nEdit reference/ (never handout/), then run: python -m grader handout"
+        )

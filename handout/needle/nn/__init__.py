@@ -1,0 +1,1 @@
+from .nn_basic import *  # noqa: F401,F403

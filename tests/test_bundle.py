@@ -1,0 +1,72 @@
+"""The student bundle: what it holds, what it never holds, and that it runs."""
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import bundle, handout
+from grader.questions import QUESTIONS
+
+KIT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def bundle_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / "needle-handout.zip"
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "bundle", str(out)], cwd=KIT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_bundle_holds_the_handout_public_tests_and_tools(bundle_zip):
+    names = set(zipfile.ZipFile(bundle_zip).namelist())
+    expected = {"README.md", "check.py", "conftest.py", "pytest.ini", "requirements.txt",
+                "questions.json", "mnist_fetch.py", "handout/needle/autograd.py",
+                "handout/apps/simple_ml.py", "tests_public/helpers.py"}
+    assert expected <= names, f"missing from the bundle: {sorted(expected - names)}"
+    assert {f"{q.public_tests}" for q in QUESTIONS} <= names
+
+
+def test_bundle_never_holds_the_reference_hidden_tests_or_solutions(bundle_zip):
+    archive = zipfile.ZipFile(bundle_zip)
+    leaked = [n for n in archive.namelist()
+              if n.startswith(("reference/", "tests_hidden/", "grader/", "tests/")) or "key" in n.lower()]
+    assert not leaked, f"the bundle leaks {leaked}"
+    with_solutions = [n for n in archive.namelist() if b"### BEGIN SOLUTION" in archive.read(n)]
+    assert not with_solutions, f"solution markers in {with_solutions}"
+    contents = b"\n".join(archive.read(n) for n in archive.namelist())
+    for region in handout.all_regions(KIT / "reference"):
+        lines = (KIT / "reference" / region.path).read_text().splitlines()[region.begin : region.end - 1]
+        if len(lines) >= 3:
+            assert "\n".join(lines).encode() not in contents, f"the solution of {region.task} leaked"
+
+
+def test_bundle_readme_commands_run_the_public_tests_and_print_the_table(bundle_zip, tmp_path, mnist_dir):
+    folder = tmp_path / "student"
+    zipfile.ZipFile(bundle_zip).extractall(folder)
+    # A fresh environment; the system's packages stand in for PyPI (no network in CI).
+    venv.create(tmp_path / "venv", system_site_packages=True, with_pip=True)
+    python = str(tmp_path / "venv" / "bin" / "python")
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-index", "-r", "requirements.txt"],
+                             cwd=folder, capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr
+    check = subprocess.run([python, "check.py", f"--mnist-dir={mnist_dir}"],
+                           cwd=folder, capture_output=True, text=True, timeout=600)
+    assert check.returncode == 1, "the untouched handout must fail its public tests"
+    assert "Public tests by question" in check.stdout, check.stdout[-3000:]
+    table = check.stdout[check.stdout.index("Public tests by question"):]
+    for question in QUESTIONS:
+        assert f"{question.name} " in table and f"/ {question.points}" in table, table
+    assert "total" in table and "0.0 / 100" in table, table
+
+
+def test_bundle_is_reproducible(tmp_path):
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    bundle.build(first)
+    bundle.build(second)
+    assert first.read_bytes() == second.read_bytes()

@@ -1,0 +1,104 @@
+"""The handout is generated from the reference: markers, questions, sync."""
+import py_compile
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import handout
+from grader.errors import HandoutOutOfSyncError, MarkerError, QuestionMappingError
+from grader.questions import QUESTIONS, TOTAL_POINTS
+
+KIT = Path(__file__).resolve().parent.parent
+REFERENCE = KIT / "reference"
+HANDOUT = KIT / "handout"
+
+SOURCE = '''\
+class Relu:
+    def compute(self, a):
+        x = 1
+        ### BEGIN SOLUTION
+        return max(a, 0)
+        ### END SOLUTION
+'''
+
+
+def test_region_becomes_todo_at_its_indentation():
+    regions = handout.find_regions("needle/ops/ops_x.py", SOURCE)
+    assert [(r.task, r.question.name, r.begin, r.end) for r in regions] == [
+        ("Relu.compute", "forward_ops", 4, 6)
+    ]
+    rendered = handout.render(SOURCE, regions)
+    assert rendered.splitlines()[3:] == [
+        "        # TODO (question forward_ops): Relu.compute",
+        '        raise NotImplementedError("TODO (question forward_ops): Relu.compute")',
+    ]
+    assert "max(a, 0)" not in rendered
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n", ":3: ### BEGIN SOLUTION inside the region opened at line 2"),
+        ("def f():\n    ### END SOLUTION\n", ":2: ### END SOLUTION without a ### BEGIN SOLUTION"),
+        ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", ":2: ### BEGIN SOLUTION is never closed"),
+        ("def f():\n    return 1  ### BEGIN SOLUTION\n", ":2: '### BEGIN SOLUTION' must be alone on its line"),
+        ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", ":1: a solution region must sit inside a function"),
+    ],
+    ids=["nested", "end-without-begin", "unclosed", "inline", "outside-function"],
+)
+def test_bad_markers_fail_with_file_and_line(source, message):
+    with pytest.raises(MarkerError, match="^needle/ops/bad.py" + message.replace("(", r"\(").replace(")", r"\)")):
+        handout.find_regions("needle/ops/bad.py", source)
+
+
+def test_region_outside_every_question_is_refused():
+    with pytest.raises(QuestionMappingError, match=r"needle/elsewhere.py:2: .* matches 0 questions"):
+        handout.find_regions("needle/elsewhere.py", "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n")
+
+
+def test_points_add_up_and_every_question_has_tasks_and_public_tests():
+    assert sum(q.points for q in QUESTIONS) == TOTAL_POINTS == 100
+    regions = handout.all_regions(REFERENCE)
+    for question in QUESTIONS:
+        assert any(r.question == question for r in regions), f"question {question.name} has no task in reference/"
+        assert (KIT / question.public_tests).is_file(), f"question {question.name} has no {question.public_tests}"
+
+
+def test_handout_files_come_from_the_allow_list_only():
+    files = handout.handout_files(REFERENCE)
+    assert files and all(f.startswith(("needle/", "apps/")) and f.endswith(".py") for f in files)
+    assert handout.handout_files(HANDOUT) == files
+
+
+def test_generated_handout_compiles_and_has_no_solution(tmp_path):
+    written = handout.write(REFERENCE, tmp_path)
+    for path in written:
+        py_compile.compile(str(tmp_path / path), doraise=True)
+        assert handout.BEGIN not in (tmp_path / path).read_text()
+
+
+def test_committed_handout_is_in_sync_with_the_reference():
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "handout", "--check"], cwd=KIT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_names_each_file_that_drifted(tmp_path):
+    handout.write(REFERENCE, tmp_path)
+    (tmp_path / "needle" / "optim.py").write_text("# edited by hand\n")
+    (tmp_path / "apps" / "mlp_resnet.py").unlink()
+    (tmp_path / "apps" / "stray.py").write_text("")
+    with pytest.raises(HandoutOutOfSyncError) as error:
+        handout.check(REFERENCE, tmp_path)
+    message = str(error.value)
+    assert "differs: needle/optim.py" in message
+    assert "missing: apps/mlp_resnet.py" in message
+    assert "not generated from the reference: apps/stray.py" in message
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "handout", "--check", "--out", str(tmp_path)],
+        cwd=KIT, capture_output=True, text=True,
+    )
+    assert result.returncode == 1 and "differs: needle/optim.py" in result.stderr
