@@ -25,6 +25,40 @@ def _bundle(args) -> int:
     return 0
 
 
+def _suites(text: str):
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [n for n in names if n not in defaults.SUITES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"suites are a comma-separated subset of {', '.join(defaults.SUITES)}")
+    return names
+
+
+def _key(args):
+    from . import key
+
+    return key.load_or_build(args.key_dir, mnist_dir=args.mnist_dir, rebuild=getattr(args, "rebuild", False))
+
+
+def _build_key(args) -> int:
+    answer_key = _key(args)
+    print(f"answer key: {len(answer_key.tests)} tests in {answer_key.folder}")
+    return 0
+
+
+def _grade(args) -> int:
+    from . import grade
+
+    data = grade.grade(args.submission, args.out, key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir)
+    print(data["output"])
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+def _add_key_options(p):
+    p.add_argument("--key-dir", type=Path, default=defaults.KEY_DIR, help="the cached answer key (default: %(default)s)")
+    p.add_argument("--mnist-dir", type=Path, default=defaults.MNIST_DIR, help="the MNIST files (default: %(default)s)")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -39,6 +73,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("out", type=Path, nargs="?", default=defaults.STUDENT_BUNDLE, help="default: %(default)s")
     p.add_argument("--handout", type=Path, default=defaults.HANDOUT, help="default: %(default)s")
     p.set_defaults(run=_bundle)
+
+    p = commands.add_parser("key", help="build the answer key (cached; rebuilt when reference/ or a suite changes)")
+    _add_key_options(p)
+    p.add_argument("--rebuild", action="store_true", help="build it even if the cached one is current")
+    p.set_defaults(run=_build_key)
+
+    p = commands.add_parser("grade", help="grade one submission into Gradescope's results.json")
+    p.add_argument("submission", type=Path, help="a folder with needle/ and apps/, or a .zip / .tar.gz of one")
+    p.add_argument("--out", type=Path, default=Path("results.json"), help="default: %(default)s")
+    p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
+    _add_key_options(p)
+    p.set_defaults(run=_grade)
     return top
 
 

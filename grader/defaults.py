@@ -11,3 +11,13 @@ STUDENT_BUNDLE = Path("needle-handout.zip")
 # What the handout is made of, relative to an implementation root: nothing
 # else of reference/ ever reaches students.
 HANDOUT_GLOBS = ("needle/**/*.py", "apps/*.py")
+TESTS_HIDDEN = KIT_ROOT / "tests_hidden"
+SUITES = {"public": TESTS_PUBLIC, "hidden": TESTS_HIDDEN}
+DEFAULT_SUITES = ("public", "hidden")
+KEY_DIR = KIT_ROOT / ".cache" / "key"
+MNIST_DIR = KIT_ROOT / "data" / "mnist"
+# Wall-clock limit for one question's tests in one suite (MNIST training included).
+QUESTION_TIMEOUT = 300.0
+# What the key's fingerprint covers besides reference/ and the suites: the
+# code that decides how tests run and what they hand over.
+HARNESS_FILES = ("conftest.py", "pyproject.toml", "grader/questions.py")

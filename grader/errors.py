@@ -1,10 +1,13 @@
 """The grader's errors.  Each message says what happened, where, and what to
-do; the CLI prints it and exits non-zero.
+do; the CLI prints it and exits non-zero (except for SubmissionError, which
+becomes a results file with score 0).
 
     GraderError
     ├── MarkerError           unbalanced, nested or inline solution markers (file:line)
     ├── QuestionMappingError  a solution region in no question, or in several
-    └── HandoutOutOfSyncError handout/ differs from what reference/ generates
+    ├── HandoutOutOfSyncError handout/ differs from what reference/ generates
+    ├── AnswerKeyError        the reference fails its own suites: no key can be built
+    └── SubmissionError       a submission that cannot be graded (no needle/, bad archive, ...)
 """
 
 
@@ -22,3 +25,11 @@ class QuestionMappingError(GraderError):
 
 class HandoutOutOfSyncError(GraderError):
     """handout/ is not what reference/ generates."""
+
+
+class AnswerKeyError(GraderError):
+    """The reference fails its own suites, so no answer key can be built."""
+
+
+class SubmissionError(GraderError):
+    """A submission that cannot be graded; it gets score 0 and this message."""

@@ -103,8 +103,19 @@ def test_detach_is_a_leaf_sharing_values(how):
     d = y.detach() if how == "detach" else y.data
     assert d.is_leaf() and d.op is None and d.inputs == []
     assert d.requires_grad is False
-    assert np.shares_memory(d.numpy(), y.numpy()), f"{how}: values are copied, not shared"
+    assert np.shares_memory(d.realize_cached_data(), y.realize_cached_data()), (
+        f"{how}: values are copied, not shared"
+    )
     assert_close(d, y.numpy(), what=f"y.{how}")
+
+
+def test_numpy_returns_a_copy():
+    a = normal((2, 3))
+    x = ndl.Tensor(a)
+    got = x.numpy()
+    assert isinstance(got, np.ndarray)
+    got[0, 0] = 1e6
+    assert_close(x, a, what="x after writing into x.numpy()")
 
 
 @pytest.mark.parametrize(
@@ -114,9 +125,15 @@ def test_detach_is_a_leaf_sharing_values(how):
 )
 def test_numpy_of_a_0d_result_is_an_ndarray(make):
     x = ndl.Tensor(np.array(2.0))
-    got = make(x).numpy()
+    y = make(x)
+    got = y.numpy()
     assert isinstance(got, np.ndarray), f"numpy() of a 0-d result is a {type(got).__name__}"
     assert got.shape == ()
+    cached = y.realize_cached_data()
+    assert isinstance(cached, np.ndarray), (
+        f"the cached data of a 0-d result is a {type(cached).__name__}: NumPy's scalar "
+        f"results are kept as 0-d arrays"
+    )
 
 
 def test_rsub_is_the_number_minus_the_tensor():

@@ -5,6 +5,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from tests_public.recording import Recorder
+
 
 class Tol(NamedTuple):
     rtol: float
@@ -56,6 +58,8 @@ def assert_close(got, expected, *, tol: Tol = None, what="result", check_dtype=T
     expected64 = expected.astype(np.float64)
     with np.errstate(invalid="ignore"):
         excess = np.abs(got64 - expected64) - (tol.atol + tol.rtol * np.abs(expected64))
+    if Recorder.current is not None:
+        Recorder.current.checked(got, rtol=tol.rtol, atol=tol.atol)
     bad = (excess > 0) | (np.isnan(got64) != np.isnan(expected64))
     bad |= np.isinf(got64) & (got64 != expected64)
     if bad.any():
@@ -74,7 +78,7 @@ def op_node(op, inputs, forward):
     it needs neither the op's forward nor the engine."""
     import needle as ndl
 
-    node = ndl.Tensor.make_const(np.asarray(forward(*[x.numpy() for x in inputs])))
+    node = ndl.Tensor.make_const(np.array(forward(*[x.numpy() for x in inputs])))
     node.op, node.inputs, node.requires_grad = op, list(inputs), True
     return node
 

@@ -110,7 +110,7 @@ def test_crop_with_zero_padding_is_the_identity():
     assert_close(ndl.data.RandomCrop(0)(img), img, what="RandomCrop(0)(img)")
 
 
-# --- NDArrayDataset and DataLoader -------------------------------------------
+# --- DataLoader (over the given NDArrayDataset) -----------------------------
 
 
 def dataset(n, seed=0):
@@ -131,14 +131,6 @@ def batches_as_numpy(loader):
             )
         out.append(tuple(part.numpy() for part in batch))
     return out
-
-
-def test_ndarray_dataset_items_and_len():
-    ds, X, y = dataset(7)
-    assert len(ds) == 7, f"len(NDArrayDataset) should be 7, got {len(ds)}"
-    x3, y3 = ds[3]
-    assert_close(x3, X[3], what="NDArrayDataset[3][0]")
-    assert y3 == y[3], f"NDArrayDataset[3][1] should be {y[3]}, got {y3!r}"
 
 
 @pytest.mark.parametrize("n, batch_size", [(20, 1), (20, 5), (23, 5), (23, 23), (7, 50)],

@@ -5,8 +5,8 @@ one shape (batch, classes); the result is a single-value Tensor (0-d, or of
 size 1) holding the batch mean of log(sum_j exp(z_j)) - z_y, of Z's dtype, and
 differentiable with needle ops: d loss / dZ = (softmax(Z) - y_one_hot) / batch.
 This kit's reference computes it stably (through logsoftmax), so logits of
-size 1e4 give finite, exact values.  Shapes that differ, or are not 2-D,
-raise ValueError.
+size 1e4 give finite, exact values.  (Shapes that differ, or are not 2-D,
+raise ValueError: that check is given code, ahead of the TODO.)
 
 Expected values come from NumPy (float64, shifted by the row maximum).
 """
@@ -134,22 +134,6 @@ def test_large_logits_stay_finite_and_exact(scale):
     expected = np.float32(numpy_softmax_loss(Z, y))
     assert_close(loss, expected, tol=TOL["float32"], what=f"softmax_loss of logits scaled by {scale:g}",
                  hint="compute log(sum(exp(z))) as max(z) + log(sum(exp(z - max(z))))")
-
-
-BAD_SHAPES = [
-    ("classes-differ", (4, 10), (4, 9)),
-    ("batch-differs", (4, 10), (5, 10)),
-    ("one-dimensional", (10,), (10,)),
-    ("three-dimensional", (2, 3, 4), (2, 3, 4)),
-]
-
-
-@pytest.mark.parametrize("z_shape, y_shape", [c[1:] for c in BAD_SHAPES], ids=[c[0] for c in BAD_SHAPES])
-def test_bad_shapes_raise_value_error(z_shape, y_shape):
-    Z = ndl.Tensor(np.zeros(z_shape, dtype=np.float32))
-    Y = ndl.Tensor(np.zeros(y_shape, dtype=np.float32))
-    with pytest.raises(ValueError):
-        softmax_loss(Z, Y)
 
 
 @pytest.mark.mnist

@@ -13,6 +13,7 @@ import pytest
 
 import needle as ndl
 from needle.autograd import find_topo_sort
+from tests_public.recording import Recorder
 
 
 def leaf(seed):
@@ -32,6 +33,9 @@ def assert_topo_order(output_nodes, expected_named, hint=""):
     expected = [node for node, _ in expected_named]
     got = find_topo_sort(output_nodes)
     assert isinstance(got, list), f"find_topo_sort should return a list, got {type(got).__name__}"
+    # Hand the order to the grader as positions in the expected order (-1: not expected).
+    positions = {id(node): i for i, node in enumerate(expected)}
+    Recorder.current("order", np.array([positions.get(id(n), -1) for n in got], dtype=np.int64))
     same = len(got) == len(expected) and all(g is e for g, e in zip(got, expected))
     assert same, (
         f"find_topo_sort: expected the post-order\n  {describe(expected, names)}\n"
@@ -156,6 +160,8 @@ def test_long_chain_sorts_without_recursion_error():
             "stack of (node, next input) pairs instead of recursing",
             pytrace=False,
         )
+    positions = {id(node): i for i, node in enumerate(chain)}
+    Recorder.current("order", np.array([positions.get(id(n), -1) for n in got], dtype=np.int64))
     assert len(got) == len(chain) and all(g is c for g, c in zip(got, chain)), (
         f"find_topo_sort on a chain x -> n1 -> ... -> n10000 should return the chain in order "
         f"({len(chain)} nodes); got {len(got)} nodes"

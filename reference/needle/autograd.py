@@ -296,7 +296,7 @@ class Tensor(Value):
         return needle_ops.DivScalar(other)(self)
 
     def __rtruediv__(self, other):
-        return needle_ops.MulScalar(other)(needle_ops.PowerScalar(-1)(self))
+        return needle_ops.MulScalar(other)(needle_ops.PowerScalar(-1.0)(self))
 
     def __matmul__(self, other):
         return needle_ops.MatMul()(self, other)

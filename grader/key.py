@@ -1,0 +1,140 @@
+"""The answer key: every suite run once on the reference, in child processes
+like any submission; what its tests handed over is what submissions must
+match.  Cached in a folder, rebuilt when the reference, a suite or the
+harness changes."""
+import ast
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, Mapping, Optional, Tuple
+
+import numpy as np
+
+from . import defaults, handout
+from .errors import AnswerKeyError
+from .questions import QUESTIONS
+from .run import run_question, suite_file
+
+KEY_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class KeyTest:
+    """One test of the key: where it belongs, the hint shown for it, and the
+    values it handed over (name to kind and tolerance)."""
+
+    nodeid: str
+    suite: str
+    question: str
+    hint: str
+    values: Mapping[str, dict]
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    folder: Path
+    fingerprint: str
+    tests: Tuple[KeyTest, ...]
+
+    def record_dir(self, suite: str, question: str) -> Path:
+        return self.folder / suite / question / "records"
+
+
+def fingerprint(reference: Path = defaults.REFERENCE) -> str:
+    """A digest of everything that decides the key's values."""
+    files = [reference / p for p in handout.handout_files(reference)]
+    for folder in defaults.SUITES.values():
+        files += sorted(folder.glob("*.py"))
+    files += [defaults.KIT_ROOT / p for p in defaults.HARNESS_FILES]
+    digest = hashlib.sha256(f"format {KEY_FORMAT}; numpy {np.__version__}".encode())
+    for path in files:
+        digest.update(str(path.relative_to(defaults.KIT_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def hints(path: Path) -> Dict[str, str]:
+    """Test function name to the first line of its docstring (trusted: read
+    from the suite's source, never from a test process)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.name: (ast.get_docstring(node) or "").strip().splitlines()[0] if ast.get_docstring(node) else ""
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test")
+    }
+
+
+def _function_name(nodeid: str) -> str:
+    return nodeid.split("::")[-1].split("[")[0]
+
+
+def build(folder: Path, *, mnist_dir: Path, suites: Iterable[str] = defaults.DEFAULT_SUITES,
+          reference: Path = defaults.REFERENCE) -> AnswerKey:
+    """Run the suites on the reference and keep what its tests handed over
+    in ``folder`` (replaced whole, so a failed build leaves no half key)."""
+    print_ = _progress("building the answer key")
+    stamp = fingerprint(reference)
+    staging = Path(tempfile.mkdtemp(prefix="key-", dir=folder.parent if folder.parent.exists() else None))
+    tests, failures = [], []
+    for suite in suites:
+        for question in QUESTIONS:
+            run = run_question(reference, suite, question, staging, mnist_dir=mnist_dir)
+            print_(f"{suite}/{question.name}: {run.seconds:.1f} s")
+            if run.report is None:
+                failures.append(f"{suite}/{question.name}: no report ({run.stderr_tail.strip()[-300:]})")
+                continue
+            names = hints(suite_file(suite, question))
+            for test in run.report["tests"]:
+                if test["outcome"] != "passed":
+                    failures.append(f"{test['nodeid']}: {test['outcome']}")
+                    continue
+                meta_path = _values_meta(run.record_dir, test["nodeid"])
+                values = json.loads(meta_path.read_text())["values"] if meta_path else {}
+                tests.append(KeyTest(test["nodeid"], suite, question.name,
+                                     names.get(_function_name(test["nodeid"]), ""), values))
+    if failures:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise AnswerKeyError(
+            f"the reference fails {len(failures)} test(s), so no answer key was built:\n  "
+            + "\n  ".join(failures[:20])
+            + "\nFix reference/ or the suite, then build the key again."
+        )
+    (staging / "key.json").write_text(json.dumps({
+        "fingerprint": stamp,
+        "tests": [t.__dict__ for t in tests],
+    }, indent=1))
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(folder)
+    return load(folder)
+
+
+def _values_meta(record_dir: Path, nodeid: str) -> Optional[Path]:
+    from tests_public.recording import folder_of
+
+    path = folder_of(record_dir, nodeid) / "meta.json"
+    return path if path.is_file() else None
+
+
+def load(folder: Path) -> AnswerKey:
+    data = json.loads((folder / "key.json").read_text())
+    return AnswerKey(folder, data["fingerprint"], tuple(KeyTest(**t) for t in data["tests"]))
+
+
+def load_or_build(folder: Path = defaults.KEY_DIR, *, mnist_dir: Path, rebuild: bool = False) -> AnswerKey:
+    """The cached key when it is current, else a new one."""
+    if not rebuild and (folder / "key.json").is_file():
+        key = load(folder)
+        if key.fingerprint == fingerprint():
+            return key
+    return build(folder, mnist_dir=mnist_dir)
+
+
+def _progress(title):
+    import sys
+
+    print(f"{title}...", file=sys.stderr, flush=True)
+    return lambda line: print(f"  {line}", file=sys.stderr, flush=True)

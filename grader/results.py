@@ -1,0 +1,85 @@
+"""Export a Grade: Gradescope's results.json, and a table for people."""
+from typing import Optional
+
+from .questions import QUESTIONS
+from .score import Grade, QuestionResult
+
+MAX_OUTPUT = 8000  # characters of one test entry's output
+
+
+def _public_output(result: QuestionResult) -> str:
+    lines = []
+    for test in result.tests:
+        if not test.passed:
+            lines.append(f"FAILED {test.nodeid}\n  {test.reason}")
+            if test.details:
+                lines.append(test.details[-1500:])
+    return "\n".join(lines)
+
+
+def _hidden_output(result: QuestionResult) -> str:
+    # Name, hint and a one-line reason only: never code, values or tracebacks.
+    return "\n".join(
+        f"FAILED {test.nodeid.split('::')[-1]}: {test.hint or 'no hint'}\n  {test.reason}"
+        for test in result.tests
+        if not test.passed
+    )
+
+
+def _entry(number: str, result: QuestionResult) -> dict:
+    passed = sum(t.passed for t in result.tests)
+    summary = f"{passed} of {len(result.tests)} {result.suite} tests passed."
+    if result.problem:
+        summary += f"\n{result.problem}"
+    body = _public_output(result) if result.suite == "public" else _hidden_output(result)
+    output = (summary + ("\n\n" + body if body else ""))[:MAX_OUTPUT]
+    return {
+        "name": f"{result.question.name}: {result.question.title} ({result.suite} tests)",
+        "number": number,
+        "score": round(result.score, 4),
+        "max_score": round(result.max_score, 4),
+        "status": "passed" if passed == len(result.tests) else "failed",
+        "visibility": "visible",
+        "output": output,
+    }
+
+
+def gradescope(grade: Optional[Grade], seconds: float, *, error: str = "", extra: dict = None) -> dict:
+    """Gradescope's results.json for a grade, or for a submission that could
+    not be graded (``error`` says what to fix; score 0)."""
+    if grade is None:
+        return {
+            "score": 0.0,
+            "execution_time": round(seconds, 1),
+            "output": f"Your submission could not be graded: {error}",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": [],
+            "extra_data": extra or {},
+        }
+    order = {q.name: i for i, q in enumerate(QUESTIONS, start=1)}
+    suites = sorted({r.suite for r in grade.results}, key=("public", "hidden").index)
+    tests = [
+        _entry(f"{order[r.question.name]}.{suites.index(r.suite) + 1}", r)
+        for r in grade.results
+        if r.tests or r.max_score
+    ]
+    return {
+        "score": grade.score,
+        "execution_time": round(seconds, 1),
+        "output": f"Score {grade.score:g} of {grade.max_score:g}.\n\n" + table(grade),
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": extra or {},
+    }
+
+
+def table(grade: Grade) -> str:
+    """Points per question, one row each."""
+    rows = [f"{'question':<16} {'points':>15}"]
+    for name, (score, max_score) in grade.by_question().items():
+        rows.append(f"{name:<16} {score:>7.2f} / {max_score:<6g}")
+    rows.append(f"{'total':<16} {grade.score:>7.2f} / {grade.max_score:<6g}")
+    return "\n".join(rows)

@@ -1,0 +1,417 @@
+"""Hidden tests, question "forward ops": every TODO op's ``compute`` on new
+inputs, shapes and seeds, against NumPy.
+
+Only forward passes run here (no gradient, no topological sort, no
+``backward()``), so that the untouched handout fails each test with this
+question's TODO.  Expected values are computed with NumPy in each test.
+"""
+import numpy as np
+import pytest
+
+import needle as ndl
+from tests_public.helpers import assert_close
+
+
+def normal(shape, seed, dtype="float64"):
+    """Standard-normal data of ``shape`` (a 0-d array for shape ())."""
+    return np.asarray(np.random.default_rng(seed).standard_normal(shape), dtype=dtype)
+
+
+def positive(shape, seed, low=0.4, high=2.5, dtype="float64"):
+    """Data in [low, high): safe for log, division and fractional powers."""
+    return np.asarray(np.random.default_rng(seed).uniform(low, high, shape), dtype=dtype)
+
+
+def away_from_zero(shape, seed, dtype="float64"):
+    """Magnitudes in [0.5, 2) with random signs: a safe divisor."""
+    rng = np.random.default_rng(seed)
+    return np.asarray(rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape), dtype=dtype)
+
+
+def np_logsumexp(z, axes):
+    """Stable log(sum(exp(z))) over ``axes`` (None, int or tuple), axes removed."""
+    z_max = np.max(z, axis=axes, keepdims=True)
+    kept = np.log(np.sum(np.exp(z - z_max), axis=axes, keepdims=True)) + z_max
+    return kept.reshape(()) if axes is None else np.squeeze(kept, axis=axes)
+
+
+def np_logsoftmax(z):
+    """Stable z - logsumexp(z) over the last axis."""
+    return z - np.expand_dims(np_logsumexp(z, -1), -1)
+
+
+def shape_id(shape):
+    return "x".join(map(str, shape)) if shape else "0d"
+
+
+def axes_id(axes):
+    return f"axes{axes}".replace(" ", "")
+
+
+# --------------------------------------------------------------------------
+# Transpose, Reshape, BroadcastTo, Summation
+# --------------------------------------------------------------------------
+
+TRANSPOSE_CASES = [
+    ((2, 3, 4), None),
+    ((4, 4, 4), None),
+    ((2, 3, 4, 5), None),
+    ((5, 2), None),
+    ((2, 3, 4, 5), (0, 3)),
+    ((2, 3, 4), (2, 0)),
+    ((2, 3, 4, 5), (-1, -3)),
+    ((3, 2, 5), (1, 2)),
+]
+
+
+@pytest.mark.parametrize(
+    "shape, axes", TRANSPOSE_CASES, ids=[f"{shape_id(s)}-{axes_id(a)}" for s, a in TRANSPOSE_CASES]
+)
+def test_transpose_forward_on_new_shapes_and_axes(shape, axes):
+    """Transpose with default, reversed-order and negative axes on 2-D to 4-D inputs."""
+    a = normal(shape, seed=21)
+    i, j = (-1, -2) if axes is None else axes
+    assert_close(
+        ndl.transpose(ndl.Tensor(a), axes), np.swapaxes(a, i, j),
+        what=f"transpose of {shape} with axes={axes}",
+        hint="Transpose swaps exactly two axes (the last two when axes is None)",
+    )
+
+
+RESHAPE_CASES = [
+    ((2, 3, 4), (4, 6)),
+    ((24,), (2, 3, 4)),
+    ((2, 3, 4), (-1, 4)),
+    ((3, 4), (4, -1)),
+    ((6,), (1, 2, 3, 1)),
+    ((), (1, 1, 1)),
+    ((1, 1), ()),
+    ((2, 1, 3), (3, 2)),
+]
+
+
+@pytest.mark.parametrize(
+    "shape, new_shape", RESHAPE_CASES, ids=[f"{shape_id(s)}-to-{shape_id(n)}" for s, n in RESHAPE_CASES]
+)
+def test_reshape_forward_on_new_shapes(shape, new_shape):
+    """Reshape, including -1 and 0-d shapes."""
+    a = normal(shape, seed=22)
+    assert_close(ndl.reshape(ndl.Tensor(a), new_shape), np.reshape(a, new_shape),
+                 what=f"reshape {shape} -> {new_shape}")
+
+
+BROADCAST_CASES = [
+    ((), (4,)),
+    ((), (2, 3, 1)),
+    ((1,), (2, 3)),
+    ((3,), (4, 2, 3)),
+    ((2, 1, 3), (4, 2, 5, 3)),
+    ((1, 1), (3, 4)),
+    ((4, 1, 1), (4, 2, 3)),
+    ((2, 1), (2, 1)),
+]
+
+
+@pytest.mark.parametrize(
+    "shape, new_shape", BROADCAST_CASES, ids=[f"{shape_id(s)}-to-{shape_id(n)}" for s, n in BROADCAST_CASES]
+)
+def test_broadcast_to_forward_on_new_shapes(shape, new_shape):
+    """BroadcastTo from 0-d inputs, with prepended axes and with size-1 axes."""
+    a = normal(shape, seed=23)
+    assert_close(ndl.broadcast_to(ndl.Tensor(a), new_shape), np.broadcast_to(a, new_shape),
+                 what=f"broadcast_to {shape} -> {new_shape}")
+
+
+SUMMATION_CASES = [
+    ((4, 3, 2), None),
+    ((), None),
+    ((4, 3, 2), 0),
+    ((4, 3, 2), 2),
+    ((4, 3, 2), -2),
+    ((4, 3, 2), (0, 2)),
+    ((4, 3, 2), (2, 0)),
+    ((4, 3, 2), (-1, -2)),
+    ((2, 1, 3), (1,)),
+    ((5,), 0),
+    ((5,), -1),
+]
+
+
+@pytest.mark.parametrize(
+    "shape, axes", SUMMATION_CASES, ids=[f"{shape_id(s)}-{axes_id(a)}" for s, a in SUMMATION_CASES]
+)
+def test_summation_forward_on_new_shapes_and_axes(shape, axes):
+    """Summation over None, int, negative int and (unsorted, negative) tuple axes."""
+    a = normal(shape, seed=24)
+    assert_close(ndl.summation(ndl.Tensor(a), axes), np.asarray(np.sum(a, axis=axes)),
+                 what=f"summation of {shape} over axes={axes}")
+
+
+# --------------------------------------------------------------------------
+# MatMul
+# --------------------------------------------------------------------------
+
+MATMUL_CASES = [
+    ((3, 5), (5, 2)),
+    ((1, 3, 4), (5, 4, 2)),
+    ((2, 1, 3, 4), (1, 5, 4, 2)),
+    ((4, 3), (2, 5, 3, 6)),
+    ((2, 4), (7, 4, 2)),
+    ((3, 1, 2, 5), (4, 5, 3)),
+    ((1, 1, 2, 3), (3, 4)),
+    ((5, 1, 4, 3), (5, 3, 2)),
+    ((2, 3, 1), (1, 4)),
+]
+
+
+@pytest.mark.parametrize(
+    "shape_a, shape_b", MATMUL_CASES, ids=[f"{shape_id(a)}@{shape_id(b)}" for a, b in MATMUL_CASES]
+)
+def test_matmul_forward_with_broadcast_batches(shape_a, shape_b):
+    """MatMul with mixed ranks and size-1 batch dimensions."""
+    a, b = normal(shape_a, seed=25), normal(shape_b, seed=26)
+    assert_close(ndl.matmul(ndl.Tensor(a), ndl.Tensor(b)), a @ b, what=f"matmul {shape_a} @ {shape_b}")
+
+
+# --------------------------------------------------------------------------
+# Elementwise ops
+# --------------------------------------------------------------------------
+
+POWER_EXPONENTS = [2.5, -2, 4, -0.5, 1 / 3, 0, 1, 1.5, -3]
+
+
+@pytest.mark.parametrize("exponent", POWER_EXPONENTS, ids=[f"s={s:.4g}" for s in POWER_EXPONENTS])
+def test_power_scalar_forward_with_various_exponents(exponent):
+    """PowerScalar with integer, fractional and negative exponents."""
+    a = positive((4, 3), seed=27)
+    assert_close(ndl.power_scalar(ndl.Tensor(a), exponent), np.power(a, exponent),
+                 what=f"power_scalar(a, {exponent})")
+
+
+@pytest.mark.parametrize("exponent", [2, 5], ids=["s=2", "s=5"])
+def test_power_scalar_forward_integer_power_of_negative_inputs(exponent):
+    """PowerScalar with an integer exponent on negative inputs."""
+    a = normal((3, 5), seed=28)
+    assert_close(ndl.power_scalar(ndl.Tensor(a), exponent), np.power(a, exponent),
+                 what=f"power_scalar(a, {exponent}) with negative a")
+
+
+EWISE_POW_CASES = [
+    ("2x1x3-by-4x3", (2, 1, 3), (4, 3)),
+    ("3x4-by-4", (3, 4), (4,)),
+    ("1x3-by-2x1", (1, 3), (2, 1)),
+    ("2x3-by-0d", (2, 3), ()),
+]
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [c[1:] for c in EWISE_POW_CASES], ids=[c[0] for c in EWISE_POW_CASES])
+def test_power_forward_broadcasts(shape_a, shape_b):
+    """EWisePow with NumPy broadcasting between base and exponent."""
+    a, b = positive(shape_a, seed=29), normal(shape_b, seed=30)
+    assert_close(ndl.power(ndl.Tensor(a), ndl.Tensor(b)), np.power(a, b),
+                 what=f"power of {shape_a} by {shape_b}")
+
+
+DIVIDE_CASES = [
+    ("same-shape", (2, 5), (2, 5)),
+    ("divisor-broadcast", (3, 4), (4,)),
+    ("numerator-broadcast", (2, 1), (2, 3)),
+]
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [c[1:] for c in DIVIDE_CASES], ids=[c[0] for c in DIVIDE_CASES])
+def test_divide_forward(shape_a, shape_b):
+    """EWiseDiv, with and without broadcasting."""
+    a, b = normal(shape_a, seed=31), away_from_zero(shape_b, seed=32)
+    assert_close(ndl.divide(ndl.Tensor(a), ndl.Tensor(b)), a / b, what=f"divide {shape_a} by {shape_b}")
+
+
+DIVIDE_SCALARS = [
+    ("numpy-float64", np.float64(-2.5), -2.5),
+    ("python-int", 7, 7),
+    ("python-float", 0.3, 0.3),
+    ("shape-1-ndarray", np.array([1.6]), 1.6),
+    ("numpy-float32", np.float32(4.0), 4.0),
+]
+
+
+@pytest.mark.parametrize("scalar, value", [c[1:] for c in DIVIDE_SCALARS], ids=[c[0] for c in DIVIDE_SCALARS])
+def test_divide_scalar_forward_with_scalar_kinds(scalar, value):
+    """DivScalar with Python, NumPy and shape-(1,) array scalars."""
+    a = normal((2, 3, 2), seed=33)
+    assert_close(ndl.divide_scalar(ndl.Tensor(a), scalar), a / value, what=f"divide_scalar(a, {scalar!r})",
+                 hint="a shape-(1,) array stands for one number and must not change the result's shape")
+
+
+@pytest.mark.parametrize("shape", [(), (2, 3, 4)], ids=shape_id)
+def test_negate_forward(shape):
+    """Negate, including a 0-d input."""
+    a = normal(shape, seed=34)
+    assert_close(ndl.negate(ndl.Tensor(a)), -a, what=f"negate of {shape}")
+
+
+@pytest.mark.parametrize("shape", [(), (2, 3, 4), (5,)], ids=shape_id)
+def test_log_forward(shape):
+    """Log on positive inputs of several ranks."""
+    a = positive(shape, seed=35, low=0.05, high=20.0)
+    assert_close(ndl.log(ndl.Tensor(a)), np.log(a), what=f"log of {shape}")
+
+
+@pytest.mark.parametrize("shape", [(), (2, 3, 4), (5,)], ids=shape_id)
+def test_exp_forward(shape):
+    """Exp on inputs of several ranks."""
+    a = normal(shape, seed=36) * 2
+    assert_close(ndl.exp(ndl.Tensor(a)), np.exp(a), what=f"exp of {shape}")
+
+
+def test_relu_forward_with_zeros_and_negative_zeros():
+    """ReLU on a 3-D input holding exact zeros and negative zeros."""
+    a = normal((2, 3, 4), seed=37)
+    a[0, 1, :] = 0.0
+    a[1, :, 2] = -0.0
+    assert_close(ndl.relu(ndl.Tensor(a)), np.maximum(a, 0.0), what="relu(a) with zeros in a")
+
+
+# --------------------------------------------------------------------------
+# LogSumExp and LogSoftmax
+# --------------------------------------------------------------------------
+
+LOGSUMEXP_CASES = [
+    ((4, 5), None),
+    ((4, 5), 0),
+    ((2, 3, 4), 1),
+    ((2, 3, 4), -2),
+    ((2, 3, 4), (0, 2)),
+    ((2, 3, 4), (-1, -3)),
+    ((3, 1, 4), (1,)),
+    ((6,), 0),
+    ((6,), None),
+    ((2, 2, 3), (0, 1, 2)),
+]
+
+
+@pytest.mark.parametrize(
+    "shape, axes", LOGSUMEXP_CASES, ids=[f"{shape_id(s)}-{axes_id(a)}" for s, a in LOGSUMEXP_CASES]
+)
+def test_logsumexp_forward_on_new_shapes_and_axes(shape, axes):
+    """LogSumExp over None, int, negative and tuple axes."""
+    z = normal(shape, seed=38) * 4
+    assert_close(ndl.logsumexp(ndl.Tensor(z), axes), np_logsumexp(z, axes),
+                 what=f"logsumexp of {shape} over axes={axes}")
+
+
+def _extreme(kind, shape, seed, dtype):
+    """Large-magnitude, finite data: ``scale:S`` is normal * S (huge gaps
+    between entries), ``offset:O`` is O + normal (huge values, ordinary gaps),
+    ``rows-pm:O`` has a row of +O, a row of -O, and rows of normal * O."""
+    name, size = kind.split(":")
+    size = float(size)
+    if name == "scale":
+        z = normal(shape, seed) * size
+    elif name == "offset":
+        z = size + normal(shape, seed)
+    elif name == "rows-pm":
+        z = normal(shape, seed) * size
+        z[0, :] = size
+        z[1, :] = -size
+    else:
+        raise ValueError(kind)
+    return z.astype(dtype)
+
+
+LSE_STABILITY_CASES = [
+    ("float64", "scale:1e4", 1),
+    ("float64", "scale:1e6", None),
+    ("float64", "offset:1e4", 1),
+    ("float64", "offset:1e6", (0, 1)),
+    ("float64", "offset:-1e6", 0),
+    ("float64", "rows-pm:1e4", 1),
+    ("float32", "scale:1e4", 1),
+    ("float32", "scale:1e6", -1),
+    ("float32", "scale:1e6", None),
+    ("float32", "rows-pm:1e4", 1),
+]
+
+
+@pytest.mark.parametrize(
+    "dtype, kind, axes", LSE_STABILITY_CASES, ids=[f"{d}-{k.replace(':', '')}-{axes_id(a)}" for d, k, a in LSE_STABILITY_CASES]
+)
+def test_logsumexp_forward_is_stable_at_extreme_values(dtype, kind, axes):
+    """LogSumExp of huge positive and negative inputs stays finite and exact."""
+    z = _extreme(kind, (4, 5), seed=39, dtype=dtype)
+    expected = np_logsumexp(z.astype(np.float64), axes).astype(dtype)
+    assert_close(ndl.logsumexp(ndl.Tensor(z), axes), expected,
+                 what=f"logsumexp of {dtype} {kind} inputs over axes={axes}",
+                 hint="subtract the max before exp and add it back after log")
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (2, 9), (1, 3), (5, 1)], ids=shape_id)
+def test_logsoftmax_forward_on_new_shapes(shape):
+    """LogSoftmax row by row on 2-D inputs."""
+    z = normal(shape, seed=40) * 3
+    assert_close(ndl.logsoftmax(ndl.Tensor(z)), np_logsoftmax(z), what=f"logsoftmax of {shape}")
+
+
+LSM_STABILITY_CASES = [
+    ("float64", "scale:1e4"),
+    ("float64", "scale:1e6"),
+    ("float64", "offset:1e6"),
+    ("float64", "offset:-1e4"),
+    ("float64", "rows-pm:1e6"),
+    ("float32", "scale:1e4"),
+    ("float32", "scale:1e6"),
+]
+
+
+@pytest.mark.parametrize("dtype, kind", LSM_STABILITY_CASES, ids=[f"{d}-{k.replace(':', '')}" for d, k in LSM_STABILITY_CASES])
+def test_logsoftmax_forward_is_stable_at_extreme_values(dtype, kind):
+    """LogSoftmax of huge positive and negative inputs stays finite and exact."""
+    z = _extreme(kind, (4, 5), seed=41, dtype=dtype)
+    expected = np_logsoftmax(z.astype(np.float64)).astype(dtype)
+    assert_close(ndl.logsoftmax(ndl.Tensor(z)), expected, what=f"logsoftmax of {dtype} {kind} inputs",
+                 hint="subtract each row's max before exp")
+
+
+# --------------------------------------------------------------------------
+# dtype discipline: float32 in, float32 out
+# --------------------------------------------------------------------------
+
+X = lambda: normal((4, 3), seed=42)  # noqa: E731
+P = lambda: positive((4, 3), seed=43)  # noqa: E731
+D = lambda: away_from_zero((4, 3), seed=44)  # noqa: E731
+Q = lambda: normal((2, 3, 5), seed=45)  # noqa: E731
+R = lambda: normal((3,), seed=46)  # noqa: E731
+
+FLOAT32_CASES = [
+    ("power_scalar-np.float64-2.5", lambda a: ndl.power_scalar(a, np.float64(2.5)), lambda a: a ** 2.5, [P]),
+    ("power_scalar-np.int64-3", lambda a: ndl.power_scalar(a, np.int64(3)), lambda a: a ** 3, [X]),
+    ("power_scalar-negative-float", lambda a: ndl.power_scalar(a, -0.75), lambda a: a ** -0.75, [P]),
+    ("power-broadcast", ndl.power, np.power, [P, R]),
+    ("divide-broadcast", ndl.divide, np.divide, [X, lambda: away_from_zero((3,), seed=47)]),
+    ("divide_scalar-np.float64", lambda a: ndl.divide_scalar(a, np.float64(-1.75)), lambda a: a / -1.75, [X]),
+    ("divide_scalar-shape-1-ndarray", lambda a: ndl.divide_scalar(a, np.array([0.8])), lambda a: a / 0.8, [X]),
+    ("divide_scalar-int", lambda a: ndl.divide_scalar(a, 3), lambda a: a / 3, [X]),
+    ("transpose-axes", lambda a: ndl.transpose(a, (0, 2)), lambda a: np.swapaxes(a, 0, 2), [Q]),
+    ("reshape", lambda a: ndl.reshape(a, (3, 2, 2)), lambda a: a.reshape(3, 2, 2), [X]),
+    ("broadcast_to-prepended", lambda a: ndl.broadcast_to(a, (2, 4, 3)), lambda a: np.broadcast_to(a, (2, 4, 3)), [X]),
+    ("summation-negative-int", lambda a: ndl.summation(a, -1), lambda a: np.sum(a, axis=-1), [Q]),
+    ("summation-tuple", lambda a: ndl.summation(a, (0, 2)), lambda a: np.sum(a, axis=(0, 2)), [Q]),
+    ("matmul-batched", ndl.matmul, np.matmul, [X, lambda: normal((2, 3, 2), seed=48)]),
+    ("negate", ndl.negate, np.negative, [X]),
+    ("log", ndl.log, np.log, [P]),
+    ("exp", ndl.exp, np.exp, [X]),
+    ("relu", ndl.relu, lambda a: np.maximum(a, 0), [X]),
+    ("logsoftmax", ndl.logsoftmax, np_logsoftmax, [X]),
+    ("logsumexp-int-axis", lambda a: ndl.logsumexp(a, 0), lambda a: np_logsumexp(a, 0), [X]),
+    ("logsumexp-None", ndl.logsumexp, lambda a: np_logsumexp(a, None), [Q]),
+]
+
+
+@pytest.mark.parametrize("name, op, np_op, makers", FLOAT32_CASES, ids=[c[0] for c in FLOAT32_CASES])
+def test_float32_inputs_give_float32_outputs(name, op, np_op, makers):
+    """A float32 input gives a float32 output, also with NumPy scalars."""
+    arrays = [make().astype(np.float32) for make in makers]
+    got = op(*[ndl.Tensor(a, dtype="float32") for a in arrays])
+    expected = np.asarray(np_op(*[a.astype(np.float64) for a in arrays])).astype(np.float32)
+    assert_close(got, expected, what=f"{name} of float32 inputs",
+                 hint="NumPy promotes float32 next to numpy.float64 scalars and float64 arrays")
