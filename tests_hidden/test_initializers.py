@@ -1,0 +1,176 @@
+"""Hidden tests, question "initializers": ``needle.init.xavier_uniform``,
+``xavier_normal``, ``kaiming_uniform`` and ``kaiming_normal`` under new seeds,
+shapes (fan_in != fan_out) and gains.
+
+The RNG contract: each initializer makes exactly one draw from NumPy's legacy
+global stream, ``np.random.rand(fan_in, fan_out)`` or
+``np.random.randn(fan_in, fan_out)`` (through ``init.rand`` / ``init.randn``),
+then scales it.  Expected values apply the documented formula to that one
+draw, computed here with NumPy under the same seed.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import needle as ndl
+from tests_public.helpers import assert_close
+
+
+def xavier_uniform_expected(fan_in, fan_out, gain=1.0):
+    a = gain * math.sqrt(6 / (fan_in + fan_out))
+    return "rand", lambda draw: draw * (2 * a) - a
+
+
+def xavier_normal_expected(fan_in, fan_out, gain=1.0):
+    std = gain * math.sqrt(2 / (fan_in + fan_out))
+    return "randn", lambda draw: draw * std
+
+
+def kaiming_uniform_expected(fan_in, fan_out):
+    bound = math.sqrt(2) * math.sqrt(3 / fan_in)
+    return "rand", lambda draw: draw * (2 * bound) - bound
+
+
+def kaiming_normal_expected(fan_in, fan_out):
+    std = math.sqrt(2) / math.sqrt(fan_in)
+    return "randn", lambda draw: draw * std
+
+
+INITIALIZERS = {
+    "xavier_uniform": (lambda *a, **k: ndl.init.xavier_uniform(*a, **k), xavier_uniform_expected),
+    "xavier_normal": (lambda *a, **k: ndl.init.xavier_normal(*a, **k), xavier_normal_expected),
+    "kaiming_uniform": (lambda *a, **k: ndl.init.kaiming_uniform(*a, **k), kaiming_uniform_expected),
+    "kaiming_normal": (lambda *a, **k: ndl.init.kaiming_normal(*a, **k), kaiming_normal_expected),
+}
+NAMES = list(INITIALIZERS)
+
+
+def draw(kind, shape):
+    return np.random.rand(*shape) if kind == "rand" else np.random.randn(*shape)
+
+
+def expected_values(name, seed, fan_in, fan_out, kwargs, dtype="float32"):
+    kind, formula = INITIALIZERS[name][1](fan_in, fan_out, **kwargs)
+    np.random.seed(seed)
+    return formula(draw(kind, (fan_in, fan_out))).astype(dtype)
+
+
+VALUE_CASES = [
+    *[(name, 13, 3, 8, {}) for name in NAMES],
+    *[(name, 2024, 9, 2, {}) for name in NAMES],
+    *[(name, 99, 1, 6, {}) for name in NAMES],
+    ("kaiming_uniform", 5, 12, 20, {}),
+    ("kaiming_normal", 5, 20, 12, {}),
+    ("xavier_uniform", 17, 5, 11, {"gain": 0.7}),
+    ("xavier_uniform", 18, 8, 3, {"gain": 2.5}),
+    ("xavier_normal", 19, 6, 10, {"gain": 1.8}),
+    ("xavier_normal", 20, 10, 4, {"gain": 0.25}),
+]
+
+
+@pytest.mark.parametrize(
+    "name, seed, fan_in, fan_out, kwargs", VALUE_CASES,
+    ids=[f"{n}-seed{s}-{i}x{o}" + "".join(f"-{k}={v}" for k, v in kw.items()) for n, s, i, o, kw in VALUE_CASES],
+)
+def test_seeded_values_under_new_seeds_and_shapes(name, seed, fan_in, fan_out, kwargs):
+    """Seeded values for non-square shapes and gains other than 1."""
+    expected = expected_values(name, seed, fan_in, fan_out, kwargs)
+    np.random.seed(seed)
+    got = INITIALIZERS[name][0](fan_in, fan_out, **kwargs)
+    assert_close(got, expected, what=f"{name}({fan_in}, {fan_out}, {kwargs}) under np.random.seed({seed})",
+                 hint="one draw of shape (fan_in, fan_out), scaled by the documented bound or std")
+
+
+ONE_DRAW_CASES = [(name, fan_in, fan_out) for name in NAMES for fan_in, fan_out in [(7, 2), (2, 7)]]
+
+
+@pytest.mark.parametrize(
+    "name, fan_in, fan_out", ONE_DRAW_CASES, ids=[f"{n}-{i}x{o}" for n, i, o in ONE_DRAW_CASES]
+)
+def test_makes_exactly_one_draw(name, fan_in, fan_out):
+    """The global RNG moves by exactly one draw of shape (fan_in, fan_out)."""
+    kind = INITIALIZERS[name][1](fan_in, fan_out)[0]
+    np.random.seed(23)
+    draw(kind, (fan_in, fan_out))
+    expected_state = np.random.get_state()
+    np.random.seed(23)
+    INITIALIZERS[name][0](fan_in, fan_out)
+    state = np.random.get_state()
+    assert_close(state[1], expected_state[1], what=f"NumPy's global RNG key after {name}({fan_in}, {fan_out})",
+                 hint="make exactly one draw, through init.rand or init.randn")
+    assert_close(np.array([state[2], state[3]], dtype=np.float64),
+                 np.array([expected_state[2], expected_state[3]], dtype=np.float64),
+                 what=f"NumPy's global RNG position after {name}({fan_in}, {fan_out})",
+                 hint="make exactly one draw, through init.rand or init.randn")
+    # A draw after the initializer continues the stream where one draw left it.
+    np.random.seed(23)
+    draw(kind, (fan_in, fan_out))
+    expected_next = np.random.rand(3)
+    np.random.seed(23)
+    INITIALIZERS[name][0](fan_in, fan_out)
+    assert_close(np.random.rand(3), expected_next, what=f"the next np.random.rand(3) after {name}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_result_is_float32(name):
+    """The default result is a float32 Tensor of shape (fan_in, fan_out)."""
+    expected = expected_values(name, 31, 5, 3, {})
+    np.random.seed(31)
+    got = INITIALIZERS[name][0](5, 3)
+    assert isinstance(got, ndl.Tensor), f"{name} should return a needle Tensor, got {type(got).__name__}"
+    assert_close(got, expected, what=f"{name}(5, 3) with default keyword arguments",
+                 hint="rand and randn default to float32")
+
+
+KWARGS_CASES = [
+    (name, dtype, requires_grad)
+    for name in NAMES
+    for dtype, requires_grad in [("float64", True), ("float32", True), ("float64", False)]
+]
+
+
+@pytest.mark.parametrize(
+    "name, dtype, requires_grad", KWARGS_CASES,
+    ids=[f"{n}-{d}-requires_grad={r}" for n, d, r in KWARGS_CASES],
+)
+def test_keyword_arguments_pass_through(record, name, dtype, requires_grad):
+    """dtype, device and requires_grad reach the created Tensor."""
+    expected = expected_values(name, 37, 3, 6, {}, dtype=dtype)
+    np.random.seed(37)
+    got = INITIALIZERS[name][0](3, 6, dtype=dtype, device=ndl.cpu(), requires_grad=requires_grad)
+    assert_close(got, expected, what=f"{name}(3, 6, dtype={dtype!r}, requires_grad={requires_grad})",
+                 hint="pass extra keyword arguments on to rand/randn")
+    record("requires_grad", np.array(bool(got.requires_grad)))
+    assert got.requires_grad is requires_grad, (
+        f"{name}(3, 6, requires_grad={requires_grad}) gave requires_grad={got.requires_grad}; "
+        f"pass it on to rand/randn"
+    )
+
+
+@pytest.mark.parametrize("name", ["kaiming_uniform", "kaiming_normal"])
+def test_kaiming_with_explicit_relu_and_dtype(name):
+    """Kaiming with nonlinearity='relu' given explicitly, next to other keywords."""
+    expected = expected_values(name, 41, 4, 9, {}, dtype="float64")
+    np.random.seed(41)
+    got = INITIALIZERS[name][0](4, 9, nonlinearity="relu", dtype="float64")
+    assert_close(got, expected, what=f"{name}(4, 9, nonlinearity='relu', dtype='float64')")
+
+
+@pytest.mark.parametrize("name", ["xavier_uniform", "xavier_normal"])
+def test_xavier_gain_and_keywords_together(name):
+    """Xavier with a gain and a dtype at once."""
+    expected = expected_values(name, 43, 7, 3, {"gain": 1.3}, dtype="float64")
+    np.random.seed(43)
+    got = INITIALIZERS[name][0](7, 3, gain=1.3, dtype="float64", requires_grad=True)
+    assert_close(got, expected, what=f"{name}(7, 3, gain=1.3, dtype='float64')")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_larger_draw_values(name):
+    """Seeded values of a larger, non-square draw."""
+    fan_in, fan_out = 64, 40
+    expected = expected_values(name, 47, fan_in, fan_out, {})
+    np.random.seed(47)
+    got = INITIALIZERS[name][0](fan_in, fan_out)
+    assert_close(got, expected, what=f"{name}({fan_in}, {fan_out}) under np.random.seed(47)")
