@@ -54,6 +54,8 @@ def _needle_root(config) -> Path:
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "mnist: reads the MNIST files (python mnist_fetch.py)")
+    config.addinivalue_line("markers", "slow: trains on MNIST for more than a few seconds")
     root = _needle_root(config)
     if not (root / "needle" / "__init__.py").is_file():
         raise pytest.UsageError(

@@ -54,6 +54,23 @@ def _grade(args) -> int:
     return 0
 
 
+def _batch(args) -> int:
+    from . import batch
+
+    print(batch.batch(args.submissions, args.out, key=_key(args), suites=args.suites,
+                      mnist_dir=args.mnist_dir, jobs=args.jobs))
+    print(f"\nwrote {args.out}/<student>.json, scores.csv and summary.txt")
+    return 0
+
+
+def _gradescope(args) -> int:
+    from . import gradescope
+
+    names = gradescope.build(args.out, mnist_dir=args.mnist_dir, key_dir=args.key_dir)
+    print(f"wrote {args.out} ({len(names)} files); upload it as the autograder of a Gradescope assignment")
+    return 0
+
+
 def _add_key_options(p):
     p.add_argument("--key-dir", type=Path, default=defaults.KEY_DIR, help="the cached answer key (default: %(default)s)")
     p.add_argument("--mnist-dir", type=Path, default=defaults.MNIST_DIR, help="the MNIST files (default: %(default)s)")
@@ -85,6 +102,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
     _add_key_options(p)
     p.set_defaults(run=_grade)
+
+    p = commands.add_parser("batch", help="grade every submission in a folder (folders or archives)")
+    p.add_argument("submissions", type=Path, help="a folder with one folder or archive per student")
+    p.add_argument("--out", type=Path, required=True, help="where results, scores.csv and summary.txt go")
+    p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
+    p.add_argument("--jobs", type=int, default=1, help="students graded at once (default: %(default)s)")
+    _add_key_options(p)
+    p.set_defaults(run=_batch)
+
+    p = commands.add_parser("gradescope", help="make Gradescope's autograder zip (grader, suites, key)")
+    p.add_argument("out", type=Path, nargs="?", default=Path("autograder.zip"), help="default: %(default)s")
+    _add_key_options(p)
+    p.set_defaults(run=_gradescope)
     return top
 
 

@@ -6,6 +6,7 @@ import ast
 import hashlib
 import json
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,14 +75,14 @@ def build(folder: Path, *, mnist_dir: Path, suites: Iterable[str] = defaults.DEF
           reference: Path = defaults.REFERENCE) -> AnswerKey:
     """Run the suites on the reference and keep what its tests handed over
     in ``folder`` (replaced whole, so a failed build leaves no half key)."""
-    print_ = _progress("building the answer key")
+    log("building the answer key...")
     stamp = fingerprint(reference)
     staging = Path(tempfile.mkdtemp(prefix="key-", dir=folder.parent if folder.parent.exists() else None))
     tests, failures = [], []
     for suite in suites:
         for question in QUESTIONS:
             run = run_question(reference, suite, question, staging, mnist_dir=mnist_dir)
-            print_(f"{suite}/{question.name}: {run.seconds:.1f} s")
+            log(f"  {suite}/{question.name}: {run.seconds:.1f} s")
             if run.report is None:
                 failures.append(f"{suite}/{question.name}: no report ({run.stderr_tail.strip()[-300:]})")
                 continue
@@ -125,7 +126,12 @@ def load(folder: Path) -> AnswerKey:
 
 
 def load_or_build(folder: Path = defaults.KEY_DIR, *, mnist_dir: Path, rebuild: bool = False) -> AnswerKey:
-    """The cached key when it is current, else a new one."""
+    """The cached key when it is current, else a new one.  Without a
+    reference (as in the Gradescope image) the shipped key is used as it is."""
+    if not defaults.REFERENCE.is_dir():
+        if not (folder / "key.json").is_file():
+            raise AnswerKeyError(f"no answer key in {folder} and no reference/ to build one from")
+        return load(folder)
     if not rebuild and (folder / "key.json").is_file():
         key = load(folder)
         if key.fingerprint == fingerprint():
@@ -133,8 +139,5 @@ def load_or_build(folder: Path = defaults.KEY_DIR, *, mnist_dir: Path, rebuild: 
     return build(folder, mnist_dir=mnist_dir)
 
 
-def _progress(title):
-    import sys
-
-    print(f"{title}...", file=sys.stderr, flush=True)
-    return lambda line: print(f"  {line}", file=sys.stderr, flush=True)
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import needle as ndl
-from tests_public.helpers import assert_close, check_gradient, op_node
+from tests_public.helpers import TOL, assert_close, check_gradient, op_node
+from tests_public.recording import Recorder
 
 
 def _array(kind, shape, rng):
@@ -209,6 +210,7 @@ def test_float32_inputs_give_float32_gradients_of_the_input_shapes(op, forward, 
             f"{name}.gradient: gradient {i} of float32 inputs has dtype {grad.dtype}; keep "
             f"float32 float32 (use Python numbers, not numpy.float64 scalars or float64 arrays)"
         )
+        Recorder.current(f"grad{i}", grad, rtol=TOL["float32"].rtol, atol=TOL["float32"].atol)
 
 
 def test_relu_gradient_at_exactly_zero_is_zero():

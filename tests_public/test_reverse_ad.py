@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import needle as ndl
-from tests_public.helpers import assert_close, check_gradient, op_node
+from tests_public.helpers import TOL, assert_close, check_gradient, op_node
+from tests_public.recording import Recorder
 
 
 def tensor(shape, seed, dtype="float64", kind="normal"):
@@ -211,6 +212,7 @@ def test_composite_graph_float32_gives_float32_grads(f, shapes):
             f"input {i}: expected a float32 gradient of shape {x.shape}, got {x.grad.dtype} "
             f"of shape {x.grad.shape}; float32 graphs must give float32 gradients"
         )
+        Recorder.current(f"grad{i}", x.grad, rtol=TOL["float32"].rtol, atol=TOL["float32"].atol)
 
 
 # --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
     python check.py            # every question
     python check.py -k matmul  # any further pytest options
+    python check.py --tb=short # longer failure reports (one line each by default)
 
 The points shown are what the public tests suggest; your grade also counts
 hidden tests that ask the same questions on new inputs.
@@ -26,7 +27,7 @@ def main(argv):
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         command = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            sys.executable, "-m", "pytest", "-q", "--tb=line", "-p", "no:cacheprovider",
             "--json-report", f"--json-report-file={report}", "--json-report-omit", "log",
             *argv,
         ]
