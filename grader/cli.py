@@ -54,6 +54,20 @@ def _grade(args) -> int:
     return 0
 
 
+def _audit(args) -> int:
+    from . import audit
+
+    try:
+        bugs = audit.select(args.bugs)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    code, report = audit.run(key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir, jobs=args.jobs,
+                             names=[b.name for b in bugs])
+    print(report)
+    return code
+
+
 def _batch(args) -> int:
     from . import batch
 
@@ -102,6 +116,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
     _add_key_options(p)
     p.set_defaults(run=_grade)
+
+    p = commands.add_parser("audit", help="grade the bug gallery (tests/bugs.py): does every bug lose points on its question?")
+    p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
+    p.add_argument("--jobs", type=int, default=1, help="bugs graded at once (default: %(default)s)")
+    p.add_argument("--bugs", type=lambda text: [n.strip() for n in text.split(",") if n.strip()], default=None,
+                   help="only these bugs (comma-separated names; default: all)")
+    _add_key_options(p)
+    p.set_defaults(run=_audit)
 
     p = commands.add_parser("batch", help="grade every submission in a folder (folders or archives)")
     p.add_argument("submissions", type=Path, help="a folder with one folder or archive per student")

@@ -55,6 +55,9 @@ def run_question(
         "--json-report-omit", "collectors", "keywords", "log", "streams", "warnings",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEEDLE_", "PYTEST_"))}
+    # One BLAS thread: questions may run side by side, and a 2-thread BLAS
+    # under contention runs many times slower, not twice.
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     started = time.monotonic()
     try:
         completed = subprocess.run(

@@ -1,0 +1,172 @@
+"""Audit the suites with the bug gallery (``tests/bugs.py``): grade every
+one-bug submission against the answer key and report, per bug, the points it
+lost on its own question and elsewhere, and the bugs that no test caught.
+
+An instructor who edits a suite runs ``python -m grader audit`` to see at
+once whether the suite still bites.  Each bug is graded by ``grade.grade``,
+exactly as a student's submission would be.
+"""
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from . import grade
+from .key import AnswerKey
+from .questions import BY_NAME, QUESTIONS
+
+EPSILON = 1e-6  # points lost below this count as none
+
+
+@dataclass(frozen=True)
+class BugResult:
+    name: str
+    question: str
+    why: str
+    score: float
+    lost: Dict[str, float]  # question name to points lost there
+    seconds: float
+    error: str = ""  # why the buggy submission could not be graded, if it could not
+
+    @property
+    def lost_own(self) -> float:
+        return self.lost.get(self.question, 0.0)
+
+    @property
+    def lost_elsewhere(self) -> float:
+        return sum(points for name, points in self.lost.items() if name != self.question)
+
+    @property
+    def caught(self) -> bool:
+        """Lost points on its own question (and was gradable)."""
+        return not self.error and self.lost_own > EPSILON
+
+    @property
+    def caught_anywhere(self) -> bool:
+        return not self.error and (self.lost_own + self.lost_elsewhere) > EPSILON
+
+
+def gallery():
+    """The bugs of tests/bugs.py (imported here, so that the grader's other
+    commands work without the kit's tests, as in the Gradescope image)."""
+    from tests import bugs
+
+    return bugs
+
+
+def points_lost(results: dict) -> Dict[str, float]:
+    """Question name to points lost, from a results.json's test entries
+    (named "<question>: <title> (<suite> tests)")."""
+    lost = {q.name: 0.0 for q in QUESTIONS}
+    for test in results.get("tests", []):
+        name = str(test.get("name", "")).split(":", 1)[0]
+        if name in lost:
+            lost[name] += float(test["max_score"]) - float(test["score"])
+    return {name: round(points, 4) for name, points in lost.items()}
+
+
+def audit_bug(bug, work: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path) -> BugResult:
+    """Grade the reference with ``bug`` applied; its files go under ``work``."""
+    started = time.monotonic()
+    submission = gallery().make_submission(bug, work / bug.name / "submission")
+    results = grade.grade(submission, work / bug.name / "results.json", key=key, suites=suites, mnist_dir=mnist_dir)
+    error = "" if results.get("tests") else str(results.get("output", "ungradable"))
+    return BugResult(bug.name, bug.question, bug.why, float(results["score"]), points_lost(results),
+                     time.monotonic() - started, error)
+
+
+def select(names: Optional[Sequence[str]] = None) -> List:
+    """The gallery's bugs, or those named (in the gallery's order), checked
+    to apply to the current reference (ValueError otherwise)."""
+    bugs = gallery()
+    unknown = [n for n in names or () if n not in bugs.BY_NAME]
+    if unknown:
+        raise ValueError(f"no bug named {', '.join(unknown)} in tests/bugs.py; "
+                         f"the bugs are: {', '.join(bugs.BY_NAME)}")
+    selected = [b for b in bugs.BUGS if not names or b.name in names]
+    check(selected)
+    return selected
+
+
+def check(selected: Iterable) -> None:
+    """Raise ValueError, before any grading, if a bug no longer applies to
+    reference/ or names no question."""
+    bugs = gallery()
+    for bug in selected:
+        if bug.question not in BY_NAME:
+            raise ValueError(f"bug {bug.name!r} names no question of grader/questions.py: {bug.question!r}")
+        bugs.patched_text(bug)
+
+
+def audit(bugs: Iterable, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path, jobs: int = 1,
+          progress=None) -> List[BugResult]:
+    """Grade every bug, ``jobs`` at a time; results in the bugs' order.
+    ``progress(done, total, result)`` is called as each bug finishes."""
+    bugs = list(bugs)
+    check(bugs)
+    done = []
+
+    def one(bug):
+        result = audit_bug(bug, work, key=key, suites=suites, mnist_dir=mnist_dir)
+        done.append(result)
+        if progress:
+            progress(len(done), len(bugs), result)
+        return result
+
+    with tempfile.TemporaryDirectory(prefix="audit-") as tmp:
+        work = Path(tmp)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            return list(pool.map(one, bugs))
+
+
+def _elsewhere(result: BugResult) -> str:
+    others = [(n, p) for n, p in result.lost.items() if n != result.question and p > EPSILON]
+    if not others:
+        return "0"
+    return f"{result.lost_elsewhere:g} (" + ", ".join(f"{n} {p:g}" for n, p in others) + ")"
+
+
+def report(results: List[BugResult], suites: Tuple[str, ...]) -> str:
+    """The table, then the bugs that were not caught."""
+    width = max([len("bug")] + [len(r.name) for r in results])
+    qwidth = max(len(q.name) for q in QUESTIONS)
+    lines = [
+        f"Bug gallery audit ({len(results)} bugs, suites: {','.join(suites)})",
+        "",
+        f"{'bug':<{width}}  {'question':<{qwidth}}  {'lost on it':>13}  lost elsewhere",
+    ]
+    for r in results:
+        own = "ungradable" if r.error else f"{r.lost_own:g} / {BY_NAME[r.question].points}"
+        lines.append(f"{r.name:<{width}}  {r.question:<{qwidth}}  {own:>13}  {_elsewhere(r)}")
+    missed = [r for r in results if not r.caught_anywhere]
+    elsewhere_only = [r for r in results if r.caught_anywhere and not r.caught]
+    lines.append("")
+    if missed:
+        lines.append(f"NOT CAUGHT by any test ({len(missed)}):")
+        lines += [f"  {r.name} [{r.question}]: {r.error or r.why}" for r in missed]
+    else:
+        lines.append("Every bug lost points somewhere: no bug went uncaught.")
+    if elsewhere_only:
+        lines.append(f"Caught only by other questions' tests, not by their own question's ({len(elsewhere_only)}):")
+        lines += [f"  {r.name} [{r.question}]: {r.why}" for r in elsewhere_only]
+    caught = sum(r.caught for r in results)
+    lines.append(f"{caught} of {len(results)} bugs caught on their own question.")
+    return "\n".join(lines)
+
+
+def run(*, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path, jobs: int = 1,
+        names: Optional[Sequence[str]] = None) -> Tuple[int, str]:
+    """(exit code, report): 0 when every bug lost points on its own question."""
+    bugs = select(names)
+
+    def progress(done, total, result):
+        status = "ungradable" if result.error else f"lost {result.lost_own:g} on {result.question}, " \
+                                                   f"{result.lost_elsewhere:g} elsewhere"
+        print(f"  [{done}/{total}] {result.name}: {status} ({result.seconds:.0f} s)", file=sys.stderr, flush=True)
+
+    print(f"grading {len(bugs)} one-bug submissions, {max(1, jobs)} at a time...", file=sys.stderr, flush=True)
+    results = audit(bugs, key=key, suites=suites, mnist_dir=mnist_dir, jobs=jobs, progress=progress)
+    return (0 if all(r.caught for r in results) else 1), report(results, suites)
