@@ -4,25 +4,17 @@ New image shapes (never square, so a flip or shift along the wrong axis
 shows), paddings, seeds, dataset sizes and batch sizes; expected values
 replay the documented draws with NumPy under the same seed.
 """
-import gzip
-
 import numpy as np
 import pytest
 
 import needle as ndl
 from tests_public.helpers import TOL, assert_close
+from tests_public.numpy_reference import mnist_paths, numpy_crop, read_mnist_over_255
 
 
 def image(h, w, c, seed=0):
     """A float32 H x W x C image of distinct values."""
     return (np.random.default_rng(seed).permutation(h * w * c).reshape(h, w, c) * 0.5 + 1).astype(np.float32)
-
-
-def numpy_crop(img, padding, shift_x, shift_y):
-    h, w = img.shape[:2]
-    padded = np.zeros((h + 2 * padding, w + 2 * padding, img.shape[2]), dtype=img.dtype)
-    padded[padding:padding + h, padding:padding + w] = img
-    return padded[padding + shift_x:padding + shift_x + h, padding + shift_y:padding + shift_y + w]
 
 
 # --- RandomFlipHorizontal ----------------------------------------------------
@@ -198,26 +190,18 @@ def test_restarting_iteration_and_stop():
 
 
 @pytest.fixture(scope="module")
-def t10k_paths(mnist_dir):
-    return str(mnist_dir / "t10k-images-idx3-ubyte.gz"), str(mnist_dir / "t10k-labels-idx1-ubyte.gz")
-
-
-@pytest.fixture(scope="module")
-def t10k_raw(t10k_paths):
-    with gzip.open(t10k_paths[0], "rb") as f:
-        X = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(10000, 28, 28)
-    with gzip.open(t10k_paths[1], "rb") as f:
-        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
-    return X.astype(np.float32) / np.float32(255), y
+def t10k_raw(mnist_dir):
+    """The t10k pixels / 255 as (10000, 28, 28) float32, and the labels, decoded here."""
+    return read_mnist_over_255(mnist_dir, (28, 28))
 
 
 INDICES = [0, 17, 256, 1234, 4321, 6789, 9998]
 
 
 @pytest.mark.mnist
-def test_mnist_dataset_items(t10k_paths, t10k_raw):
+def test_mnist_dataset_items(mnist_dir, t10k_raw):
     """MNISTDataset returns NumPy float32 pixels in [0, 1] and the labels, by int, slice and index array."""
-    ds = ndl.data.MNISTDataset(*t10k_paths)
+    ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
     X, y = t10k_raw
     assert len(ds) == 10000, f"len(MNISTDataset(t10k)) should be 10000, got {len(ds)}"
     items = [ds[i] for i in INDICES]
@@ -235,9 +219,10 @@ def test_mnist_dataset_items(t10k_paths, t10k_raw):
 
 
 @pytest.mark.mnist
-def test_mnist_dataset_with_transforms(t10k_paths, t10k_raw):
+def test_mnist_dataset_with_transforms(mnist_dir, t10k_raw):
     """Transforms run in list order on each 28 x 28 x 1 image, with the documented draws."""
-    ds = ndl.data.MNISTDataset(*t10k_paths, transforms=[ndl.data.RandomFlipHorizontal(0.6), ndl.data.RandomCrop(4)])
+    ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir),
+                               transforms=[ndl.data.RandomFlipHorizontal(0.6), ndl.data.RandomCrop(4)])
     X, _ = t10k_raw
     np.random.seed(9)
     expected = []
@@ -255,9 +240,9 @@ def test_mnist_dataset_with_transforms(t10k_paths, t10k_raw):
 
 
 @pytest.mark.mnist
-def test_dataloader_over_mnist(t10k_paths, t10k_raw):
+def test_dataloader_over_mnist(mnist_dir, t10k_raw):
     """A DataLoader over MNISTDataset gives float32 image batches and the labels, shuffled by the seeded permutation."""
-    ds = ndl.data.MNISTDataset(*t10k_paths)
+    ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
     X, y = t10k_raw
     np.random.seed(12)
     perm = np.random.permutation(10000)

@@ -6,55 +6,16 @@ The RNG contract: each initializer makes exactly one draw from NumPy's legacy
 global stream, ``np.random.rand(fan_in, fan_out)`` or
 ``np.random.randn(fan_in, fan_out)`` (through ``init.rand`` / ``init.randn``),
 then scales it.  Expected values apply the documented formula to that one
-draw, computed here with NumPy under the same seed.
+draw, computed with NumPy under the same seed (numpy_reference.py).
 """
-import math
-
 import numpy as np
 import pytest
 
 import needle as ndl
 from tests_public.helpers import assert_close
+from tests_public.numpy_reference import INITIALIZERS, init_case_ids, init_draw, init_expected, seeded_init
 
-
-def xavier_uniform_expected(fan_in, fan_out, gain=1.0):
-    a = gain * math.sqrt(6 / (fan_in + fan_out))
-    return "rand", lambda draw: draw * (2 * a) - a
-
-
-def xavier_normal_expected(fan_in, fan_out, gain=1.0):
-    std = gain * math.sqrt(2 / (fan_in + fan_out))
-    return "randn", lambda draw: draw * std
-
-
-def kaiming_uniform_expected(fan_in, fan_out):
-    bound = math.sqrt(2) * math.sqrt(3 / fan_in)
-    return "rand", lambda draw: draw * (2 * bound) - bound
-
-
-def kaiming_normal_expected(fan_in, fan_out):
-    std = math.sqrt(2) / math.sqrt(fan_in)
-    return "randn", lambda draw: draw * std
-
-
-INITIALIZERS = {
-    "xavier_uniform": (lambda *a, **k: ndl.init.xavier_uniform(*a, **k), xavier_uniform_expected),
-    "xavier_normal": (lambda *a, **k: ndl.init.xavier_normal(*a, **k), xavier_normal_expected),
-    "kaiming_uniform": (lambda *a, **k: ndl.init.kaiming_uniform(*a, **k), kaiming_uniform_expected),
-    "kaiming_normal": (lambda *a, **k: ndl.init.kaiming_normal(*a, **k), kaiming_normal_expected),
-}
 NAMES = list(INITIALIZERS)
-
-
-def draw(kind, shape):
-    return np.random.rand(*shape) if kind == "rand" else np.random.randn(*shape)
-
-
-def expected_values(name, seed, fan_in, fan_out, kwargs, dtype="float32"):
-    kind, formula = INITIALIZERS[name][1](fan_in, fan_out, **kwargs)
-    np.random.seed(seed)
-    return formula(draw(kind, (fan_in, fan_out))).astype(dtype)
-
 
 VALUE_CASES = [
     *[(name, 13, 3, 8, {}) for name in NAMES],
@@ -71,13 +32,12 @@ VALUE_CASES = [
 
 @pytest.mark.parametrize(
     "name, seed, fan_in, fan_out, kwargs", VALUE_CASES,
-    ids=[f"{n}-seed{s}-{i}x{o}" + "".join(f"-{k}={v}" for k, v in kw.items()) for n, s, i, o, kw in VALUE_CASES],
+    ids=init_case_ids(VALUE_CASES),
 )
 def test_seeded_values_under_new_seeds_and_shapes(name, seed, fan_in, fan_out, kwargs):
     """Seeded values for non-square shapes and gains other than 1."""
-    expected = expected_values(name, seed, fan_in, fan_out, kwargs)
-    np.random.seed(seed)
-    got = INITIALIZERS[name][0](fan_in, fan_out, **kwargs)
+    expected = init_expected(name, seed, fan_in, fan_out, kwargs)
+    got = seeded_init(name, seed, fan_in, fan_out, **kwargs)
     assert_close(got, expected, what=f"{name}({fan_in}, {fan_out}, {kwargs}) under np.random.seed({seed})",
                  hint="one draw of shape (fan_in, fan_out), scaled by the documented bound or std")
 
@@ -92,10 +52,9 @@ def test_makes_exactly_one_draw(name, fan_in, fan_out):
     """The global RNG moves by exactly one draw of shape (fan_in, fan_out)."""
     kind = INITIALIZERS[name][1](fan_in, fan_out)[0]
     np.random.seed(23)
-    draw(kind, (fan_in, fan_out))
+    init_draw(kind, (fan_in, fan_out))
     expected_state = np.random.get_state()
-    np.random.seed(23)
-    INITIALIZERS[name][0](fan_in, fan_out)
+    seeded_init(name, 23, fan_in, fan_out)
     state = np.random.get_state()
     assert_close(state[1], expected_state[1], what=f"NumPy's global RNG key after {name}({fan_in}, {fan_out})",
                  hint="make exactly one draw, through init.rand or init.randn")
@@ -105,19 +64,17 @@ def test_makes_exactly_one_draw(name, fan_in, fan_out):
                  hint="make exactly one draw, through init.rand or init.randn")
     # A draw after the initializer continues the stream where one draw left it.
     np.random.seed(23)
-    draw(kind, (fan_in, fan_out))
+    init_draw(kind, (fan_in, fan_out))
     expected_next = np.random.rand(3)
-    np.random.seed(23)
-    INITIALIZERS[name][0](fan_in, fan_out)
+    seeded_init(name, 23, fan_in, fan_out)
     assert_close(np.random.rand(3), expected_next, what=f"the next np.random.rand(3) after {name}")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_default_result_is_float32(name):
     """The default result is a float32 Tensor of shape (fan_in, fan_out)."""
-    expected = expected_values(name, 31, 5, 3, {})
-    np.random.seed(31)
-    got = INITIALIZERS[name][0](5, 3)
+    expected = init_expected(name, 31, 5, 3, {})
+    got = seeded_init(name, 31, 5, 3)
     assert isinstance(got, ndl.Tensor), f"{name} should return a needle Tensor, got {type(got).__name__}"
     assert_close(got, expected, what=f"{name}(5, 3) with default keyword arguments",
                  hint="rand and randn default to float32")
@@ -136,9 +93,8 @@ KWARGS_CASES = [
 )
 def test_keyword_arguments_pass_through(record, name, dtype, requires_grad):
     """dtype, device and requires_grad reach the created Tensor."""
-    expected = expected_values(name, 37, 3, 6, {}, dtype=dtype)
-    np.random.seed(37)
-    got = INITIALIZERS[name][0](3, 6, dtype=dtype, device=ndl.cpu(), requires_grad=requires_grad)
+    expected = init_expected(name, 37, 3, 6, {}, dtype=dtype)
+    got = seeded_init(name, 37, 3, 6, dtype=dtype, device=ndl.cpu(), requires_grad=requires_grad)
     assert_close(got, expected, what=f"{name}(3, 6, dtype={dtype!r}, requires_grad={requires_grad})",
                  hint="pass extra keyword arguments on to rand/randn")
     record("requires_grad", np.array(bool(got.requires_grad)))
@@ -151,18 +107,16 @@ def test_keyword_arguments_pass_through(record, name, dtype, requires_grad):
 @pytest.mark.parametrize("name", ["kaiming_uniform", "kaiming_normal"])
 def test_kaiming_with_explicit_relu_and_dtype(name):
     """Kaiming with nonlinearity='relu' given explicitly, next to other keywords."""
-    expected = expected_values(name, 41, 4, 9, {}, dtype="float64")
-    np.random.seed(41)
-    got = INITIALIZERS[name][0](4, 9, nonlinearity="relu", dtype="float64")
+    expected = init_expected(name, 41, 4, 9, {}, dtype="float64")
+    got = seeded_init(name, 41, 4, 9, nonlinearity="relu", dtype="float64")
     assert_close(got, expected, what=f"{name}(4, 9, nonlinearity='relu', dtype='float64')")
 
 
 @pytest.mark.parametrize("name", ["xavier_uniform", "xavier_normal"])
 def test_xavier_gain_and_keywords_together(name):
     """Xavier with a gain and a dtype at once."""
-    expected = expected_values(name, 43, 7, 3, {"gain": 1.3}, dtype="float64")
-    np.random.seed(43)
-    got = INITIALIZERS[name][0](7, 3, gain=1.3, dtype="float64", requires_grad=True)
+    expected = init_expected(name, 43, 7, 3, {"gain": 1.3}, dtype="float64")
+    got = seeded_init(name, 43, 7, 3, gain=1.3, dtype="float64", requires_grad=True)
     assert_close(got, expected, what=f"{name}(7, 3, gain=1.3, dtype='float64')")
 
 
@@ -170,7 +124,6 @@ def test_xavier_gain_and_keywords_together(name):
 def test_larger_draw_values(name):
     """Seeded values of a larger, non-square draw."""
     fan_in, fan_out = 64, 40
-    expected = expected_values(name, 47, fan_in, fan_out, {})
-    np.random.seed(47)
-    got = INITIALIZERS[name][0](fan_in, fan_out)
+    expected = init_expected(name, 47, fan_in, fan_out, {})
+    got = seeded_init(name, 47, fan_in, fan_out)
     assert_close(got, expected, what=f"{name}({fan_in}, {fan_out}) under np.random.seed(47)")

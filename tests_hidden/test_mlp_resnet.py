@@ -7,17 +7,16 @@ draws, epochs on synthetic data and on the (byte-exact) t10k files, and
 ``train_mnist`` on small IDX files cut from t10k.  Every test builds its model
 (or calls the function under test) before touching any dataset.
 """
-import gzip
-import math
-import struct
-
 import numpy as np
 import pytest
 
 import needle as ndl
 import needle.nn as nn
 from mlp_resnet import MLPResNet, ResidualBlock, epoch, train_mnist
-from tests_public.helpers import TOL, Tol, assert_close
+from tests_public.helpers import TOL, Tol, all_modules, assert_close
+from tests_public.numpy_reference import (
+    mnist_paths, numpy_block, numpy_mlp_resnet, read_mnist, softmax_losses, synthetic_classification, write_pair,
+)
 
 
 def ids(cases):
@@ -72,47 +71,6 @@ def test_parameter_count(build, expected):
 # --- seeded forwards ---------------------------------------------------------
 
 
-def draw_linear(fan_in, fan_out):
-    w_bound, b_bound = math.sqrt(6 / fan_in), math.sqrt(6 / fan_out)
-    W = (np.random.rand(fan_in, fan_out) * 2 * w_bound - w_bound).astype(np.float32)
-    b = (np.random.rand(fan_out, 1) * 2 * b_bound - b_bound).reshape(1, fan_out).astype(np.float32)
-    return W.astype(np.float64), b.astype(np.float64)
-
-
-def numpy_norm(x, norm, training, eps=1e-5):
-    if norm is nn.BatchNorm1d and not training:
-        return x / np.sqrt(1 + eps)  # initial running statistics: mean 0, var 1
-    axis = 0 if norm is nn.BatchNorm1d else 1
-    return (x - x.mean(axis=axis, keepdims=True)) / np.sqrt(x.var(axis=axis, keepdims=True) + eps)
-
-
-def numpy_block(dim, hidden, norm, p):
-    W1, b1 = draw_linear(dim, hidden)
-    W2, b2 = draw_linear(hidden, dim)
-
-    def forward(x, training):
-        h = np.maximum(numpy_norm(x @ W1 + b1, norm, training), 0)
-        if training:
-            h = h * (np.random.rand(*h.shape) <= 1 - p) / (1 - p)
-        return np.maximum(numpy_norm(h @ W2 + b2, norm, training) + x, 0)
-
-    return forward
-
-
-def numpy_mlp_resnet(dim, hidden, num_blocks, num_classes, norm, p):
-    W_in, b_in = draw_linear(dim, hidden)
-    blocks = [numpy_block(hidden, hidden // 2, norm, p) for _ in range(num_blocks)]
-    W_out, b_out = draw_linear(hidden, num_classes)
-
-    def forward(x, training):
-        h = np.maximum(x @ W_in + b_in, 0)
-        for block in blocks:
-            h = block(h, training)
-        return h @ W_out + b_out
-
-    return forward
-
-
 FORWARD_CASES = [
     # (id, batch, builder args, is_block, seed)
     ("ResidualBlock-12-5-BN-p0.3", 6, (12, 5, nn.BatchNorm1d, 0.3), True, 13),
@@ -149,37 +107,13 @@ def test_seeded_forward_in_train_and_eval_mode(batch, build_args, is_block, seed
 # --- epoch on synthetic data -------------------------------------------------
 
 
-def all_modules(module):
-    found, stack = [], [module]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, nn.Module):
-            found.append(value)
-            stack.extend(vars(value).values())
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend(value)
-    return found
-
-
-def synthetic(n=300, dim=12, classes=5, seed=17):
-    """n rows; the last 44 rows are scaled up so their losses stand out."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, dim)).astype(np.float32)
-    X[n - 44:] *= 5
-    y = rng.integers(0, classes, size=n).astype(np.uint8)
-    return X, y
+def synthetic(seed=17):
+    """300 rows of 12 features in 5 classes; the last 44 rows are scaled up so their losses stand out."""
+    return synthetic_classification(300, 12, 5, seed, loud=44, factor=5)
 
 
 def loader_of(X, y, batch_size=128):
     return ndl.data.DataLoader(ndl.data.NDArrayDataset(X, y), batch_size)
-
-
-def numpy_losses(logits, y):
-    logits = logits.astype(np.float64)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(len(y)), y]
 
 
 def test_evaluation_epoch_averages_over_samples():
@@ -194,7 +128,7 @@ def test_evaluation_epoch_averages_over_samples():
     for i, (p, old) in enumerate(zip(model.parameters(), before)):
         assert np.array_equal(p.numpy(), old), f"epoch without an optimizer changed parameter {i}"
     logits = model(ndl.Tensor(X)).numpy()
-    losses = numpy_losses(logits, y)
+    losses = softmax_losses(logits, y)
     batch_means = np.mean([losses[:128].mean(), losses[128:256].mean(), losses[256:].mean()])
     assert abs(batch_means - losses.mean()) > 1e-2, "test precondition: batch means must differ from the sample mean"
     assert_error_and_loss([error, loss], [np.mean(logits.argmax(axis=1) != y), losses.mean()], [len(y)],
@@ -241,14 +175,6 @@ def test_training_epoch_matches_a_hand_written_loop(opt_name, kwargs):
 # --- t10k ----------------------------------------------------------------------
 
 
-def read_t10k(mnist_dir, count=10000):
-    with gzip.open(mnist_dir / "t10k-images-idx3-ubyte.gz", "rb") as f:
-        X = np.frombuffer(f.read(), dtype=np.uint8, offset=16, count=count * 784).reshape(count, 784)
-    with gzip.open(mnist_dir / "t10k-labels-idx1-ubyte.gz", "rb") as f:
-        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8, count=count)
-    return X, y.copy()
-
-
 T10K_CASES = [("LN-hidden24-2blocks-batch384", nn.LayerNorm1d, 24, 2, 384, 6),
               ("BN-hidden20-1block-batch1000", nn.BatchNorm1d, 20, 1, 1000, 7)]
 
@@ -261,28 +187,20 @@ def test_evaluation_epoch_on_t10k(mnist_dir, norm, hidden, blocks, batch_size, s
     model = MLPResNet(784, hidden, num_blocks=blocks, norm=norm, drop_prob=0.3)
     np.random.seed(seed)
     reference = numpy_mlp_resnet(784, hidden, blocks, 10, norm, 0.3)
-    dataset = ndl.data.MNISTDataset(str(mnist_dir / "t10k-images-idx3-ubyte.gz"),
-                                    str(mnist_dir / "t10k-labels-idx1-ubyte.gz"))
+    dataset = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
     error, loss = (float(np.asarray(v)) for v in epoch(ndl.data.DataLoader(dataset, batch_size), model))
-    X, y = read_t10k(mnist_dir)
+    X, y = read_mnist(mnist_dir)
     logits = reference(X.astype(np.float64) / 255, False)
-    assert_error_and_loss([error, loss], [np.mean(logits.argmax(axis=1) != y), numpy_losses(logits, y).mean()], [len(y)],
+    assert_error_and_loss([error, loss], [np.mean(logits.argmax(axis=1) != y), softmax_losses(logits, y).mean()], [len(y)],
                           what=f"an evaluation epoch over t10k in batches of {batch_size}")
-
-
-def write_idx(path, magic, dims, payload):
-    with gzip.open(path, "wb") as f:
-        f.write(struct.pack(f">{1 + len(dims)}i", magic, *dims) + np.ascontiguousarray(payload, dtype=np.uint8).tobytes())
 
 
 @pytest.mark.mnist
 def test_train_mnist_on_a_small_copy(mnist_dir, tmp_path):
     """train_mnist seeds 4, trains on a shuffled loader, evaluates on the test files, and returns (train err, train loss, test err, test loss)."""
-    X, y = read_t10k(mnist_dir, count=1300)
-    write_idx(tmp_path / "train-images-idx3-ubyte.gz", 2051, (900, 28, 28), X[:900])
-    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", 2049, (900,), y[:900])
-    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", 2051, (400, 28, 28), X[900:])
-    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", 2049, (400,), y[900:])
+    X, y = read_mnist(mnist_dir, count=1300)
+    write_pair(tmp_path, X[:900], y[:900], "train-")
+    write_pair(tmp_path, X[900:], y[900:], "t10k-")
     kwargs = dict(batch_size=128, epochs=2, optimizer=ndl.optim.SGD, lr=0.05, weight_decay=0.001, hidden_dim=32)
     result = train_mnist(**kwargs, data_dir=str(tmp_path))
     assert isinstance(result, (tuple, list)) and len(result) == 4, (
@@ -293,8 +211,8 @@ def test_train_mnist_on_a_small_copy(mnist_dir, tmp_path):
     np.random.seed(4)
     model = MLPResNet(784, 32)
     opt = ndl.optim.SGD(model.parameters(), lr=0.05, weight_decay=0.001)
-    train_set = ndl.data.MNISTDataset(str(tmp_path / "train-images-idx3-ubyte.gz"), str(tmp_path / "train-labels-idx1-ubyte.gz"))
-    test_set = ndl.data.MNISTDataset(str(tmp_path / "t10k-images-idx3-ubyte.gz"), str(tmp_path / "t10k-labels-idx1-ubyte.gz"))
+    train_set = ndl.data.MNISTDataset(*mnist_paths(tmp_path, "train"))
+    test_set = ndl.data.MNISTDataset(*mnist_paths(tmp_path, "t10k"))
     train_loader = ndl.data.DataLoader(train_set, 128, shuffle=True)
     for _ in range(2):
         train_error, train_loss = epoch(train_loader, model, opt)

@@ -6,31 +6,16 @@ test starts by building the module under test; expected values are computed
 here with NumPy from the documented formulas, and seeded values replay the
 documented draws under the same seed.
 """
-import math
-
 import numpy as np
 import pytest
 
 import needle as ndl
 import needle.nn as nn
 from tests_public.helpers import TOL, assert_close, check_gradient
-
-
-def tensor(array, dtype="float32", requires_grad=True):
-    return ndl.Tensor(np.asarray(array), dtype=dtype, requires_grad=requires_grad)
-
-
-def randn(*shape, seed=0, scale=1.0, dtype=np.float32):
-    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
-
-
-def rng_state_equal(a, b):
-    return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
-
-
-def kaiming_uniform_expected(draw, fan_in):
-    bound = math.sqrt(2) * math.sqrt(3 / fan_in)
-    return draw * (2 * bound) - bound
+from tests_public.numpy_reference import (
+    affine, kaiming_uniform_expected, norm_input_gradient, np_softmax, numpy_layernorm, randn, rng_state_equal,
+    softmax_loss_value, tensor,
+)
 
 
 def ids(cases):
@@ -143,12 +128,6 @@ def test_nested_sequential_with_residuals():
 # --- SoftmaxLoss -------------------------------------------------------------
 
 
-def numpy_softmax(Z):
-    Z = np.asarray(Z, dtype=np.float64)
-    e = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 SOFTMAX_CASES = [("6x9-int64", 6, 9, "int64", 1.0), ("12x5-uint8", 12, 5, "uint8", 3.0),
                  ("1x4-int32", 1, 4, "int32", 1.0), ("7x3-logits-200", 7, 3, "int64", 200.0)]
 
@@ -163,10 +142,8 @@ def test_softmax_loss_value_and_gradient(m, k, label_dtype, scale):
     loss = loss_fn(logits, ndl.Tensor(y, requires_grad=False))
     value = np.asarray(loss.numpy())
     assert value.size == 1, f"SoftmaxLoss should return a single value, got shape {value.shape}"
-    probs = numpy_softmax(Z)
-    shifted = Z.astype(np.float64) - Z.max(axis=1, keepdims=True)
-    expected = np.mean(np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(m), y.astype(np.int64)])
-    assert_close(value.reshape(()), np.float32(expected), tol=TOL["float32"],
+    probs = np_softmax(Z)
+    assert_close(value.reshape(()), np.float32(softmax_loss_value(Z, y.astype(np.int64))), tol=TOL["float32"],
                  what=f"SoftmaxLoss of a {m}x{k} batch", hint="mean over the batch of logsumexp(z) - z_y, stably")
     loss.backward()
     onehot = np.eye(k)[y.astype(np.int64)]
@@ -175,24 +152,6 @@ def test_softmax_loss_value_and_gradient(m, k, label_dtype, scale):
 
 
 # --- BatchNorm1d -------------------------------------------------------------
-
-
-def affine(dim, seed):
-    rng = np.random.default_rng(seed)
-    return rng.uniform(0.5, 2.0, dim).astype(np.float32), rng.standard_normal(dim).astype(np.float32)
-
-
-def norm_input_gradient(x, w, g, eps, axis):
-    """Closed-form input gradient of weight * (x - mean) / sqrt(var + eps)
-    (biased var over ``axis``) for the upstream gradient g."""
-    x, g = x.astype(np.float64), g.astype(np.float64)
-    n = x.shape[axis]
-    mean = x.mean(axis=axis, keepdims=True)
-    inv_std = 1.0 / np.sqrt(x.var(axis=axis, keepdims=True) + eps)
-    x_hat = (x - mean) * inv_std
-    d_hat = g * w
-    return inv_std / n * (n * d_hat - d_hat.sum(axis=axis, keepdims=True)
-                          - x_hat * (d_hat * x_hat).sum(axis=axis, keepdims=True))
 
 
 def test_batchnorm_training_forward_and_gradient():
@@ -291,12 +250,6 @@ def test_batchnorm_statistics_are_plain_detached_float32_tensors():
 
 
 # --- LayerNorm1d -------------------------------------------------------------
-
-
-def numpy_layernorm(x, w, b, eps):
-    x = x.astype(np.float64)
-    mean, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * w + b
 
 
 LAYERNORM_CASES = [("4x7-eps1e-5", 4, 7, 1e-5), ("3x6-eps0.3", 3, 6, 0.3), ("2x2-eps1.0", 2, 2, 1.0),

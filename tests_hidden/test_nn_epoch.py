@@ -8,7 +8,6 @@ MNIST accuracy thresholds (marked slow): softmax regression with
 ``train_softmax``'s defaults and the two-layer network with ``train_nn``.
 The MNIST files are decoded here, not through ``parse_mnist``.
 """
-import gzip
 import math
 import time
 
@@ -17,44 +16,18 @@ import pytest
 
 import needle as ndl
 from simple_ml import nn_epoch, softmax_regression_epoch, train_nn, train_softmax
+from tests_public import numpy_reference
 from tests_public.helpers import TOL, assert_close
+from tests_public.numpy_reference import two_layer_problem as problem
 
 
-def softmax_minus_one_hot(logits, y_b):
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    S = e / e.sum(axis=1, keepdims=True)
-    S[np.arange(len(y_b)), y_b] -= 1
-    return S / len(y_b)
-
-
+# The float64 closed forms, cast to float32 as nn_epoch returns them.
 def numpy_nn_epoch(X, y, W1, W2, lr, batch):
-    W1, W2 = W1.astype(np.float64), W2.astype(np.float64)
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start:start + batch].astype(np.float64), y[start:start + batch]
-        pre = X_b @ W1
-        hidden = np.maximum(pre, 0)
-        S = softmax_minus_one_hot(hidden @ W2, y_b)
-        grad_W2 = hidden.T @ S
-        grad_W1 = X_b.T @ ((S @ W2.T) * (pre > 0))
-        W1, W2 = W1 - lr * grad_W1, W2 - lr * grad_W2
-    return W1.astype(np.float32), W2.astype(np.float32)
+    return tuple(W.astype(np.float32) for W in numpy_reference.numpy_nn_epoch(X, y, W1, W2, lr, batch))
 
 
 def numpy_softmax_regression_epoch(X, y, theta, lr, batch):
-    theta = theta.astype(np.float64)
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start:start + batch].astype(np.float64), y[start:start + batch]
-        theta = theta - lr * X_b.T @ softmax_minus_one_hot(X_b @ theta, y_b)
-    return theta.astype(np.float32)
-
-
-def problem(m, n, hidden, k, seed, x_scale=1.0):
-    rng = np.random.default_rng(seed)
-    X = (rng.standard_normal((m, n)) * x_scale).astype(np.float32)
-    y = rng.integers(0, k, size=m).astype(np.uint8)
-    W1 = (rng.standard_normal((n, hidden)) / math.sqrt(hidden)).astype(np.float32)
-    W2 = (rng.standard_normal((hidden, k)) / math.sqrt(k)).astype(np.float32)
-    return X, y, W1, W2
+    return numpy_reference.numpy_softmax_regression_epoch(X, y, theta, lr, batch).astype(np.float32)
 
 
 def run_nn_epoch(X, y, W1, W2, lr, batch):
@@ -156,11 +129,8 @@ def test_softmax_regression_epoch(m, n, k, lr, batch):
 
 def read_mnist(mnist_dir, split):
     """(X, y) of a split, min-max scaled float32 and uint8, decoded here."""
-    prefix = "train" if split == "train" else "t10k"
-    with gzip.open(mnist_dir / f"{prefix}-images-idx3-ubyte.gz", "rb") as f:
-        X = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 784).astype(np.float32)
-    with gzip.open(mnist_dir / f"{prefix}-labels-idx1-ubyte.gz", "rb") as f:
-        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8).copy()
+    X, y = numpy_reference.read_mnist(mnist_dir, split)
+    X = X.astype(np.float32)
     low, high = X.min(), X.max()
     return (X - low) / (high - low), y
 

@@ -2,7 +2,7 @@
 
 Every test drives the optimizer on hand-made ``nn.Parameter``s whose ``.grad``
 is set by hand (no module, no backward), and compares with closed forms
-computed here in float64:
+computed in float64 (numpy_reference.py):
 
     SGD:  u <- m u + (1 - m)(grad + wd theta);  theta <- theta - lr u
     Adam: g = grad + wd theta;  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
@@ -15,7 +15,10 @@ import pytest
 
 import needle as ndl
 import needle.nn as nn
-from tests_public.helpers import TOL, Tol, as_numpy, assert_close, op_node
+from tests_public.helpers import (
+    TOL, Tol, as_numpy, assert_close, op_node, state_values, step_and_compare, step_keeping_gradients,
+)
+from tests_public.numpy_reference import adam_history, make_params, optimizer_problem, set_grads, sgd_history
 
 SHAPES = [(3, 2), (5,)]  # two parameters of different shapes
 
@@ -23,65 +26,7 @@ SHAPES = [(3, 2), (5,)]  # two parameters of different shapes
 def problem(seed, steps=4, exponents=(-1, 1)):
     """float32 initial values of the two parameters and float32 gradients for
     each step, of magnitudes 10**e for e in [exponents[0], exponents[1])."""
-    rng = np.random.default_rng(seed)
-    thetas = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
-    grads = [
-        [(rng.standard_normal(s) * 10.0 ** rng.integers(*exponents, size=s)).astype(np.float32) for s in SHAPES]
-        for _ in range(steps)
-    ]
-    return thetas, grads
-
-
-def make_params(thetas):
-    return [nn.Parameter(theta.copy()) for theta in thetas]
-
-
-def set_grads(params, grads):
-    for p, g in zip(params, grads):
-        p.grad = ndl.Tensor(g.copy(), requires_grad=False)
-
-
-def sgd_history(thetas, grads, lr, momentum, weight_decay):
-    """[(thetas, us)] after each step, float64."""
-    thetas = [t.astype(np.float64) for t in thetas]
-    us = [np.zeros_like(t) for t in thetas]
-    history = []
-    for step_grads in grads:
-        for i, g in enumerate(step_grads):
-            us[i] = momentum * us[i] + (1 - momentum) * (g + weight_decay * thetas[i])
-            thetas[i] = thetas[i] - lr * us[i]
-        history.append(([t.copy() for t in thetas], [u.copy() for u in us]))
-    return history
-
-
-def adam_history(thetas, grads, lr, beta1, beta2, eps, weight_decay):
-    """[(thetas, ms, vs)] after each step, float64."""
-    thetas = [t.astype(np.float64) for t in thetas]
-    ms = [np.zeros_like(t) for t in thetas]
-    vs = [np.zeros_like(t) for t in thetas]
-    history = []
-    for t, step_grads in enumerate(grads, start=1):
-        for i, grad in enumerate(step_grads):
-            g = grad + weight_decay * thetas[i]
-            ms[i] = beta1 * ms[i] + (1 - beta1) * g
-            vs[i] = beta2 * vs[i] + (1 - beta2) * g * g
-            m_hat, v_hat = ms[i] / (1 - beta1 ** t), vs[i] / (1 - beta2 ** t)
-            thetas[i] = thetas[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
-        history.append(([x.copy() for x in thetas], [x.copy() for x in ms], [x.copy() for x in vs]))
-    return history
-
-
-def state_values(opt, name, count):
-    """The first ``count`` values of the optimizer's state dict ``name`` (one
-    per parameter, in the order the parameters were first stepped)."""
-    state = getattr(opt, name, None)
-    assert isinstance(state, dict), f"{type(opt).__name__}.{name} should be a dict of per-parameter state"
-    values = list(state.values())
-    assert len(values) == count, (
-        f"{type(opt).__name__}.{name} should hold one entry per parameter with a gradient ({count}), "
-        f"got {len(values)}"
-    )
-    return values
+    return optimizer_problem(seed, SHAPES, steps, exponents)
 
 
 # --- SGD ---------------------------------------------------------------------
@@ -98,22 +43,10 @@ SGD_CASES = [
 def test_sgd_four_steps_on_two_parameters(kwargs):
     """SGD: dampened momentum and L2 weight decay added to the gradient, step after step."""
     thetas, grads = problem(11)
-    params = make_params(thetas)
-    opt = ndl.optim.SGD(params, **kwargs)
-    history = sgd_history(thetas, grads, **kwargs)
-    hint = ("u <- momentum * u + (1 - momentum) * (grad + weight_decay * theta), u starting at 0; "
-            "theta <- theta - lr * u")
-    for step, step_grads in enumerate(grads, start=1):
-        set_grads(params, step_grads)
-        opt.step()
-        want_thetas, want_us = history[step - 1]
-        for i, p in enumerate(params):
-            assert_close(p, want_thetas[i].astype(np.float32), tol=TOL["float32"],
-                         what=f"SGD({kwargs}) parameter {i} after step {step}", hint=hint)
-        if kwargs["momentum"] > 0:
-            for i, u in enumerate(state_values(opt, "u", len(params))):
-                assert_close(as_numpy(u), want_us[i].astype(np.float32), tol=TOL["float32"],
-                             what=f"SGD.u of parameter {i} after step {step}", hint=hint)
+    step_and_compare(ndl.optim.SGD, kwargs, thetas, grads, sgd_history,
+                     hint="u <- momentum * u + (1 - momentum) * (grad + weight_decay * theta), u starting at 0; "
+                     "theta <- theta - lr * u",
+                     states=("u",) if kwargs["momentum"] > 0 else (), state_tol=lambda want: TOL["float32"])
 
 
 # --- Adam --------------------------------------------------------------------
@@ -131,24 +64,14 @@ ADAM_CASES = [
 def test_adam_four_steps_on_two_parameters(kwargs, exponents):
     """Adam: bias-corrected moments, eps added after the square root, L2 weight decay, one step count per step()."""
     thetas, grads = problem(12, exponents=exponents)
-    params = make_params(thetas)
-    opt = ndl.optim.Adam(params, **kwargs)
-    history = adam_history(thetas, grads, **kwargs)
-    hint = ("g = grad + weight_decay * theta (not AdamW); t += 1 once per step() for all parameters; "
-            "theta -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t)")
-    for step, step_grads in enumerate(grads, start=1):
-        set_grads(params, step_grads)
-        opt.step()
-        want_thetas, want_ms, want_vs = history[step - 1]
-        for i, p in enumerate(params):
-            assert_close(p, want_thetas[i].astype(np.float32), tol=TOL["float32"],
-                         what=f"Adam({kwargs}) parameter {i} after step {step}", hint=hint)
-        for name, want in (("m", want_ms), ("v", want_vs)):
-            for i, value in enumerate(state_values(opt, name, len(params))):
-                # Relative to the state's own scale: the moments of tiny gradients are tiny.
-                tol = Tol(rtol=1e-5, atol=1e-5 * float(np.abs(want[i]).max()))
-                assert_close(as_numpy(value), want[i].astype(np.float32), tol=tol,
-                             what=f"Adam.{name} of parameter {i} after step {step}", hint=hint)
+    opt = step_and_compare(
+        ndl.optim.Adam, kwargs, thetas, grads, adam_history,
+        hint="g = grad + weight_decay * theta (not AdamW); t += 1 once per step() for all parameters; "
+        "theta -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t)",
+        states=("m", "v"),
+        # Relative to the state's own scale: the moments of tiny gradients are tiny.
+        state_tol=lambda want: Tol(rtol=1e-5, atol=1e-5 * float(np.abs(want).max())),
+    )
     assert opt.t == len(grads), (
         f"Adam.t should count step() calls ({len(grads)} with two parameters), got {opt.t}"
     )
@@ -169,14 +92,7 @@ def test_step_leaves_gradients_untouched(name, opt_class, kwargs, history):
     thetas, grads = problem(13, steps=3)
     params = make_params(thetas)
     opt = opt_class(params, **kwargs)
-    for step, step_grads in enumerate(grads, start=1):
-        set_grads(params, step_grads)
-        before = [p.grad for p in params]
-        opt.step()
-        for i, (p, g) in enumerate(zip(params, step_grads)):
-            assert p.grad is before[i], f"{name}.step() replaced parameter {i}'s .grad"
-            assert_close(p.grad, g, what=f"parameter {i}'s .grad after {name}.step() {step}",
-                         hint="add the weight decay into a new value; never write into p.grad")
+    step_keeping_gradients(opt, params, grads, hint="add the weight decay into a new value; never write into p.grad")
     final = history(thetas, grads, **kwargs)[-1][0]
     for i, p in enumerate(params):
         assert_close(p, final[i].astype(np.float32), tol=TOL["float32"], what=f"{name} parameter {i} after 3 steps")
@@ -257,46 +173,26 @@ def make_thetas(seed):
     return problem(seed)[0]
 
 
-def sgd_with_own_gradients(thetas, steps, lr, momentum, weight_decay):
-    thetas = [t.astype(np.float64) for t in thetas]
-    us = [np.zeros_like(t) for t in thetas]
-    for _ in range(steps):
-        for i in range(len(thetas)):
-            g = 1.5 * thetas[i] + 0.25
-            us[i] = momentum * us[i] + (1 - momentum) * (g + weight_decay * thetas[i])
-            thetas[i] = thetas[i] - lr * us[i]
-    return thetas
-
-
-def adam_with_own_gradients(thetas, steps, lr, beta1, beta2, eps, weight_decay):
-    thetas = [t.astype(np.float64) for t in thetas]
-    ms = [np.zeros_like(t) for t in thetas]
-    vs = [np.zeros_like(t) for t in thetas]
-    for t in range(1, steps + 1):
-        for i in range(len(thetas)):
-            g = 1.5 * thetas[i] + 0.25 + weight_decay * thetas[i]
-            ms[i] = beta1 * ms[i] + (1 - beta1) * g
-            vs[i] = beta2 * vs[i] + (1 - beta2) * g * g
-            thetas[i] = thetas[i] - lr * (ms[i] / (1 - beta1 ** t)) / (np.sqrt(vs[i] / (1 - beta2 ** t)) + eps)
-    return thetas
+def own_gradient(theta):
+    """The gradient train_with_graph_gradients gives each parameter."""
+    return 1.5 * theta + 0.25
 
 
 MEMORY_CASES = [
-    ("SGD-momentum-weight-decay", ndl.optim.SGD, dict(lr=0.02, momentum=0.8, weight_decay=0.05),
-     sgd_with_own_gradients),
+    ("SGD-momentum-weight-decay", ndl.optim.SGD, dict(lr=0.02, momentum=0.8, weight_decay=0.05), sgd_history),
     ("Adam-weight-decay", ndl.optim.Adam, dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.05),
-     adam_with_own_gradients),
+     adam_history),
 ]
 
 
-@pytest.mark.parametrize("opt_class, kwargs, closed_form", [c[1:] for c in MEMORY_CASES],
+@pytest.mark.parametrize("opt_class, kwargs, history", [c[1:] for c in MEMORY_CASES],
                          ids=[c[0] for c in MEMORY_CASES])
-def test_live_tensors_stay_flat_over_steps(opt_class, kwargs, closed_form):
+def test_live_tensors_stay_flat_over_steps(opt_class, kwargs, history):
     """Gradients that carry a graph must not keep earlier steps alive through the optimizer."""
     after_10, values_10 = train_with_graph_gradients(lambda ps: opt_class(ps, **kwargs), 10)
     after_40, values_40 = train_with_graph_gradients(lambda ps: opt_class(ps, **kwargs), 40)
     for steps, values in ((10, values_10), (40, values_40)):
-        want = closed_form(make_thetas(16), steps, **kwargs)
+        want = history(make_thetas(16), [[own_gradient] * len(SHAPES)] * steps, **kwargs)[-1][0]
         for i, value in enumerate(values):
             assert_close(value, want[i].astype(np.float32), tol=TOL["training"],
                          what=f"{opt_class.__name__} parameter {i} after {steps} steps with gradient 1.5 p + 0.25")

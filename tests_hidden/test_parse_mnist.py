@@ -5,31 +5,14 @@ is below 255 and minimum above 0, so min-max scaling over the whole dataset
 differs from pixel / 255 and from per-image scaling), plus the byte-exact
 t10k files against an independent decoding.
 """
-import gzip
-import struct
-
 import numpy as np
 import pytest
 
 from simple_ml import parse_mnist
 from tests_public.helpers import TOL, assert_close
-
-IMAGE_MAGIC = 2051
-LABEL_MAGIC = 2049
-
-
-def write_idx(path, magic, dims, payload, *, cut=0):
-    raw = struct.pack(f">{1 + len(dims)}i", magic, *dims) + np.asarray(payload, dtype=np.uint8).tobytes()
-    with gzip.open(path, "wb") as f:
-        f.write(raw[: len(raw) - cut])
-    return str(path)
-
-
-def write_pair(tmp_path, images, labels, *, name="set"):
-    images = np.asarray(images, dtype=np.uint8)
-    labels = np.asarray(labels, dtype=np.uint8)
-    return (write_idx(tmp_path / f"{name}-images-idx3-ubyte.gz", IMAGE_MAGIC, (len(images), 28, 28), images),
-            write_idx(tmp_path / f"{name}-labels-idx1-ubyte.gz", LABEL_MAGIC, (len(labels),), labels))
+from tests_public.numpy_reference import (
+    IMAGE_MAGIC, LABEL_MAGIC, min_max_scaled, mnist_paths, read_idx, write_idx, write_pair,
+)
 
 
 def images_in_range(n, low, high, seed):
@@ -45,11 +28,6 @@ def images_in_range(n, low, high, seed):
     images[0, rng.integers(28), 0] = low
     images[-1, rng.integers(28), -1] = high
     return images
-
-
-def min_max(images):
-    flat = images.reshape(len(images), 784).astype(np.float64)
-    return ((flat - flat.min()) / (flat.max() - flat.min())).astype(np.float32)
 
 
 RANGES = [
@@ -70,7 +48,7 @@ def test_min_max_scaling_over_the_whole_file(tmp_path, n, low, high):
     assert isinstance(X, np.ndarray) and isinstance(y, np.ndarray), "parse_mnist should return two NumPy arrays"
     assert X.shape == (n, 784) and y.shape == (n,), f"expected shapes ({n}, 784) and ({n},), got {X.shape} and {y.shape}"
     assert X.dtype == np.float32 and y.dtype == np.uint8, f"expected float32 and uint8, got {X.dtype} and {y.dtype}"
-    assert_close(X, min_max(images), tol=TOL["float32"], what=f"X for pixels spanning [{low}, {high}]",
+    assert_close(X, min_max_scaled(images), tol=TOL["float32"], what=f"X for pixels spanning [{low}, {high}]",
                  hint="(x - min) / (max - min) over the whole dataset")
     assert_close(y, labels.astype(np.uint8), what="y")
 
@@ -82,7 +60,7 @@ def test_pixels_are_read_row_major(tmp_path):
     second = (rows * 3 + cols * 7) % 150 + 30
     images = np.stack([first, second]).astype(np.uint8)
     X, _ = parse_mnist(*write_pair(tmp_path, images, [8, 1]))
-    assert_close(X, min_max(images), tol=TOL["float32"], what="X of two patterned images",
+    assert_close(X, min_max_scaled(images), tol=TOL["float32"], what="X of two patterned images",
                  hint="reshape the payload to (N, 784) in file order: no transpose")
 
 
@@ -90,10 +68,10 @@ def test_two_files_are_scaled_independently(tmp_path):
     """Each call scales by its own file's range."""
     a = images_in_range(3, 20, 200, seed=1)
     b = images_in_range(5, 0, 100, seed=2)
-    Xa, ya = parse_mnist(*write_pair(tmp_path, a, [1, 2, 3], name="a"))
-    Xb, yb = parse_mnist(*write_pair(tmp_path, b, [9, 8, 7, 6, 5], name="b"))
-    assert_close(Xa, min_max(a), tol=TOL["float32"], what="X of the first file")
-    assert_close(Xb, min_max(b), tol=TOL["float32"], what="X of the second file")
+    Xa, ya = parse_mnist(*write_pair(tmp_path, a, [1, 2, 3], "a-"))
+    Xb, yb = parse_mnist(*write_pair(tmp_path, b, [9, 8, 7, 6, 5], "b-"))
+    assert_close(Xa, min_max_scaled(a), tol=TOL["float32"], what="X of the first file")
+    assert_close(Xb, min_max_scaled(b), tol=TOL["float32"], what="X of the second file")
     assert_close(np.concatenate([ya, yb]), np.array([1, 2, 3, 9, 8, 7, 6, 5], np.uint8), what="labels of both files")
 
 
@@ -102,7 +80,7 @@ def test_bad_files_raise_value_error(tmp_path):
     images = images_in_range(3, 0, 255, seed=4)
     image_file, label_file = write_pair(tmp_path, images, [4, 5, 6])
     X, _ = parse_mnist(image_file, label_file)
-    assert_close(X, min_max(images), tol=TOL["float32"], what="X of the valid pair")
+    assert_close(X, min_max_scaled(images), tol=TOL["float32"], what="X of the valid pair")
     cases = {
         "labels-with-image-magic": (image_file, write_idx(tmp_path / "l1.gz", IMAGE_MAGIC, (3,), [4, 5, 6])),
         "truncated-images": (write_idx(tmp_path / "i2.gz", IMAGE_MAGIC, (3, 28, 28), images, cut=784), label_file),
@@ -123,19 +101,13 @@ def test_bad_files_raise_value_error(tmp_path):
 # --- the real t10k files -------------------------------------------------------
 
 
-def read_raw(path, offset):
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
-
-
 @pytest.mark.mnist
 def test_t10k_against_raw_bytes(mnist_dir):
     """On the real t10k files, X is the raw pixels over 255 and y the raw label bytes."""
-    image_file = str(mnist_dir / "t10k-images-idx3-ubyte.gz")
-    label_file = str(mnist_dir / "t10k-labels-idx1-ubyte.gz")
+    image_file, label_file = mnist_paths(mnist_dir)
     X, y = parse_mnist(image_file, label_file)
-    raw_X = read_raw(image_file, 16).reshape(10000, 784)
-    raw_y = read_raw(label_file, 8)
+    raw_X = read_idx(image_file, 16).reshape(10000, 784)
+    raw_y = read_idx(label_file, 8)
     assert X.shape == (10000, 784) and X.dtype == np.float32, f"t10k X should be (10000, 784) float32, got {X.shape} {X.dtype}"
     assert y.shape == (10000,) and y.dtype == np.uint8, f"t10k y should be (10000,) uint8, got {y.shape} {y.dtype}"
     expected = raw_X.astype(np.float32) / np.float32(255)

@@ -13,22 +13,17 @@ import numpy as np
 import pytest
 
 import needle as ndl
-from tests_public.helpers import TOL, assert_close, check_gradient, op_node
+from tests_public.helpers import (
+    TOL, assert_close, central_differences, check_gradient, first_gradient, op_case, op_node,
+)
+from tests_public.numpy_reference import (
+    POSITIVE_WIDE, np_logsoftmax, np_logsumexp, np_power_scalar, np_relu, random_tensor,
+)
 
 
 def tensor(shape, seed, dtype="float64", kind="normal"):
-    rng = np.random.default_rng(seed)
-    if kind == "normal":
-        data = rng.standard_normal(shape)
-    elif kind == "positive":
-        data = rng.uniform(0.4, 2.5, shape)
-    elif kind == "nonzero":
-        data = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-    elif kind == "near-one":
-        data = rng.uniform(0.999, 1.001, shape)
-    else:
-        raise ValueError(kind)
-    return ndl.Tensor(np.asarray(data, dtype=dtype))
+    """Other inputs than the public tests': positive data over a wider range."""
+    return random_tensor(shape, seed, dtype, kind, positive=POSITIVE_WIDE)
 
 
 def const(array):
@@ -258,101 +253,55 @@ def test_composite_float32_graph_gives_float32_grads(f, shapes):
                      hint="float32 graphs must give float32 gradients")
 
 
-def _float64_gradient(f, arrays, w, index, eps=1e-4):
+def _float64_gradient(f, arrays, w, index):
     """Central differences of sum(w * f(...)) for input ``index``, on float64
     copies of ``arrays``."""
     data = [a.astype(np.float64) for a in arrays]
-    w64 = w.astype(np.float64)
-    grad = np.zeros(data[index].shape)
-    for position in np.ndindex(data[index].shape):
-        original = data[index][position]
-        total = []
-        for step in (eps, -eps):
-            data[index][position] = original + step
-            total.append(float(np.sum(w64 * f(*[ndl.Tensor(d) for d in data]).numpy())))
-        data[index][position] = original
-        grad[position] = (total[0] - total[1]) / (2 * eps)
-    return grad
+    value_of = lambda: f(*[ndl.Tensor(d) for d in data]).numpy()  # noqa: E731
+    return central_differences(value_of, [data[index]], w.astype(np.float64))[0]
 
 
 # --------------------------------------------------------------------------
 # Second-order gradients through every differentiable op
 # --------------------------------------------------------------------------
 
-def np_logsumexp(z, axes=None):
-    z_max = np.max(z, axis=axes, keepdims=True)
-    kept = np.log(np.sum(np.exp(z - z_max), axis=axes, keepdims=True)) + z_max
-    return kept.reshape(()) if axes is None else np.squeeze(kept, axis=axes)
-
-
-def np_logsoftmax(z):
-    return z - np.expand_dims(np_logsumexp(z, -1), -1)
-
-
-def _own(forward):
-    """``forward`` returning a new array (never a view, never a NumPy scalar)."""
-    return lambda *arrays: np.array(forward(*arrays))
-
-
-def first_gradient(op, forward, index, seed):
-    """xs -> input ``index``'s gradient of sum(u * node * node), node being
-    op(*xs) with its data from the NumPy ``forward`` (no ``compute``) and u a
-    fixed random weight.  backward() builds that gradient from op.gradient, so
-    it is a graph of xs that can be differentiated again (squaring makes it
-    depend on xs even for linear ops)."""
-    def fn(*xs):
-        node = op_node(op, list(xs), forward)
-        u = np.random.default_rng(seed).uniform(0.5, 1.5, node.shape).astype(node.dtype)
-        (node * node).backward(const(u))
-        return xs[index].grad
-    return fn
-
-
-def C(name, op, forward, *specs):
-    return pytest.param(op, _own(forward), specs, id=name)
-
-
-def _power(s):
-    return lambda a: a ** s
-
-
 SECOND_ORDER_CASES = [
     # The given ops
-    C("add", ndl.ops.EWiseAdd(), np.add, ("normal", (2, 3)), ("normal", (3,))),
-    C("add_scalar", ndl.ops.AddScalar(0.7), lambda a: a + 0.7, ("normal", (2, 3))),
-    C("multiply", ndl.ops.EWiseMul(), np.multiply, ("normal", (2, 1)), ("normal", (2, 3))),
-    C("mul_scalar", ndl.ops.MulScalar(-1.3), lambda a: a * -1.3, ("normal", (3, 2))),
+    op_case("add", ndl.ops.EWiseAdd(), np.add, ("normal", (2, 3)), ("normal", (3,))),
+    op_case("add_scalar", ndl.ops.AddScalar(0.7), lambda a: a + 0.7, ("normal", (2, 3))),
+    op_case("multiply", ndl.ops.EWiseMul(), np.multiply, ("normal", (2, 1)), ("normal", (2, 3))),
+    op_case("mul_scalar", ndl.ops.MulScalar(-1.3), lambda a: a * -1.3, ("normal", (3, 2))),
     # The TODO ops
-    *[C(f"power_scalar-s={s:.4g}", ndl.ops.PowerScalar(s), _power(s), ("positive", (3, 2)))
+    *[op_case(f"power_scalar-s={s:.4g}", ndl.ops.PowerScalar(s), np_power_scalar(s), ("positive", (3, 2)))
       for s in (2.5, -2, 3, 0.5, -0.5, 1 / 3)],
-    C("power-same-shape", ndl.ops.EWisePow(), np.power, ("positive", (2, 3)), ("normal", (2, 3))),
-    C("power-broadcast-exponent", ndl.ops.EWisePow(), np.power, ("positive", (2, 3)), ("normal", (3,))),
-    C("divide-same-shape", ndl.ops.EWiseDiv(), np.divide, ("normal", (3, 2)), ("nonzero", (3, 2))),
-    C("divide-broadcast-divisor", ndl.ops.EWiseDiv(), np.divide, ("normal", (2, 3)), ("nonzero", (3,))),
-    C("divide_scalar-np.float64", ndl.ops.DivScalar(np.float64(-2.5)), lambda a: a / -2.5, ("normal", (2, 3))),
-    C("divide_scalar-shape-1-ndarray", ndl.ops.DivScalar(np.array([1.6])), lambda a: a / 1.6, ("normal", (3,))),
-    C("transpose-None-3d", ndl.ops.Transpose(), lambda a: np.swapaxes(a, -1, -2), ("normal", (2, 2, 3))),
-    C("transpose-(1,2)", ndl.ops.Transpose((1, 2)), lambda a: np.swapaxes(a, 1, 2), ("normal", (2, 3, 2))),
-    C("reshape-2x3-to-3x2", ndl.ops.Reshape((3, 2)), lambda a: a.reshape(3, 2), ("normal", (2, 3))),
-    C("reshape-6-to-2x3", ndl.ops.Reshape((2, 3)), lambda a: a.reshape(2, 3), ("normal", (6,))),
-    C("broadcast_to-0d", ndl.ops.BroadcastTo((3, 2)), lambda a: np.broadcast_to(a, (3, 2)), ("normal", ())),
-    C("broadcast_to-size-1-and-prepended", ndl.ops.BroadcastTo((2, 3, 2)),
-      lambda a: np.broadcast_to(a, (2, 3, 2)), ("normal", (3, 1))),
-    C("summation-None", ndl.ops.Summation(), np.sum, ("normal", (3, 2))),
-    C("summation-int-0", ndl.ops.Summation(0), lambda a: np.sum(a, axis=0), ("normal", (3, 2))),
-    C("summation-negative-int", ndl.ops.Summation(-1), lambda a: np.sum(a, axis=-1), ("normal", (2, 2, 3))),
-    C("summation-tuple", ndl.ops.Summation((0, 2)), lambda a: np.sum(a, axis=(0, 2)), ("normal", (2, 2, 3))),
-    C("matmul", ndl.ops.MatMul(), np.matmul, ("normal", (2, 3)), ("normal", (3, 2))),
-    C("matmul-size-1-batch", ndl.ops.MatMul(), np.matmul, ("normal", (1, 2, 3)), ("normal", (2, 3, 2))),
-    C("matmul-mixed-ranks", ndl.ops.MatMul(), np.matmul, ("normal", (2, 3)), ("normal", (2, 3, 2))),
-    C("negate", ndl.ops.Negate(), np.negative, ("normal", (2, 3))),
-    C("log", ndl.ops.Log(), np.log, ("positive", (3, 2))),
-    C("exp", ndl.ops.Exp(), np.exp, ("normal", (3, 2))),
-    C("relu", ndl.ops.ReLU(), lambda a: np.maximum(a, 0), ("nonzero", (3, 2))),
-    C("logsumexp-None", ndl.ops.LogSumExp(), np_logsumexp, ("normal", (3, 2))),
-    C("logsumexp-int-axis", ndl.ops.LogSumExp(0), lambda a: np_logsumexp(a, 0), ("normal", (3, 2))),
-    C("logsumexp-tuple", ndl.ops.LogSumExp((0, 2)), lambda a: np_logsumexp(a, (0, 2)), ("normal", (2, 2, 2))),
-    C("logsoftmax", ndl.ops.LogSoftmax(), np_logsoftmax, ("normal", (3, 4))),
+    op_case("power-same-shape", ndl.ops.EWisePow(), np.power, ("positive", (2, 3)), ("normal", (2, 3))),
+    op_case("power-broadcast-exponent", ndl.ops.EWisePow(), np.power, ("positive", (2, 3)), ("normal", (3,))),
+    op_case("divide-same-shape", ndl.ops.EWiseDiv(), np.divide, ("normal", (3, 2)), ("nonzero", (3, 2))),
+    op_case("divide-broadcast-divisor", ndl.ops.EWiseDiv(), np.divide, ("normal", (2, 3)), ("nonzero", (3,))),
+    op_case("divide_scalar-np.float64", ndl.ops.DivScalar(np.float64(-2.5)), lambda a: a / -2.5, ("normal", (2, 3))),
+    op_case("divide_scalar-shape-1-ndarray", ndl.ops.DivScalar(np.array([1.6])), lambda a: a / 1.6, ("normal", (3,))),
+    op_case("transpose-None-3d", ndl.ops.Transpose(), lambda a: np.swapaxes(a, -1, -2), ("normal", (2, 2, 3))),
+    op_case("transpose-(1,2)", ndl.ops.Transpose((1, 2)), lambda a: np.swapaxes(a, 1, 2), ("normal", (2, 3, 2))),
+    op_case("reshape-2x3-to-3x2", ndl.ops.Reshape((3, 2)), lambda a: a.reshape(3, 2), ("normal", (2, 3))),
+    op_case("reshape-6-to-2x3", ndl.ops.Reshape((2, 3)), lambda a: a.reshape(2, 3), ("normal", (6,))),
+    op_case("broadcast_to-0d", ndl.ops.BroadcastTo((3, 2)), lambda a: np.broadcast_to(a, (3, 2)), ("normal", ())),
+    op_case("broadcast_to-size-1-and-prepended", ndl.ops.BroadcastTo((2, 3, 2)),
+            lambda a: np.broadcast_to(a, (2, 3, 2)), ("normal", (3, 1))),
+    op_case("summation-None", ndl.ops.Summation(), np.sum, ("normal", (3, 2))),
+    op_case("summation-int-0", ndl.ops.Summation(0), lambda a: np.sum(a, axis=0), ("normal", (3, 2))),
+    op_case("summation-negative-int", ndl.ops.Summation(-1), lambda a: np.sum(a, axis=-1), ("normal", (2, 2, 3))),
+    op_case("summation-tuple", ndl.ops.Summation((0, 2)), lambda a: np.sum(a, axis=(0, 2)), ("normal", (2, 2, 3))),
+    op_case("matmul", ndl.ops.MatMul(), np.matmul, ("normal", (2, 3)), ("normal", (3, 2))),
+    op_case("matmul-size-1-batch", ndl.ops.MatMul(), np.matmul, ("normal", (1, 2, 3)), ("normal", (2, 3, 2))),
+    op_case("matmul-mixed-ranks", ndl.ops.MatMul(), np.matmul, ("normal", (2, 3)), ("normal", (2, 3, 2))),
+    op_case("negate", ndl.ops.Negate(), np.negative, ("normal", (2, 3))),
+    op_case("log", ndl.ops.Log(), np.log, ("positive", (3, 2))),
+    op_case("exp", ndl.ops.Exp(), np.exp, ("normal", (3, 2))),
+    op_case("relu", ndl.ops.ReLU(), np_relu, ("nonzero", (3, 2))),
+    op_case("logsumexp-None", ndl.ops.LogSumExp(), np_logsumexp, ("normal", (3, 2))),
+    op_case("logsumexp-int-axis", ndl.ops.LogSumExp(0), lambda a: np_logsumexp(a, 0), ("normal", (3, 2))),
+    op_case("logsumexp-tuple", ndl.ops.LogSumExp((0, 2)), lambda a: np_logsumexp(a, (0, 2)), ("normal", (2, 2, 2))),
+    op_case("logsoftmax", ndl.ops.LogSoftmax(), np_logsoftmax, ("normal", (3, 4))),
 ]
 
 
@@ -371,7 +320,7 @@ def test_second_order_gradient_matches_central_differences(op, forward, specs):
 UNARY_SECOND_DERIVATIVES = [
     pytest.param(ndl.ops.Log(), np.log, lambda x: -1 / x ** 2, id="log"),
     pytest.param(ndl.ops.Exp(), np.exp, np.exp, id="exp"),
-    *[pytest.param(ndl.ops.PowerScalar(s), _power(s), (lambda s: lambda x: s * (s - 1) * x ** (s - 2))(s),
+    *[pytest.param(ndl.ops.PowerScalar(s), np_power_scalar(s), (lambda s: lambda x: s * (s - 1) * x ** (s - 2))(s),
                    id=f"power_scalar-s={s:.4g}")
       for s in (2.5, -2, 3, 0.5, -0.5)],
 ]

@@ -3,7 +3,6 @@
 New batch sizes, class counts, seeds and scales; expected values from NumPy
 (float64, shifted by the row maximum).
 """
-import gzip
 import math
 
 import numpy as np
@@ -12,24 +11,9 @@ import pytest
 import needle as ndl
 from simple_ml import softmax_loss
 from tests_public.helpers import TOL, assert_close, check_gradient
-
-
-def one_hot(y, k, dtype=np.float32):
-    Y = np.zeros((len(y), k), dtype=dtype)
-    Y[np.arange(len(y)), y] = 1
-    return Y
-
-
-def numpy_loss(Z, y):
-    Z = np.asarray(Z, dtype=np.float64)
-    shifted = Z - Z.max(axis=1, keepdims=True)
-    return float(np.mean(np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(len(y)), y]))
-
-
-def numpy_softmax(Z):
-    Z = np.asarray(Z, dtype=np.float64)
-    e = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+from tests_public.numpy_reference import (
+    logits_and_labels, mnist_paths, np_softmax, one_hot, read_idx, softmax_loss_value,
+)
 
 
 def single_value(loss):
@@ -37,13 +21,6 @@ def single_value(loss):
     value = np.asarray(loss.numpy())
     assert value.size == 1, f"softmax_loss should return a single value, got shape {value.shape}"
     return value.reshape(())
-
-
-def inputs(m, k, seed, scale=1.0, shift=0.0, dtype=np.float32):
-    rng = np.random.default_rng(seed)
-    Z = (rng.standard_normal((m, k)) * scale + shift).astype(dtype)
-    y = rng.integers(0, k, size=m)
-    return Z, y
 
 
 CASES = [
@@ -59,10 +36,10 @@ CASES = [
 @pytest.mark.parametrize("m, k, seed, scale, shift", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_loss_value_in_float32(m, k, seed, scale, shift):
     """The loss is the batch mean of log-sum-exp minus the true class's logit, kept float32."""
-    Z, y = inputs(m, k, seed, scale, shift)
+    Z, y = logits_and_labels(m, k, seed, scale, shift)
     loss = single_value(softmax_loss(ndl.Tensor(Z), ndl.Tensor(one_hot(y, k))))
     assert loss.dtype == np.float32, f"float32 logits gave a {loss.dtype} loss"
-    assert_close(loss, np.float32(numpy_loss(Z, y)), tol=TOL["float32"], what=f"softmax_loss of a {m}x{k} batch")
+    assert_close(loss, np.float32(softmax_loss_value(Z, y)), tol=TOL["float32"], what=f"softmax_loss of a {m}x{k} batch")
 
 
 def test_equal_logits_give_log_of_the_class_count():
@@ -79,42 +56,41 @@ GRADIENT_CASES = [("9x6", 9, 6, 41), ("3x12", 3, 12, 42), ("1x5", 1, 5, 43)]
 @pytest.mark.parametrize("m, k, seed", [c[1:] for c in GRADIENT_CASES], ids=[c[0] for c in GRADIENT_CASES])
 def test_gradient_against_central_differences_and_closed_form(m, k, seed):
     """The loss is differentiable through needle ops: dZ = (softmax(Z) - y_one_hot) / batch."""
-    Z, y = inputs(m, k, seed, scale=1.5, dtype=np.float64)
+    Z, y = logits_and_labels(m, k, seed, scale=1.5, dtype=np.float64)
     Y = ndl.Tensor(one_hot(y, k, np.float64), requires_grad=False)
     check_gradient(lambda Z: softmax_loss(Z, Y), ndl.Tensor(Z), seed=seed)
     Zt = ndl.Tensor(Z)
     softmax_loss(Zt, Y).backward()
-    assert_close(Zt.grad, (numpy_softmax(Z) - one_hot(y, k, np.float64)) / m, tol=TOL["gradient"],
+    assert_close(Zt.grad, (np_softmax(Z) - one_hot(y, k, np.float64)) / m, tol=TOL["gradient"],
                  what="d softmax_loss / dZ")
 
 
 def test_float32_gradient_stays_float32():
     """The gradient of float32 logits is float32."""
-    Z, y = inputs(11, 4, 44, scale=2.0)
+    Z, y = logits_and_labels(11, 4, 44, scale=2.0)
     Zt = ndl.Tensor(Z)
     softmax_loss(Zt, ndl.Tensor(one_hot(y, 4), requires_grad=False)).backward()
     assert Zt.grad.dtype == np.float32, f"Z.grad is {Zt.grad.dtype}, expected float32"
-    assert_close(Zt.grad, ((numpy_softmax(Z) - one_hot(y, 4, np.float64)) / 11).astype(np.float32),
+    assert_close(Zt.grad, ((np_softmax(Z) - one_hot(y, 4, np.float64)) / 11).astype(np.float32),
                  tol=TOL["float32"], what="Z.grad for float32 Z")
 
 
 @pytest.mark.parametrize("scale", [3e4, -5e3], ids=["logits-3e4", "logits-minus-5e3"])
 def test_huge_logits_stay_finite(scale):
     """Logits far beyond exp's range still give a finite, exact loss."""
-    Z, y = inputs(5, 8, 45, scale=scale)
+    Z, y = logits_and_labels(5, 8, 45, scale=scale)
     loss = single_value(softmax_loss(ndl.Tensor(Z), ndl.Tensor(one_hot(y, 8))))
     assert np.isfinite(loss), f"softmax_loss of logits of size {abs(scale):g} is {loss}"
-    assert_close(loss, np.float32(numpy_loss(Z, y)), tol=TOL["float32"], what=f"softmax_loss of logits scaled by {scale:g}")
+    assert_close(loss, np.float32(softmax_loss_value(Z, y)), tol=TOL["float32"], what=f"softmax_loss of logits scaled by {scale:g}")
 
 
 @pytest.mark.mnist
 def test_t10k_labels_with_seeded_logits(mnist_dir):
     """The loss of seeded random logits against the t10k labels."""
-    with gzip.open(mnist_dir / "t10k-labels-idx1-ubyte.gz", "rb") as f:
-        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
+    y = read_idx(mnist_paths(mnist_dir)[1], 8)
     rng = np.random.RandomState(3)
     Z = (rng.randn(y.shape[0], 10) * 1.7).astype(np.float32)
     loss = single_value(softmax_loss(ndl.Tensor(Z), ndl.Tensor(one_hot(y, 10))))
-    assert_close(loss, np.float32(numpy_loss(Z, y)), tol=TOL["float32"], what="softmax_loss(seeded logits, t10k labels)")
+    assert_close(loss, np.float32(softmax_loss_value(Z, y)), tol=TOL["float32"], what="softmax_loss(seeded logits, t10k labels)")
     loss_zero = single_value(softmax_loss(ndl.Tensor(np.zeros((y.shape[0], 10), np.float32)), ndl.Tensor(one_hot(y, 10))))
     assert_close(loss_zero, np.float32(math.log(10)), tol=TOL["float32"], what="softmax_loss(zeros, t10k labels)")

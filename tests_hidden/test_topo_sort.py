@@ -12,37 +12,14 @@ import numpy as np
 import pytest
 
 import needle as ndl
-from needle.autograd import find_topo_sort
+from tests_public.helpers import assert_topo_order
 
 
 def leaf(seed, shape=(2, 2)):
     return ndl.Tensor(np.random.default_rng(seed).standard_normal(shape))
 
 
-def describe(nodes, names):
-    return [names.get(id(n), f"<unexpected {type(n.op).__name__ if n.op else 'leaf'} node>") for n in nodes]
-
-
-def check_order(record, output_nodes, expected_named, hint=""):
-    """find_topo_sort(output_nodes) must return exactly the nodes of
-    ``expected_named`` ((node, name) pairs), in that order; the positions of
-    the returned nodes in that list (-1 for a stranger) are handed over."""
-    __tracebackhide__ = True
-    expected = [node for node, _ in expected_named]
-    names = {id(node): name for node, name in expected_named}
-    position = {id(node): i for i, node in enumerate(expected)}
-    got = find_topo_sort(output_nodes)
-    assert isinstance(got, list), f"find_topo_sort should return a list, got {type(got).__name__}"
-    record("order", np.array([position.get(id(node), -1) for node in got], dtype=np.int64))
-    same = len(got) == len(expected) and all(g is e for g, e in zip(got, expected))
-    assert same, (
-        f"find_topo_sort: expected the post-order\n  {describe(expected, names)}\ngot\n  "
-        f"{describe(got, names)}\nHint: depth-first from each output in node_list, inputs left "
-        f"to right, a node after all its inputs, each node once. " + hint
-    )
-
-
-def test_shared_product_feeding_both_operands(record):
+def test_shared_product_feeding_both_operands():
     """A product reused on both sides of later ops, with a scalar branch."""
     a, b, c = leaf(0), leaf(1), leaf(2)
     p = a * b
@@ -50,13 +27,13 @@ def test_shared_product_feeding_both_operands(record):
     r = q * p
     a2 = a * 2.0
     s = r + a2
-    check_order(record, [s], [
+    assert_topo_order([s], [
         (a, "a"), (b, "b"), (p, "p = a*b"), (c, "c"), (q, "q = p + c"), (r, "r = q*p"),
         (a2, "a*2"), (s, "s = r + a*2"),
     ])
 
 
-def test_right_operand_is_visited_after_the_left_subtree(record):
+def test_right_operand_is_visited_after_the_left_subtree():
     """The right input's subgraph shares nodes with the left one."""
     x, y = leaf(3), leaf(4)
     left = (x + y) * x
@@ -64,13 +41,13 @@ def test_right_operand_is_visited_after_the_left_subtree(record):
     right = xy * 3.0
     out = right * left  # right operand listed first in the product
     xy_left = left.inputs[0]
-    check_order(record, [out], [
+    assert_topo_order([out], [
         (x, "x"), (y, "y"), (xy, "x + y (second copy)"), (right, "(x + y)*3"),
         (xy_left, "x + y (first copy)"), (left, "(x + y)*x"), (out, "right*left"),
     ], hint="Equal-valued nodes built separately are different nodes.")
 
 
-def test_self_product_and_square_chain(record):
+def test_self_product_and_square_chain():
     """A node multiplied by itself, then combined with its own inputs."""
     x = leaf(5)
     sq = x * x
@@ -78,7 +55,7 @@ def test_self_product_and_square_chain(record):
     t = sq2 + x
     u = t * sq
     v = u + 1.5
-    check_order(record, [v], [
+    assert_topo_order([v], [
         (x, "x"), (sq, "x*x"), (sq2, "sq*sq"), (t, "sq2 + x"), (u, "t*sq"), (v, "u + 1.5"),
     ])
 
@@ -107,25 +84,25 @@ OUTPUT_LIST_CASES = [
 @pytest.mark.parametrize(
     "outputs, expected", [c[1:] for c in OUTPUT_LIST_CASES], ids=[c[0] for c in OUTPUT_LIST_CASES]
 )
-def test_several_outputs_share_subexpressions(record, outputs, expected):
+def test_several_outputs_share_subexpressions(outputs, expected):
     """Several outputs in node_list, sharing nodes, listed in various orders."""
     g = _three_output_graph()  # m = a*b; n = m + c; o1 = n*0.5; o2 = d*m; o3 = o2 + n
-    check_order(record, [g[name] for name in outputs], [(g[name], name) for name in expected],
-                hint="A node reached from an earlier output is not added again.")
+    assert_topo_order([g[name] for name in outputs], [(g[name], name) for name in expected],
+                      hint="A node reached from an earlier output is not added again.")
 
 
-def test_unrelated_outputs_keep_their_own_order(record):
+def test_unrelated_outputs_keep_their_own_order():
     """Two disconnected graphs passed together."""
     a, b, c = leaf(10), leaf(11), leaf(12)
     y1 = a * b + 2.0
     y1_inner = y1.inputs[0]
     y2 = c * 3.0
-    check_order(record, [y2, y1], [
+    assert_topo_order([y2, y1], [
         (c, "c"), (y2, "c*3"), (a, "a"), (b, "b"), (y1_inner, "a*b"), (y1, "a*b + 2"),
     ])
 
 
-def test_deep_chain_with_a_shared_leaf(record):
+def test_deep_chain_with_a_shared_leaf():
     """A 6,000-op chain that reuses one leaf at every other step."""
     x, c = leaf(13, (3,)), ndl.Tensor(np.random.default_rng(14).uniform(0.999, 1.001, 3))
     named = [(x, "x"), (c, "c")]
@@ -133,11 +110,11 @@ def test_deep_chain_with_a_shared_leaf(record):
     for i in range(6000):
         y = y * c if i % 2 == 0 else y + 0.5
         named.append((y, f"step {i}"))
-    check_order(record, [y], named,
-                hint="Keep an explicit stack: 6,000 nested calls exceed Python's recursion limit.")
+    assert_topo_order([y], named,
+                      hint="Keep an explicit stack: 6,000 nested calls exceed Python's recursion limit.")
 
 
-def test_deep_chain_with_fresh_left_operands(record):
+def test_deep_chain_with_fresh_left_operands():
     """A 5,000-op chain whose left operand is a new leaf at every step."""
     x = leaf(15, (2,))
     y = x
@@ -149,5 +126,5 @@ def test_deep_chain_with_fresh_left_operands(record):
         steps.append(y)
     named = [(k, f"k{i}") for i, k in reversed(list(enumerate(leaves)))]
     named += [(x, "x")] + [(s, f"step {i}") for i, s in enumerate(steps)]
-    check_order(record, [y], named,
-                hint="Inputs are visited left to right, also with an explicit stack.")
+    assert_topo_order([y], named,
+                      hint="Inputs are visited left to right, also with an explicit stack.")

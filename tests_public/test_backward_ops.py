@@ -14,102 +14,45 @@ import numpy as np
 import pytest
 
 import needle as ndl
-from tests_public.helpers import TOL, assert_close, check_gradient, op_node
+from tests_public.helpers import TOL, assert_close, check_gradient, float32_op_gradients, op_case, op_node, owned
+from tests_public.numpy_reference import (
+    N, NZ, P, make_arrays, np_broadcast_to, np_logsoftmax, np_logsumexp, np_logsumexp_over, np_power_scalar, np_relu,
+    np_softmax, np_summation, np_swap,
+)
 from tests_public.recording import Recorder
 
 
-def _array(kind, shape, rng):
-    if kind == "normal":
-        data = rng.standard_normal(shape)
-    elif kind == "positive":  # safe for log, division and fractional powers
-        data = rng.uniform(0.5, 2.0, shape)
-    elif kind == "nonzero":  # |x| in [0.5, 2), random signs: a safe divisor, away from ReLU's kink
-        data = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-    else:
-        raise ValueError(kind)
-    return np.asarray(data, dtype=np.float64)
-
-
-def N(*shape):
-    return ("normal", shape)
-
-
-def P(*shape):
-    return ("positive", shape)
-
-
-def NZ(*shape):
-    return ("nonzero", shape)
-
-
 def make_inputs(specs, dtype="float64", seed=0):
-    rng = np.random.default_rng(seed)
-    return [ndl.Tensor(_array(kind, shape, rng).astype(dtype)) for kind, shape in specs]
-
-
-# --------------------------------------------------------------------------
-# The ops' forwards in NumPy (arrays in, a new array out)
-# --------------------------------------------------------------------------
-
-def np_logsumexp(z, axes=None):
-    """Stable log(sum(exp(z))) over ``axes`` (None, int or tuple), axes removed;
-    keeps z's dtype."""
-    z_max = np.max(z, axis=axes, keepdims=True)
-    kept = np.log(np.sum(np.exp(z - z_max), axis=axes, keepdims=True)) + z_max
-    return kept.reshape(()) if axes is None else np.squeeze(kept, axis=axes)
-
-
-def np_logsoftmax(z):
-    """Stable z - logsumexp(z) over the last axis."""
-    return z - np.expand_dims(np_logsumexp(z, -1), -1)
-
-
-def np_relu(a):
-    return np.maximum(a, 0)
-
-
-def np_swap(axes):
-    i, j = (-1, -2) if axes is None else axes
-    return lambda a: np.swapaxes(a, i, j)
-
-
-def _own(forward):
-    """``forward`` returning a new array (never a view of an input, never a
-    NumPy scalar)."""
-    return lambda *arrays: np.array(forward(*arrays))
-
-
-def case(name, op, forward, *specs):
-    return pytest.param(op, _own(forward), specs, id=name)
+    return [ndl.Tensor(a.astype(dtype)) for a in make_arrays(specs, seed)]
 
 
 GRADIENT_CASES = [
     # PowerScalar: a wrong g*s*a survives s = 0 and s = 2 at a = 1 only.
-    *[case(f"power_scalar-s={s}", ndl.ops.PowerScalar(s), (lambda s: lambda a: a ** s)(s), P(3, 4))
+    *[op_case(f"power_scalar-s={s}", ndl.ops.PowerScalar(s), np_power_scalar(s), P(3, 4))
       for s in (2, 3, -1, 0.5, -1.5, 0, 1)],
-    case("power_scalar-s=3-negative-base", ndl.ops.PowerScalar(3), lambda a: a ** 3, N(3, 4)),
+    op_case("power_scalar-s=3-negative-base", ndl.ops.PowerScalar(3), lambda a: a ** 3, N(3, 4)),
     # EWisePow (the exponent's gradient needs a > 0)
-    case("power-same-shape", ndl.ops.EWisePow(), np.power, P(2, 3), N(2, 3)),
-    case("power-broadcast-1x3-by-3", ndl.ops.EWisePow(), np.power, P(1, 3), N(3)),
+    op_case("power-same-shape", ndl.ops.EWisePow(), np.power, P(2, 3), N(2, 3)),
+    op_case("power-broadcast-1x3-by-3", ndl.ops.EWisePow(), np.power, P(1, 3), N(3)),
     # EWiseDiv, DivScalar
-    case("divide", ndl.ops.EWiseDiv(), np.divide, N(3, 4), NZ(3, 4)),
-    case("divide_scalar-float", ndl.ops.DivScalar(3.7), lambda a: a / 3.7, N(3, 4)),
-    case("divide_scalar-shape-1-ndarray", ndl.ops.DivScalar(np.array([-1.3])), lambda a: a / -1.3, N(3, 4)),
+    op_case("divide", ndl.ops.EWiseDiv(), np.divide, N(3, 4), NZ(3, 4)),
+    op_case("divide_scalar-float", ndl.ops.DivScalar(3.7), lambda a: a / 3.7, N(3, 4)),
+    op_case("divide_scalar-shape-1-ndarray", ndl.ops.DivScalar(np.array([-1.3])), lambda a: a / -1.3, N(3, 4)),
     # Transpose
-    case("transpose-None-2d", ndl.ops.Transpose(), np_swap(None), N(3, 4)),
-    case("transpose-None-3d", ndl.ops.Transpose(), np_swap(None), N(2, 3, 4)),
-    case("transpose-(1,2)", ndl.ops.Transpose((1, 2)), np_swap((1, 2)), N(3, 5, 4)),
-    case("transpose-(0,1)", ndl.ops.Transpose((0, 1)), np_swap((0, 1)), N(3, 5, 4)),
-    case("transpose-(0,2)", ndl.ops.Transpose((0, 2)), np_swap((0, 2)), N(3, 5, 4)),
+    op_case("transpose-None-2d", ndl.ops.Transpose(), np_swap(None), N(3, 4)),
+    op_case("transpose-None-3d", ndl.ops.Transpose(), np_swap(None), N(2, 3, 4)),
+    op_case("transpose-(1,2)", ndl.ops.Transpose((1, 2)), np_swap((1, 2)), N(3, 5, 4)),
+    op_case("transpose-(0,1)", ndl.ops.Transpose((0, 1)), np_swap((0, 1)), N(3, 5, 4)),
+    op_case("transpose-(0,2)", ndl.ops.Transpose((0, 2)), np_swap((0, 2)), N(3, 5, 4)),
     # Reshape
-    case("reshape-5x4-to-4x5", ndl.ops.Reshape((4, 5)), lambda a: a.reshape(4, 5), N(5, 4)),
-    case("reshape-3x2x4-to-2x3x4", ndl.ops.Reshape((2, 3, 4)), lambda a: a.reshape(2, 3, 4), N(3, 2, 4)),
-    case("reshape-minus-1", ndl.ops.Reshape((2, -1)), lambda a: a.reshape(2, -1), N(5, 4)),
-    case("reshape-1-to-0d", ndl.ops.Reshape(()), lambda a: a.reshape(()), N(1)),
-    case("reshape-0d-to-1x1", ndl.ops.Reshape((1, 1)), lambda a: a.reshape(1, 1), N()),
+    op_case("reshape-5x4-to-4x5", ndl.ops.Reshape((4, 5)), lambda a: a.reshape(4, 5), N(5, 4)),
+    op_case("reshape-3x2x4-to-2x3x4", ndl.ops.Reshape((2, 3, 4)), lambda a: a.reshape(2, 3, 4), N(3, 2, 4)),
+    op_case("reshape-minus-1", ndl.ops.Reshape((2, -1)), lambda a: a.reshape(2, -1), N(5, 4)),
+    op_case("reshape-1-to-0d", ndl.ops.Reshape(()), lambda a: a.reshape(()), N(1)),
+    op_case("reshape-0d-to-1x1", ndl.ops.Reshape((1, 1)), lambda a: a.reshape(1, 1), N()),
     # BroadcastTo
-    *[case(f"broadcast_to-{name}", ndl.ops.BroadcastTo(shape),
-           (lambda shape: lambda a: np.broadcast_to(a, shape))(shape), N(*in_shape))
+    *[op_case(f"broadcast_to-{name}", ndl.ops.BroadcastTo(shape),
+           np_broadcast_to(shape), N(*in_shape))
       for name, in_shape, shape in [
           ("3x1-to-3x3", (3, 1), (3, 3)),
           ("1x3-to-3x3", (1, 3), (3, 3)),
@@ -122,8 +65,8 @@ GRADIENT_CASES = [
           ("same-shape", (2, 3), (2, 3)),
       ]],
     # Summation (Summation's constructor normalises axes; NumPy takes the raw ones)
-    *[case(f"summation-{name}", ndl.ops.Summation(axes),
-           (lambda axes: lambda a: np.sum(a, axis=axes))(axes), N(*shape))
+    *[op_case(f"summation-{name}", ndl.ops.Summation(axes),
+           np_summation(axes), N(*shape))
       for name, shape, axes in [
           ("None-2d", (3, 4), None),
           ("None-3d", (2, 3, 4), None),
@@ -138,7 +81,7 @@ GRADIENT_CASES = [
           ("7-(0,)", (7,), (0,)),
       ]],
     # MatMul
-    *[case(f"matmul-{name}", ndl.ops.MatMul(), np.matmul, N(*sa), N(*sb))
+    *[op_case(f"matmul-{name}", ndl.ops.MatMul(), np.matmul, N(*sa), N(*sb))
       for name, sa, sb in [
           ("5x4@4x5", (5, 4), (4, 5)),
           ("batched-2x3x5x4@2x3x4x3", (2, 3, 5, 4), (2, 3, 4, 3)),
@@ -151,13 +94,13 @@ GRADIENT_CASES = [
           ("size-1-batch-2x1x3x4@1x5x4x2", (2, 1, 3, 4), (1, 5, 4, 2)),
       ]],
     # Negate, Log, Exp, ReLU (away from the kink)
-    case("negate", ndl.ops.Negate(), np.negative, N(3, 4)),
-    case("log", ndl.ops.Log(), np.log, P(3, 4)),
-    case("exp", ndl.ops.Exp(), np.exp, N(3, 4)),
-    case("relu", ndl.ops.ReLU(), np_relu, NZ(3, 4)),
+    op_case("negate", ndl.ops.Negate(), np.negative, N(3, 4)),
+    op_case("log", ndl.ops.Log(), np.log, P(3, 4)),
+    op_case("exp", ndl.ops.Exp(), np.exp, N(3, 4)),
+    op_case("relu", ndl.ops.ReLU(), np_relu, NZ(3, 4)),
     # LogSumExp, LogSoftmax
-    *[case(f"logsumexp-{name}", ndl.ops.LogSumExp(axes),
-           (lambda axes: lambda a: np_logsumexp(a, axes))(axes), N(*shape))
+    *[op_case(f"logsumexp-{name}", ndl.ops.LogSumExp(axes),
+           np_logsumexp_over(axes), N(*shape))
       for name, shape, axes in [
           ("(1,2)-on-3x3x3", (3, 3, 3), (1, 2)),
           ("None", (3, 4), None),
@@ -167,8 +110,8 @@ GRADIENT_CASES = [
           ("negative-int", (2, 3, 4), -1),
           ("(0,1,3)-on-1x2x2x2x2", (1, 2, 2, 2, 2), (0, 1, 3)),
       ]],
-    case("logsoftmax-3x5", ndl.ops.LogSoftmax(), np_logsoftmax, N(3, 5)),
-    case("logsoftmax-1x4", ndl.ops.LogSoftmax(), np_logsoftmax, N(1, 4)),
+    op_case("logsoftmax-3x5", ndl.ops.LogSoftmax(), np_logsoftmax, N(3, 5)),
+    op_case("logsoftmax-1x4", ndl.ops.LogSoftmax(), np_logsoftmax, N(1, 4)),
 ]
 
 
@@ -184,19 +127,14 @@ def test_gradient_matches_central_differences(op, forward, specs):
 
 def test_logsumexp_gradient_of_all_equal_inputs_is_uniform():
     z = ndl.Tensor(np.full((3, 4), 7.0))
-    check_gradient(_own(lambda a: np_logsumexp(a, (1,))), z, op=ndl.ops.LogSumExp((1,)))
+    check_gradient(owned(lambda a: np_logsumexp(a, (1,))), z, op=ndl.ops.LogSumExp((1,)))
 
 
 @pytest.mark.parametrize("op, forward, specs", GRADIENT_CASES)
 def test_float32_inputs_give_float32_gradients_of_the_input_shapes(op, forward, specs):
     inputs = make_inputs(specs, dtype="float32")
-    node = op_node(op, inputs, lambda *arrays: forward(*arrays).astype(np.float32))
-    w = np.random.default_rng(1).uniform(0.5, 1.5, node.shape).astype(np.float32)
-    grads = op.gradient_as_tuple(ndl.Tensor(w, requires_grad=False), node)
+    grads, _ = float32_op_gradients(op, forward, inputs, seed=1)
     name = type(op).__name__
-    assert len(grads) == len(inputs), (
-        f"{name}.gradient returned {len(grads)} gradient(s) for {len(inputs)} input(s)"
-    )
     for i, (grad, x) in enumerate(zip(grads, inputs)):
         assert isinstance(grad, ndl.Tensor), (
             f"{name}.gradient: gradient {i} is a {type(grad).__name__}, not a needle Tensor; "
@@ -225,11 +163,6 @@ def test_relu_gradient_at_exactly_zero_is_zero():
     )
 
 
-def _softmax(z, axis):
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
 def test_logsumexp_gradient_of_course_1e10_example_is_finite_softmax():
     # The course's stability input (needle_api.md section 2).
     z = np.array([[1e10, 1e9, 1e8, -10], [1e-10, 1e9, 1e8, -10]])
@@ -238,7 +171,7 @@ def test_logsumexp_gradient_of_course_1e10_example_is_finite_softmax():
     node = op_node(op, [ndl.Tensor(z)], lambda a: np_logsumexp(a, (0,)))
     (grad,) = op.gradient_as_tuple(ndl.Tensor(w, requires_grad=False), node)
     assert_close(
-        grad, w * _softmax(z, 0), what="LogSumExp.gradient at inputs of size 1e10",
+        grad, w * np_softmax(z, 0), what="LogSumExp.gradient at inputs of size 1e10",
         hint="the gradient is out_grad times exp(z - logsumexp(z)); computing "
         "exp(z) / sum(exp(z)) overflows",
     )
@@ -252,7 +185,7 @@ def test_logsoftmax_gradient_at_inputs_scaled_1e5_is_finite(dtype):
     node = op_node(op, [ndl.Tensor(z)], np_logsoftmax)
     (grad,) = op.gradient_as_tuple(ndl.Tensor(w, requires_grad=False), node)
     z64, w64 = z.astype(np.float64), w.astype(np.float64)
-    expected = w64 - _softmax(z64, 1) * np.sum(w64, axis=1, keepdims=True)
+    expected = w64 - np_softmax(z64, 1) * np.sum(w64, axis=1, keepdims=True)
     assert_close(
         grad, expected.astype(dtype), what=f"LogSoftmax.gradient at {dtype} inputs scaled by 1e5",
         hint="the gradient is out_grad - softmax(z) * sum(out_grad) row-wise, with a "

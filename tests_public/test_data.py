@@ -15,13 +15,12 @@
 
 Expected values replay the documented draws with NumPy under the same seed.
 """
-import gzip
-
 import numpy as np
 import pytest
 
 import needle as ndl
 from tests_public.helpers import TOL, assert_close
+from tests_public.numpy_reference import mnist_paths, numpy_crop, read_mnist_over_255
 
 
 def image(h, w, c, seed=0):
@@ -62,13 +61,6 @@ def test_seeded_flips_follow_one_rand_draw_per_call():
 
 
 # --- RandomCrop --------------------------------------------------------------
-
-
-def numpy_crop(img, padding, shift_x, shift_y):
-    h, w = img.shape[:2]
-    padded = np.zeros((h + 2 * padding, w + 2 * padding, img.shape[2]), dtype=img.dtype)
-    padded[padding:padding + h, padding:padding + w] = img
-    return padded[padding + shift_x:padding + shift_x + h, padding + shift_y:padding + shift_y + w]
 
 
 def discriminating_seed(padding):
@@ -219,25 +211,17 @@ def test_course_shuffle_order():
 
 
 @pytest.fixture(scope="module")
-def t10k_paths(mnist_dir):
-    return str(mnist_dir / "t10k-images-idx3-ubyte.gz"), str(mnist_dir / "t10k-labels-idx1-ubyte.gz")
-
-
-@pytest.fixture(scope="module")
-def t10k_raw(t10k_paths):
-    with gzip.open(t10k_paths[0], "rb") as f:
-        X = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(10000, 28, 28)
-    with gzip.open(t10k_paths[1], "rb") as f:
-        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
-    return X.astype(np.float32) / np.float32(255), y
+def t10k_raw(mnist_dir):
+    """The t10k pixels / 255 as (10000, 28, 28) float32, and the labels, decoded here."""
+    return read_mnist_over_255(mnist_dir, (28, 28))
 
 
 INDICES = [1, 42, 1000, 2000, 3000, 4000, 5000, 5005]
 
 
 @pytest.mark.mnist
-def test_mnist_dataset_course_norms_and_labels(t10k_paths):
-    ds = ndl.data.MNISTDataset(*t10k_paths)
+def test_mnist_dataset_course_norms_and_labels(mnist_dir):
+    ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
     assert len(ds) == 10000, f"len(MNISTDataset(t10k)) should be 10000, got {len(ds)}"
     items = [ds[i] for i in INDICES]
     for i, (x, y) in zip(INDICES, items):
@@ -255,8 +239,8 @@ def test_mnist_dataset_course_norms_and_labels(t10k_paths):
 
 
 @pytest.mark.mnist
-def test_mnist_dataset_index_arrays_and_slices(t10k_paths, t10k_raw):
-    ds = ndl.data.MNISTDataset(*t10k_paths)
+def test_mnist_dataset_index_arrays_and_slices(mnist_dir, t10k_raw):
+    ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
     X, y = t10k_raw
     idx = np.array([7, 3, 9999, 0])
     for key, name in ((idx, "an index array"), (slice(10, 15), "a slice")):
@@ -267,9 +251,10 @@ def test_mnist_dataset_index_arrays_and_slices(t10k_paths, t10k_raw):
 
 
 @pytest.mark.mnist
-def test_mnist_dataset_applies_transforms_in_order_with_seeded_draws(t10k_paths, t10k_raw):
+def test_mnist_dataset_applies_transforms_in_order_with_seeded_draws(mnist_dir, t10k_raw):
     X, _ = t10k_raw
-    ds = ndl.data.MNISTDataset(*t10k_paths, transforms=[ndl.data.RandomCrop(5), ndl.data.RandomFlipHorizontal(0.5)])
+    ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir),
+                               transforms=[ndl.data.RandomCrop(5), ndl.data.RandomFlipHorizontal(0.5)])
     np.random.seed(0)
     expected = []
     for i in INDICES:

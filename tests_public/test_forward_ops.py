@@ -2,7 +2,7 @@
 
 Only forward passes are exercised: no test here asks for a gradient, a
 topological sort or ``backward()``.  Expected values are computed with NumPy
-in each test.  Shapes follow the course's cases (needle_api.md section 2) plus
+(formulas shared in ``numpy_reference.py``).  Shapes follow the course's cases (needle_api.md section 2) plus
 the gaps listed in section 11 (negative and tuple axes, 0-d tensors, size-1
 batch dims, stability, dtype discipline).
 """
@@ -10,39 +10,10 @@ import numpy as np
 import pytest
 
 import needle as ndl
-from tests_public.helpers import assert_close
-
-
-def normal(shape, seed=0, dtype="float64"):
-    """Standard-normal data of ``shape`` (a 0-d array for shape ())."""
-    return np.asarray(np.random.default_rng(seed).standard_normal(shape), dtype=dtype)
-
-
-def positive(shape, seed=0, low=0.5, high=2.0, dtype="float64"):
-    """Data in [low, high): safe for log, division and fractional powers."""
-    return np.asarray(np.random.default_rng(seed).uniform(low, high, shape), dtype=dtype)
-
-
-def away_from_zero(shape, seed=0, dtype="float64"):
-    """Magnitudes in [0.5, 2) with random signs: safe as a divisor."""
-    rng = np.random.default_rng(seed)
-    return np.asarray(rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape), dtype=dtype)
-
-
-def np_logsumexp(z, axes):
-    """Stable log(sum(exp(z))) over ``axes`` (None, int or tuple), axes removed."""
-    z_max = np.max(z, axis=axes, keepdims=True)
-    kept = np.log(np.sum(np.exp(z - z_max), axis=axes, keepdims=True)) + z_max
-    return kept.reshape(()) if axes is None else np.squeeze(kept, axis=axes)
-
-
-def np_logsoftmax(z):
-    """Stable z - logsumexp(z) over the last axis."""
-    return z - np.expand_dims(np_logsumexp(z, -1), -1)
-
-
-def shape_id(shape):
-    return "x".join(map(str, shape)) if shape else "0d"
+from tests_public.helpers import assert_close, float32_forward
+from tests_public.numpy_reference import (
+    away_from_zero, axes_id, normal, np_logsoftmax, np_logsumexp, positive, shape_id,
+)
 
 
 # --------------------------------------------------------------------------
@@ -61,7 +32,7 @@ TRANSPOSE_CASES = [
 
 @pytest.mark.parametrize(
     "shape, axes", TRANSPOSE_CASES,
-    ids=[f"{shape_id(s)}-axes{a}".replace(" ", "") for s, a in TRANSPOSE_CASES],
+    ids=[f"{shape_id(s)}-{axes_id(a)}" for s, a in TRANSPOSE_CASES],
 )
 def test_transpose_forward_swaps_two_axes(shape, axes):
     a = normal(shape)
@@ -88,17 +59,20 @@ RESHAPE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "shape, new_shape", RESHAPE_CASES,
-    ids=[f"{shape_id(s)}-to-{shape_id(n)}" for s, n in RESHAPE_CASES],
-)
-def test_reshape_forward(shape, new_shape):
+def new_shape_ids(cases):
+    return [f"{shape_id(s)}-to-{shape_id(n)}" for s, n in cases]
+
+
+def check_new_shape(name, op, np_op, shape, new_shape, hint):
+    """``op(a, new_shape)`` against NumPy's ``np_op`` for normal data ``a`` of ``shape``."""
     a = normal(shape)
-    assert_close(
-        ndl.reshape(ndl.Tensor(a), new_shape), np.reshape(a, new_shape),
-        what=f"reshape {shape} -> {new_shape}",
-        hint="-1 infers one dimension; () is the shape of a 0-d tensor",
-    )
+    assert_close(op(ndl.Tensor(a), new_shape), np_op(a, new_shape), what=f"{name} {shape} -> {new_shape}", hint=hint)
+
+
+@pytest.mark.parametrize("shape, new_shape", RESHAPE_CASES, ids=new_shape_ids(RESHAPE_CASES))
+def test_reshape_forward(shape, new_shape):
+    check_new_shape("reshape", ndl.reshape, np.reshape, shape, new_shape,
+                    hint="-1 infers one dimension; () is the shape of a 0-d tensor")
 
 
 BROADCAST_CASES = [
@@ -114,17 +88,10 @@ BROADCAST_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "shape, new_shape", BROADCAST_CASES,
-    ids=[f"{shape_id(s)}-to-{shape_id(n)}" for s, n in BROADCAST_CASES],
-)
+@pytest.mark.parametrize("shape, new_shape", BROADCAST_CASES, ids=new_shape_ids(BROADCAST_CASES))
 def test_broadcast_to_forward(shape, new_shape):
-    a = normal(shape)
-    assert_close(
-        ndl.broadcast_to(ndl.Tensor(a), new_shape), np.broadcast_to(a, new_shape),
-        what=f"broadcast_to {shape} -> {new_shape}",
-        hint="a 0-d input broadcasts to any shape; new axes are prepended",
-    )
+    check_new_shape("broadcast_to", ndl.broadcast_to, np.broadcast_to, shape, new_shape,
+                    hint="a 0-d input broadcasts to any shape; new axes are prepended")
 
 
 SUMMATION_CASES = [
@@ -143,7 +110,7 @@ SUMMATION_CASES = [
 
 @pytest.mark.parametrize(
     "shape, axes", SUMMATION_CASES,
-    ids=[f"{shape_id(s)}-axes{a}".replace(" ", "") for s, a in SUMMATION_CASES],
+    ids=[f"{shape_id(s)}-{axes_id(a)}" for s, a in SUMMATION_CASES],
 )
 def test_summation_forward(shape, axes):
     a = normal(shape)
@@ -297,7 +264,7 @@ LOGSUMEXP_CASES = [
 
 @pytest.mark.parametrize(
     "shape, axes", LOGSUMEXP_CASES,
-    ids=[f"{shape_id(s)}-axes{a}".replace(" ", "") for s, a in LOGSUMEXP_CASES],
+    ids=[f"{shape_id(s)}-{axes_id(a)}" for s, a in LOGSUMEXP_CASES],
 )
 def test_logsumexp_forward(shape, axes):
     z = normal(shape) * 3
@@ -398,9 +365,7 @@ DTYPE_CASES = [
 
 @pytest.mark.parametrize("name, op, np_op, makers", DTYPE_CASES, ids=[c[0] for c in DTYPE_CASES])
 def test_float32_inputs_give_float32_outputs(name, op, np_op, makers):
-    arrays = [make().astype(np.float32) for make in makers]
-    got = op(*[ndl.Tensor(a, dtype="float32") for a in arrays])
-    expected = np.asarray(np_op(*[a.astype(np.float64) for a in arrays])).astype(np.float32)
+    got, expected = float32_forward(op, np_op, makers)
     assert_close(
         got, expected, what=f"{name} of float32 inputs",
         hint="NumPy promotes float32 to float64 when mixed with a numpy.float64 scalar or a "

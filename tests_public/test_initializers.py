@@ -5,7 +5,7 @@ The RNG contract (needle_api.md section 3): each initializer makes exactly one
 draw from NumPy's legacy global stream, ``np.random.rand(fan_in, fan_out)`` or
 ``np.random.randn(fan_in, fan_out)`` (through ``init.rand`` / ``init.randn``),
 then scales it.  Expected values apply the documented formula to that one draw,
-computed here with NumPy under the same seed.
+computed with NumPy under the same seed (numpy_reference.py).
 """
 import math
 
@@ -14,35 +14,8 @@ import pytest
 
 import needle as ndl
 from tests_public.helpers import assert_close
+from tests_public.numpy_reference import INITIALIZERS, init_case_ids, init_draw, init_expected, seeded_init
 
-
-def xavier_uniform_expected(fan_in, fan_out, gain=1.0):
-    a = gain * math.sqrt(6 / (fan_in + fan_out))
-    return "rand", lambda draw: draw * (2 * a) - a, a
-
-
-def xavier_normal_expected(fan_in, fan_out, gain=1.0):
-    std = gain * math.sqrt(2 / (fan_in + fan_out))
-    return "randn", lambda draw: draw * std, std
-
-
-def kaiming_uniform_expected(fan_in, fan_out):
-    bound = math.sqrt(2) * math.sqrt(3 / fan_in)
-    return "rand", lambda draw: draw * (2 * bound) - bound, bound
-
-
-def kaiming_normal_expected(fan_in, fan_out):
-    std = math.sqrt(2) / math.sqrt(fan_in)
-    return "randn", lambda draw: draw * std, std
-
-
-# name -> (the needle initializer, its expectation: (draw kind, formula on the draw, bound or std))
-INITIALIZERS = {
-    "xavier_uniform": (lambda *a, **k: ndl.init.xavier_uniform(*a, **k), xavier_uniform_expected),
-    "xavier_normal": (lambda *a, **k: ndl.init.xavier_normal(*a, **k), xavier_normal_expected),
-    "kaiming_uniform": (lambda *a, **k: ndl.init.kaiming_uniform(*a, **k), kaiming_uniform_expected),
-    "kaiming_normal": (lambda *a, **k: ndl.init.kaiming_normal(*a, **k), kaiming_normal_expected),
-}
 NAMES = list(INITIALIZERS)
 
 VALUE_CASES = [
@@ -58,24 +31,13 @@ VALUE_CASES = [
 ]
 
 
-def draw(kind, shape):
-    return np.random.rand(*shape) if kind == "rand" else np.random.randn(*shape)
-
-
-def expected_values(name, seed, fan_in, fan_out, kwargs, dtype="float32"):
-    kind, formula, _ = INITIALIZERS[name][1](fan_in, fan_out, **kwargs)
-    np.random.seed(seed)
-    return formula(draw(kind, (fan_in, fan_out))).astype(dtype)
-
-
 @pytest.mark.parametrize(
     "name, seed, fan_in, fan_out, kwargs", VALUE_CASES,
-    ids=[f"{n}-seed{s}-{i}x{o}" + "".join(f"-{k}={v}" for k, v in kw.items()) for n, s, i, o, kw in VALUE_CASES],
+    ids=init_case_ids(VALUE_CASES),
 )
 def test_seeded_values_follow_the_formula_on_one_draw(name, seed, fan_in, fan_out, kwargs):
-    expected = expected_values(name, seed, fan_in, fan_out, kwargs)
-    np.random.seed(seed)
-    got = INITIALIZERS[name][0](fan_in, fan_out, **kwargs)
+    expected = init_expected(name, seed, fan_in, fan_out, kwargs)
+    got = seeded_init(name, seed, fan_in, fan_out, **kwargs)
     kind = INITIALIZERS[name][1](fan_in, fan_out, **kwargs)[0]
     assert_close(
         got, expected, what=f"{name}({fan_in}, {fan_out}, {kwargs}) under np.random.seed({seed})",
@@ -86,8 +48,7 @@ def test_seeded_values_follow_the_formula_on_one_draw(name, seed, fan_in, fan_ou
 
 @pytest.mark.parametrize("name", NAMES)
 def test_default_result_is_a_float32_tensor_of_shape_fan_in_fan_out(name):
-    np.random.seed(0)
-    got = INITIALIZERS[name][0](6, 4)
+    got = seeded_init(name, 0, 6, 4)
     assert isinstance(got, ndl.Tensor), f"{name} should return a needle Tensor, got {type(got).__name__}"
     assert got.shape == (6, 4), f"{name}(6, 4) should have shape (fan_in, fan_out) = (6, 4), got {got.shape}"
     assert got.dtype == np.float32, (
@@ -98,9 +59,8 @@ def test_default_result_is_a_float32_tensor_of_shape_fan_in_fan_out(name):
 @pytest.mark.parametrize("requires_grad", [True, False])
 @pytest.mark.parametrize("name", NAMES)
 def test_dtype_and_requires_grad_pass_through(name, requires_grad):
-    expected = expected_values(name, 5, 4, 3, {}, dtype="float64")
-    np.random.seed(5)
-    got = INITIALIZERS[name][0](4, 3, dtype="float64", requires_grad=requires_grad)
+    expected = init_expected(name, 5, 4, 3, {}, dtype="float64")
+    got = seeded_init(name, 5, 4, 3, dtype="float64", requires_grad=requires_grad)
     assert_close(got, expected, what=f"{name}(4, 3, dtype='float64')",
                  hint="pass extra keyword arguments (dtype, device, requires_grad) on to rand/randn")
     assert got.requires_grad is requires_grad, (
@@ -113,10 +73,9 @@ def test_dtype_and_requires_grad_pass_through(name, requires_grad):
 def test_makes_exactly_one_draw_of_shape_fan_in_fan_out(name):
     kind = INITIALIZERS[name][1](5, 3)[0]
     np.random.seed(11)
-    draw(kind, (5, 3))
+    init_draw(kind, (5, 3))
     expected_state = np.random.get_state()
-    np.random.seed(11)
-    INITIALIZERS[name][0](5, 3)
+    seeded_init(name, 11, 5, 3)
     state = np.random.get_state()
     assert_close(
         state[1], expected_state[1], what=f"NumPy's global RNG key after {name}(5, 3)",
@@ -128,12 +87,20 @@ def test_makes_exactly_one_draw_of_shape_fan_in_fan_out(name):
     )
 
 
+LARGE_FANS = (400, 600)
+
+
+def large_draw(name, seed):
+    """``name(400, 600)`` under ``np.random.seed(seed)``, as float64, and its
+    documented bound or std."""
+    scale = INITIALIZERS[name][1](*LARGE_FANS)[2]
+    return seeded_init(name, seed, *LARGE_FANS).numpy().astype(np.float64), scale
+
+
 @pytest.mark.parametrize("name", ["xavier_uniform", "kaiming_uniform"])
 def test_uniform_large_draw_fills_the_bound(name):
-    fan_in, fan_out = 400, 600
-    _, _, bound = INITIALIZERS[name][1](fan_in, fan_out)
-    np.random.seed(1)
-    w = INITIALIZERS[name][0](fan_in, fan_out).numpy().astype(np.float64)
+    fan_in, fan_out = LARGE_FANS
+    w, bound = large_draw(name, 1)
     largest = np.abs(w).max()
     assert largest <= bound * (1 + 1e-6), (
         f"{name}({fan_in}, {fan_out}) has a value of magnitude {largest:.6g}, beyond the bound {bound:.6g}"
@@ -151,10 +118,8 @@ def test_uniform_large_draw_fills_the_bound(name):
 
 @pytest.mark.parametrize("name", ["xavier_normal", "kaiming_normal"])
 def test_normal_large_draw_has_the_documented_std(name):
-    fan_in, fan_out = 400, 600
-    _, _, std = INITIALIZERS[name][1](fan_in, fan_out)
-    np.random.seed(2)
-    w = INITIALIZERS[name][0](fan_in, fan_out).numpy().astype(np.float64)
+    fan_in, fan_out = LARGE_FANS
+    w, std = large_draw(name, 2)
     assert abs(w.std() - std) <= 0.01 * std, (
         f"{name}({fan_in}, {fan_out}): empirical std {w.std():.6g}, expected {std:.6g} "
         f"(needle_api.md section 3.3)"
@@ -165,10 +130,8 @@ def test_normal_large_draw_has_the_documented_std(name):
 @pytest.mark.parametrize("gain", [0.5, 3.0])
 @pytest.mark.parametrize("name", ["xavier_uniform", "xavier_normal"])
 def test_gain_scales_the_values(name, gain):
-    np.random.seed(4)
-    unit = INITIALIZERS[name][0](3, 4).numpy()
-    np.random.seed(4)
-    scaled = INITIALIZERS[name][0](3, 4, gain=gain)
+    unit = seeded_init(name, 4, 3, 4).numpy()
+    scaled = seeded_init(name, 4, 3, 4, gain=gain)
     assert_close(scaled, (unit.astype(np.float64) * gain).astype(np.float32),
                  what=f"{name}(3, 4, gain={gain}) against gain * {name}(3, 4) under the same seed",
                  hint="multiply the bound or std by gain")
@@ -190,6 +153,5 @@ def test_kaiming_rejects_other_nonlinearities(name, nonlinearity):
 
 @pytest.mark.parametrize("name", ["kaiming_uniform", "kaiming_normal"])
 def test_kaiming_accepts_relu_explicitly(name):
-    np.random.seed(0)
-    got = INITIALIZERS[name][0](2, 5, nonlinearity="relu")
-    assert_close(got, expected_values(name, 0, 2, 5, {}), what=f"{name}(2, 5, nonlinearity='relu')")
+    got = seeded_init(name, 0, 2, 5, nonlinearity="relu")
+    assert_close(got, init_expected(name, 0, 2, 5, {}), what=f"{name}(2, 5, nonlinearity='relu')")

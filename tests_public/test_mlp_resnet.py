@@ -11,20 +11,20 @@
   train() with an optimizer and eval() without, and returns (error rate,
   average loss), both averaged over samples.
 
-Seeded forwards are compared with a NumPy reimplementation that replays the
-documented draws (each Linear: weight then bias; each training Dropout: one
+Seeded forwards are compared with a NumPy reimplementation (numpy_reference.py)
+that replays the documented draws (each Linear: weight then bias; each training Dropout: one
 np.random.rand of its input's shape).
 """
-import gzip
-import math
-
 import numpy as np
 import pytest
 
 import needle as ndl
 import needle.nn as nn
 from mlp_resnet import MLPResNet, ResidualBlock, epoch
-from tests_public.helpers import TOL, assert_close
+from tests_public.helpers import TOL, all_modules, assert_close
+from tests_public.numpy_reference import (
+    mnist_paths, numpy_block, numpy_mlp_resnet, read_mnist, softmax_losses, synthetic_classification,
+)
 
 
 def parameter_count(module):
@@ -50,47 +50,6 @@ def test_parameter_counts(build, expected):
 
 
 # --- seeded forwards against NumPy -------------------------------------------
-
-
-def draw_linear(fan_in, fan_out):
-    """Linear's draws, in order: weight rand(fan_in, fan_out), then bias rand(fan_out, 1)."""
-    w_bound, b_bound = math.sqrt(6 / fan_in), math.sqrt(6 / fan_out)
-    W = (np.random.rand(fan_in, fan_out) * 2 * w_bound - w_bound).astype(np.float32)
-    b = (np.random.rand(fan_out, 1) * 2 * b_bound - b_bound).reshape(1, fan_out).astype(np.float32)
-    return W.astype(np.float64), b.astype(np.float64)
-
-
-def numpy_norm(x, norm, eps=1e-5):
-    axis = 0 if norm is nn.BatchNorm1d else 1  # training-mode BatchNorm: batch statistics
-    mean, var = x.mean(axis=axis, keepdims=True), x.var(axis=axis, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps)
-
-
-def numpy_block(dim, hidden, norm, p):
-    """The block's weights (drawn now) and its training forward (drawing dropout masks)."""
-    W1, b1 = draw_linear(dim, hidden)
-    W2, b2 = draw_linear(hidden, dim)
-
-    def forward(x):
-        h = np.maximum(numpy_norm(x @ W1 + b1, norm), 0)
-        h = h * (np.random.rand(*h.shape) <= 1 - p) / (1 - p)
-        return np.maximum(numpy_norm(h @ W2 + b2, norm) + x, 0)
-
-    return forward
-
-
-def numpy_mlp_resnet(dim, hidden, num_blocks, num_classes, norm, p):
-    W_in, b_in = draw_linear(dim, hidden)
-    blocks = [numpy_block(hidden, hidden // 2, norm, p) for _ in range(num_blocks)]
-    W_out, b_out = draw_linear(hidden, num_classes)
-
-    def forward(x):
-        h = np.maximum(x @ W_in + b_in, 0)
-        for block in blocks:
-            h = block(h)
-        return h @ W_out + b_out
-
-    return forward
 
 
 FORWARD_CASES = [
@@ -123,21 +82,6 @@ def test_seeded_training_forward_matches_numpy(batch, args, is_block):
 # --- epoch -------------------------------------------------------------------
 
 
-def all_modules(module):
-    """The module and every sub-module reachable through attributes, lists, tuples and dicts."""
-    found, stack = [], [module]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, nn.Module):
-            found.append(value)
-            stack.extend(vars(value).values())
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend(value)
-    return found
-
-
 def snapshot(model):
     return [p.numpy().copy() for p in model.parameters()]
 
@@ -145,17 +89,8 @@ def snapshot(model):
 def synthetic_loader(batch_size=100):
     """250 rows (batches of 100, 100 and 50); the last 50 rows are scaled up, so
     their losses differ and a mean of batch means differs from the sample mean."""
-    rng = np.random.default_rng(7)
-    X = rng.standard_normal((250, 20)).astype(np.float32)
-    X[200:] *= 6
-    y = rng.integers(0, 4, size=250).astype(np.uint8)
+    X, y = synthetic_classification(250, 20, 4, seed=7, loud=50, factor=6)
     return ndl.data.DataLoader(ndl.data.NDArrayDataset(X, y), batch_size), X, y
-
-
-def numpy_losses(logits, y):
-    logits = logits.astype(np.float64)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(len(y)), y]
 
 
 def test_epoch_without_optimizer_evaluates_over_samples_and_changes_nothing():
@@ -175,7 +110,7 @@ def test_epoch_without_optimizer_evaluates_over_samples_and_changes_nothing():
                      hint="without an optimizer epoch only evaluates: no step, no update")
     model.eval()
     logits = model(ndl.Tensor(X)).numpy()
-    losses = numpy_losses(logits, y)
+    losses = softmax_losses(logits, y)
     expected_error = float(np.mean(logits.argmax(axis=1) != y))
     expected_loss = float(losses.mean())
     batch_mean = float(np.mean([losses[:100].mean(), losses[100:200].mean(), losses[200:].mean()]))
@@ -225,8 +160,7 @@ def test_course_eval_epoch_on_t10k(mnist_dir):
     # course value holds with either order.
     np.random.seed(1)
     model = MLPResNet(784, 10)
-    dataset = ndl.data.MNISTDataset(str(mnist_dir / "t10k-images-idx3-ubyte.gz"),
-                                    str(mnist_dir / "t10k-labels-idx1-ubyte.gz"))
+    dataset = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
     loader = ndl.data.DataLoader(dataset, 150)
     error, loss = epoch(loader, model)
     assert_close(np.array([error, loss], dtype=np.float64), np.array([0.9164, 4.137814]), tol=TOL["training"],
@@ -236,10 +170,7 @@ def test_course_eval_epoch_on_t10k(mnist_dir):
 
 @pytest.mark.mnist
 def test_training_epochs_on_a_t10k_subset_lower_the_loss(mnist_dir):
-    with gzip.open(mnist_dir / "t10k-images-idx3-ubyte.gz", "rb") as f:
-        X = np.frombuffer(f.read(), dtype=np.uint8, offset=16, count=1000 * 784).reshape(1000, 784)
-    with gzip.open(mnist_dir / "t10k-labels-idx1-ubyte.gz", "rb") as f:
-        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8, count=1000)
+    X, y = read_mnist(mnist_dir, count=1000)
     loader = ndl.data.DataLoader(ndl.data.NDArrayDataset(X.astype(np.float32) / 255, y), 100)
     np.random.seed(0)
     model = MLPResNet(784, 64, num_blocks=2)

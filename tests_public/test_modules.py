@@ -3,42 +3,21 @@
 Linear, Flatten, ReLU, Sequential, Residual, SoftmaxLoss, BatchNorm1d,
 LayerNorm1d and Dropout, plus Module's train()/eval(), and the course's
 learn_model_1d values for models with BatchNorm1d, LayerNorm1d or Residual.
-Every expected value is computed here with NumPy from the documented formula;
+Every expected value is computed with NumPy from the documented formula;
 seeded values replay the documented draws (Linear: weight's np.random.rand
 first, then the bias's; Dropout: one np.random.rand of the input's shape,
 kept where <= 1 - p) under the same seed.
 """
-import math
-
 import numpy as np
 import pytest
 
 import needle as ndl
 import needle.nn as nn
-from tests_public.helpers import TOL, assert_close, check_gradient
-
-
-def tensor(array, dtype="float32", requires_grad=True):
-    return ndl.Tensor(np.asarray(array), dtype=dtype, requires_grad=requires_grad)
-
-
-def randn(*shape, seed=0, scale=1.0, dtype=np.float32):
-    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
-
-
-def get_tensor(*shape, entropy=1):
-    """The course's seeded test input (needle_api.md 3.1): multiples of 0.05 in [0, 4.95]."""
-    np.random.seed(np.prod(shape) * len(shape) * entropy)
-    return ndl.Tensor(np.random.randint(0, 100, size=shape) / 20, dtype="float32")
-
-
-def rng_state_equal(a, b):
-    return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
-
-
-def kaiming_uniform_expected(draw, fan_in):
-    bound = math.sqrt(2) * math.sqrt(3 / fan_in)
-    return draw * (2 * bound) - bound
+from tests_public.helpers import TOL, assert_close, check_gradient, train_on_batches
+from tests_public.numpy_reference import (
+    affine, course_1d_batches, get_int_tensor, get_tensor, kaiming_uniform_expected, norm_input_gradient, np_softmax,
+    numpy_layernorm, randn, rng_state_equal, softmax_loss_value, tensor,
+)
 
 
 # --- Linear ------------------------------------------------------------------
@@ -195,16 +174,6 @@ def test_residual_adds_the_input():
 # --- SoftmaxLoss -------------------------------------------------------------
 
 
-def numpy_softmax(Z):
-    Z = np.asarray(Z, dtype=np.float64)
-    e = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def numpy_softmax_loss(Z, y):
-    return float(np.mean(-np.log(numpy_softmax(Z)[np.arange(len(y)), y])))
-
-
 SOFTMAX_CASES = [("5x10-int64", 5, 10, "int64"), ("3x11-uint8", 3, 11, "uint8"), ("8x4-int32", 8, 4, "int32")]
 
 
@@ -216,12 +185,12 @@ def test_softmax_loss_value_and_gradient_with_integer_labels(m, k, label_dtype):
     loss = nn.SoftmaxLoss()(logits, ndl.Tensor(y, requires_grad=False))
     value = np.asarray(loss.numpy())
     assert value.size == 1, f"SoftmaxLoss should return a single value, got shape {value.shape}"
-    assert_close(value.reshape(()), np.float32(numpy_softmax_loss(Z, y)), tol=TOL["float32"],
+    assert_close(value.reshape(()), np.float32(softmax_loss_value(Z, y)), tol=TOL["float32"],
                  what=f"SoftmaxLoss of a {m}x{k} batch with {label_dtype} labels",
                  hint="mean over the batch of logsumexp(z) - z_y, with y turned into a one-hot by init.one_hot")
     loss.backward()
     onehot = np.eye(k)[y.astype(np.int64)]
-    assert_close(logits.grad, ((numpy_softmax(Z) - onehot) / m).astype(np.float32), tol=TOL["float32"],
+    assert_close(logits.grad, ((np_softmax(Z) - onehot) / m).astype(np.float32), tol=TOL["float32"],
                  what="d SoftmaxLoss / d logits", hint="(softmax - onehot) / batch, kept float32")
 
 
@@ -234,19 +203,6 @@ def numpy_batchnorm_train(x, w, b, eps):
     return (x - mean) / np.sqrt(var + eps) * w + b, mean, var
 
 
-def norm_input_gradient(x, w, g, eps, axis):
-    """Closed-form input gradient of weight * (x - mean) / sqrt(var + eps)
-    (biased var over ``axis``) for the upstream gradient g."""
-    x, g = x.astype(np.float64), g.astype(np.float64)
-    n = x.shape[axis]
-    mean = x.mean(axis=axis, keepdims=True)
-    inv_std = 1.0 / np.sqrt(x.var(axis=axis, keepdims=True) + eps)
-    x_hat = (x - mean) * inv_std
-    d_hat = g * w
-    return inv_std / n * (n * d_hat - d_hat.sum(axis=axis, keepdims=True)
-                          - x_hat * (d_hat * x_hat).sum(axis=axis, keepdims=True))
-
-
 def upstream_input_gradient(layer, x, upstream):
     """x.grad after layer(x).backward(upstream), for float64 arrays x and upstream."""
     xt = tensor(x, "float64")
@@ -254,9 +210,16 @@ def upstream_input_gradient(layer, x, upstream):
     return xt.grad
 
 
-def affine(dim, seed):
-    rng = np.random.default_rng(seed)
-    return rng.uniform(0.5, 2.0, dim).astype(np.float32), rng.standard_normal(dim).astype(np.float32)
+def assert_fresh_weight_and_bias(layer, dim):
+    """A new norm layer's parameters() are [weight, bias]: ``dim`` ones and ``dim`` zeros."""
+    __tracebackhide__ = True
+    name = type(layer).__name__
+    params = layer.parameters()
+    assert len(params) == 2 and params[0] is layer.weight and params[1] is layer.bias, (
+        f"{name}.parameters() should be [weight, bias]; got {len(params)} parameters"
+    )
+    assert_close(layer.weight, np.ones(dim, np.float32), what=f"{name} weight at init")
+    assert_close(layer.bias, np.zeros(dim, np.float32), what=f"{name} bias at init")
 
 
 NORM_CASES = [
@@ -345,9 +308,7 @@ def test_batchnorm_has_exactly_weight_and_bias_parameters(dim):
         f"BatchNorm1d({dim}) should have 2 parameters of {2 * dim} values in all (weight and bias); got "
         f"{len(params)} of sizes {sizes}; running statistics are not Parameters"
     )
-    assert params[0] is layer.weight and params[1] is layer.bias, "BatchNorm1d.parameters() should be [weight, bias]"
-    assert_close(layer.weight, np.ones(dim, np.float32), what="BatchNorm1d weight at init")
-    assert_close(layer.bias, np.zeros(dim, np.float32), what="BatchNorm1d bias at init")
+    assert_fresh_weight_and_bias(layer, dim)
 
 
 def test_batchnorm_training_backward_matches_closed_form():
@@ -366,12 +327,6 @@ def test_batchnorm_training_backward_matches_closed_form():
 # --- LayerNorm1d -------------------------------------------------------------
 
 LAYERNORM_CASES = NORM_CASES + [("1x5", 1, 5, 1e-5, 1.0), ("5x1", 5, 1, 1e-5, 1.0), ("3x3", 3, 3, 1e-5, 1.0)]
-
-
-def numpy_layernorm(x, w, b, eps):
-    x = x.astype(np.float64)
-    mean, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)  # biased
-    return (x - mean) / np.sqrt(var + eps) * w + b
 
 
 @pytest.mark.parametrize("n, dim, eps, scale", [c[1:] for c in LAYERNORM_CASES], ids=[c[0] for c in LAYERNORM_CASES])
@@ -406,13 +361,7 @@ def test_layernorm_backward_matches_closed_form(n, dim, eps, scale):
 
 
 def test_layernorm_parameters_are_weight_and_bias():
-    layer = nn.LayerNorm1d(6)
-    params = layer.parameters()
-    assert len(params) == 2 and params[0] is layer.weight and params[1] is layer.bias, (
-        f"LayerNorm1d.parameters() should be [weight, bias]; got {len(params)} parameters"
-    )
-    assert_close(layer.weight, np.ones(6, np.float32), what="LayerNorm1d weight at init")
-    assert_close(layer.bias, np.zeros(6, np.float32), what="LayerNorm1d bias at init")
+    assert_fresh_weight_and_bias(nn.LayerNorm1d(6), 6)
 
 
 # --- Dropout -----------------------------------------------------------------
@@ -543,32 +492,21 @@ def test_float32_in_gives_float32_out_parameters_and_gradients(name):
 # right as well.
 
 
-def get_int_tensor(*shape, low=0, high=10, entropy=1):
-    """The course's seeded integer labels."""
-    np.random.seed(np.prod(shape) * len(shape) * entropy)
-    return ndl.Tensor(np.random.randint(low, high, size=shape))
-
-
 def course_learn_model_1d(build, opt_class, epochs=1, eval_after=False, **opt_kwargs):
     """seed 42, build the model, then `epochs` passes over 32 in-order batches
     of 32 rows of get_tensor(1024, 64) with uint8 labels in [0, 16); the last
     batch's loss, or with eval_after the eval-mode loss on a new 32-row batch."""
     np.random.seed(42)
     model = build()
-    inputs = np.array_split(get_tensor(1024, 64).numpy(), 32)
-    labels = np.array_split(get_int_tensor(1024, high=16).numpy().astype(np.uint8), 32)
     criterion, opt = nn.SoftmaxLoss(), opt_class(model.parameters(), **opt_kwargs)
-    for _ in range(epochs):
-        for x_batch, y_batch in zip(inputs, labels):
-            opt.reset_grad()
-            loss = criterion(model(ndl.Tensor(x_batch)), ndl.Tensor(y_batch))
-            loss.backward()
-            opt.step()
+    loss = train_on_batches(course_1d_batches(), lambda x, y: criterion(model(ndl.Tensor(x)), ndl.Tensor(y)),
+                            opt, epochs)
     if eval_after:
         model.eval()
-        x_test = get_tensor(32, 64)
-        loss = criterion(model(x_test), ndl.Tensor(get_int_tensor(32, high=16).numpy().astype(np.uint8)))
-    return np.asarray(loss.numpy())
+        logits = model(get_tensor(32, 64))
+        labels = ndl.Tensor(get_int_tensor(32, high=16).numpy().astype(np.uint8))
+        loss = np.asarray(criterion(logits, labels).numpy())
+    return loss
 
 
 def ln_residual():

@@ -10,12 +10,11 @@ W - lr * dloss/dW.  The returned weights are new float32 leaf Tensors
 (``op is None``); the arguments are not changed.
 
 Expected weights come from an independent NumPy implementation with the
-closed-form gradients:
+closed-form gradients (numpy_reference.py):
     S = softmax(logits) - onehot(y_b), divided by the batch's row count;
     dW2 = relu(X_b W1)^T S;  dW1 = X_b^T ((S W2^T) * 1{X_b W1 > 0});
     dtheta = X_b^T S.
 """
-import gzip
 import math
 
 import numpy as np
@@ -24,49 +23,8 @@ import pytest
 import needle as ndl
 from simple_ml import nn_epoch, softmax_regression_epoch
 from tests_public.helpers import TOL, assert_close
-
-
-def numpy_softmax(logits):
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def softmax_minus_one_hot(logits, y_b):
-    S = numpy_softmax(logits)
-    S[np.arange(len(y_b)), y_b] -= 1
-    return S / len(y_b)
-
-
-def numpy_nn_epoch(X, y, W1, W2, lr, batch, dtype=np.float64):
-    W1, W2 = W1.astype(dtype), W2.astype(dtype)
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start:start + batch].astype(dtype), y[start:start + batch]
-        pre = X_b @ W1
-        hidden = np.maximum(pre, 0)
-        S = softmax_minus_one_hot(hidden @ W2, y_b)
-        grad_W2 = hidden.T @ S
-        grad_W1 = X_b.T @ ((S @ W2.T) * (pre > 0))
-        W1, W2 = W1 - lr * grad_W1, W2 - lr * grad_W2
-    return W1, W2
-
-
-def numpy_softmax_regression_epoch(X, y, theta, lr, batch, dtype=np.float64):
-    theta = theta.astype(dtype)
-    for start in range(0, X.shape[0], batch):
-        X_b, y_b = X[start:start + batch].astype(dtype), y[start:start + batch]
-        theta = theta - lr * X_b.T @ softmax_minus_one_hot(X_b @ theta, y_b)
-    return theta
-
-
-def problem(m, n, hidden, k, seed):
-    """float32 data, uint8 labels and float32 weights (W1 = randn / sqrt(hidden),
-    W2 = randn / sqrt(k), as in the course)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((m, n)).astype(np.float32)
-    y = rng.integers(0, k, size=m).astype(np.uint8)
-    W1 = (rng.standard_normal((n, hidden)) / math.sqrt(hidden)).astype(np.float32)
-    W2 = (rng.standard_normal((hidden, k)) / math.sqrt(k)).astype(np.float32)
-    return X, y, W1, W2
+from tests_public.numpy_reference import numpy_nn_epoch, numpy_softmax_regression_epoch, read_mnist_over_255
+from tests_public.numpy_reference import two_layer_problem as problem
 
 
 def run_nn_epoch(X, y, W1, W2, lr, batch):
@@ -190,11 +148,7 @@ def test_softmax_regression_epoch_matches_closed_form(m, n, k, lr, batch):
 @pytest.fixture(scope="module")
 def t10k(mnist_dir):
     """t10k images / 255 and labels, decoded here (not through parse_mnist)."""
-    with gzip.open(mnist_dir / "t10k-images-idx3-ubyte.gz", "rb") as f:
-        X = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(10000, 784)
-    with gzip.open(mnist_dir / "t10k-labels-idx1-ubyte.gz", "rb") as f:
-        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
-    return X.astype(np.float32) / np.float32(255), y.copy()
+    return read_mnist_over_255(mnist_dir)
 
 
 @pytest.mark.mnist

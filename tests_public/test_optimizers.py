@@ -10,8 +10,8 @@ Adam(params, lr, beta1, beta2, eps, weight_decay=λ):
     θ <- θ - lr m̂ / (sqrt(v̂) + eps),  m̂ = m / (1 - β1^t),  v̂ = v / (1 - β2^t)
 
 The unit tests build ``nn.Parameter``s by hand, set ``.grad`` by hand and
-compare θ after each of three steps with these closed forms (computed here in
-float64), so they need neither modules nor backward.  Then: gradients are not
+compare θ after each of three steps with these closed forms (computed in
+float64 by numpy_reference.py), so they need neither modules nor backward.  Then: gradients are not
 changed, parameters without a gradient are skipped, everything stays a float32
 leaf, the live-tensor count does not grow with the number of steps, and the
 course's ``learn_model_1d`` end-to-end values (needle_api.md 9.4) hold for its
@@ -20,83 +20,37 @@ ops (the rows whose model needs BatchNorm1d, LayerNorm1d or Residual are in
 test_modules.py).
 """
 import gc
-import math
 
 import numpy as np
 import pytest
 
 import needle as ndl
 import needle.nn as nn
-from tests_public.helpers import TOL, as_numpy, assert_close
+from tests_public.helpers import TOL, as_numpy, assert_close, step_and_compare, step_keeping_gradients, train_on_batches
+from tests_public.numpy_reference import (
+    adam_history, course_1d_batches, draw_linear, make_params, optimizer_problem, set_grads, sgd_history,
+)
 
 SHAPES = [(2, 3), (4,)]  # two parameters: Adam's step count must be shared
 
 
-def problem(seed, grad_scale=1.0):
+def problem(seed):
     """Initial float32 values of the two parameters and their float32
     gradients for steps 1, 2 and 3 (magnitudes spread over decades so that
     eps and the bias correction matter)."""
-    rng = np.random.default_rng(seed)
-    thetas = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
-    grads = [
-        [(rng.standard_normal(s) * grad_scale * 10.0 ** rng.integers(-2, 1, size=s)).astype(np.float32) for s in SHAPES]
-        for _ in range(3)
-    ]
-    return thetas, grads
+    return optimizer_problem(seed, SHAPES, steps=3, exponents=(-2, 1))
 
 
-def make_params(thetas):
-    return [nn.Parameter(theta.copy()) for theta in thetas]
-
-
-def set_grads(params, grads):
-    for p, g in zip(params, grads):
-        p.grad = ndl.Tensor(g.copy(), requires_grad=False)
-
-
-def sgd_expected(thetas, grads, lr, momentum, weight_decay):
-    """θ of each parameter after each step, in float64."""
-    thetas = [t.astype(np.float64) for t in thetas]
-    u = [np.zeros_like(t) for t in thetas]
-    history = []
-    for step_grads in grads:
-        for i, g in enumerate(step_grads):
-            u[i] = momentum * u[i] + (1 - momentum) * (g + weight_decay * thetas[i])
-            thetas[i] = thetas[i] - lr * u[i]
-        history.append([t.copy() for t in thetas])
-    return history
-
-
-def adam_expected(thetas, grads, lr, beta1, beta2, eps, weight_decay):
-    thetas = [t.astype(np.float64) for t in thetas]
-    m = [np.zeros_like(t) for t in thetas]
-    v = [np.zeros_like(t) for t in thetas]
-    history = []
-    for t, step_grads in enumerate(grads, start=1):
-        for i, grad in enumerate(step_grads):
-            g = grad + weight_decay * thetas[i]
-            m[i] = beta1 * m[i] + (1 - beta1) * g
-            v[i] = beta2 * v[i] + (1 - beta2) * g * g
-            m_hat, v_hat = m[i] / (1 - beta1 ** t), v[i] / (1 - beta2 ** t)
-            thetas[i] = thetas[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
-        history.append([t.copy() for t in thetas])
-    return history
-
-
-def run_three_steps(opt_class, kwargs, expected, seed, hint):
+def set_up(opt_class, kwargs, seed):
+    """Problem ``seed``, its parameters, and an optimizer over them."""
     thetas, grads = problem(seed)
     params = make_params(thetas)
-    opt = opt_class(params, **kwargs)
-    for step, step_grads in enumerate(grads, start=1):
-        set_grads(params, step_grads)
-        opt.step()
-        for i, p in enumerate(params):
-            assert_close(
-                p, expected(thetas, grads, **kwargs)[step - 1][i].astype(np.float32), tol=TOL["float32"],
-                what=f"{opt_class.__name__}({kwargs}) parameter {i} (shape {p.shape}) after step {step}",
-                hint=hint,
-            )
-    return opt, params
+    return thetas, grads, params, opt_class(params, **kwargs)
+
+
+def run_three_steps(opt_class, kwargs, history, seed, hint):
+    thetas, grads = problem(seed)
+    return step_and_compare(opt_class, kwargs, thetas, grads, history, hint)
 
 
 SGD_CASES = [
@@ -110,7 +64,7 @@ SGD_CASES = [
 @pytest.mark.parametrize("kwargs", [c[1] for c in SGD_CASES], ids=[c[0] for c in SGD_CASES])
 def test_sgd_three_steps_follow_the_closed_form(kwargs):
     run_three_steps(
-        ndl.optim.SGD, kwargs, sgd_expected, seed=1,
+        ndl.optim.SGD, kwargs, sgd_history, seed=1,
         hint="u <- momentum * u + (1 - momentum) * (grad + weight_decay * theta), u starting at 0 "
         "(dampened momentum, not u = momentum * u + grad; weight decay added to the gradient, not "
         "decoupled); theta <- theta - lr * u",
@@ -127,8 +81,8 @@ ADAM_CASES = [
 
 @pytest.mark.parametrize("kwargs", [c[1] for c in ADAM_CASES], ids=[c[0] for c in ADAM_CASES])
 def test_adam_three_steps_follow_the_closed_form(kwargs):
-    opt, _ = run_three_steps(
-        ndl.optim.Adam, kwargs, adam_expected, seed=2,
+    opt = run_three_steps(
+        ndl.optim.Adam, kwargs, adam_history, seed=2,
         hint="g = grad + weight_decay * theta (L2, not AdamW); m, v moving averages; t += 1 once per "
         "step() call, shared by all parameters; theta -= lr * m_hat / (sqrt(v_hat) + eps), eps outside "
         "the sqrt, with the bias corrections m / (1 - beta1**t) and v / (1 - beta2**t)",
@@ -139,31 +93,26 @@ def test_adam_three_steps_follow_the_closed_form(kwargs):
     )
 
 
-@pytest.mark.parametrize(
-    "opt_class, kwargs",
-    [(ndl.optim.SGD, SGD_CASES[3][1]), (ndl.optim.Adam, ADAM_CASES[2][1])],
-    ids=["SGD-momentum-weight-decay", "Adam-weight-decay"],
-)
+def sgd_and_adam(ids, adam_case=2):
+    """Parametrize (opt_class, kwargs) over SGD with momentum and weight decay,
+    and Adam with ADAM_CASES[adam_case]."""
+    return pytest.mark.parametrize(
+        "opt_class, kwargs", [(ndl.optim.SGD, SGD_CASES[3][1]), (ndl.optim.Adam, ADAM_CASES[adam_case][1])], ids=ids,
+    )
+
+
+HISTORY = {ndl.optim.SGD: sgd_history, ndl.optim.Adam: adam_history}
+
+
+@sgd_and_adam(["SGD-momentum-weight-decay", "Adam-weight-decay"])
 def test_step_does_not_change_the_gradients(opt_class, kwargs):
-    thetas, grads = problem(3)
-    params = make_params(thetas)
-    opt = opt_class(params, **kwargs)
-    for step, step_grads in enumerate(grads, start=1):
-        set_grads(params, step_grads)
-        before = [p.grad for p in params]
-        opt.step()
-        for i, (p, g) in enumerate(zip(params, step_grads)):
-            assert p.grad is before[i], f"{opt_class.__name__}.step() replaced parameter {i}'s .grad"
-            assert_close(p.grad, g, what=f"parameter {i}'s .grad after {opt_class.__name__}.step() {step}",
-                         hint="compute grad + weight_decay * theta into a new value; never write into p.grad")
+    _, grads, params, opt = set_up(opt_class, kwargs, 3)
+    step_keeping_gradients(opt, params, grads,
+                           hint="compute grad + weight_decay * theta into a new value; never write into p.grad")
 
 
-@pytest.mark.parametrize(
-    "opt_class, kwargs, expected",
-    [(ndl.optim.SGD, SGD_CASES[3][1], sgd_expected), (ndl.optim.Adam, ADAM_CASES[2][1], adam_expected)],
-    ids=["SGD", "Adam"],
-)
-def test_parameters_without_a_gradient_are_skipped(opt_class, kwargs, expected):
+@sgd_and_adam(["SGD", "Adam"])
+def test_parameters_without_a_gradient_are_skipped(opt_class, kwargs):
     thetas, grads = problem(4)
     params = make_params(thetas)
     frozen_value = np.arange(5, dtype=np.float32)
@@ -175,7 +124,7 @@ def test_parameters_without_a_gradient_are_skipped(opt_class, kwargs, expected):
         opt.step()
     assert_close(frozen, frozen_value, what=f"a parameter whose grad is None after three {opt_class.__name__} steps",
                  hint="skip parameters with p.grad is None (no weight decay, no state)")
-    final = expected(thetas, grads, **kwargs)[-1]
+    final = HISTORY[opt_class](thetas, grads, **kwargs)[-1][0]
     for i, p in enumerate(params):
         assert_close(p, final[i].astype(np.float32), tol=TOL["float32"],
                      what=f"parameter {i} next to a skipped one, after three steps")
@@ -187,15 +136,9 @@ def state_tensors(opt):
     return [(f"{name}[{i}]", value) for name in names for i, value in enumerate(getattr(opt, name).values())]
 
 
-@pytest.mark.parametrize(
-    "opt_class, kwargs",
-    [(ndl.optim.SGD, SGD_CASES[3][1]), (ndl.optim.Adam, ADAM_CASES[3][1])],
-    ids=["SGD", "Adam"],
-)
+@sgd_and_adam(["SGD", "Adam"], adam_case=3)
 def test_parameters_stay_float32_leaves_and_state_stays_float32_data(opt_class, kwargs):
-    thetas, grads = problem(5)
-    params = make_params(thetas)
-    opt = opt_class(params, **kwargs)
+    _, grads, params, opt = set_up(opt_class, kwargs, 5)
     for step_grads in grads:
         set_grads(params, step_grads)
         opt.step()
@@ -270,27 +213,10 @@ def test_live_tensor_count_does_not_grow_with_steps(make_opt):
 # Residual are in test_modules.py.)
 
 
-def get_tensor(*shape, entropy=1):
-    np.random.seed(np.prod(shape) * len(shape) * entropy)
-    return ndl.Tensor(np.random.randint(0, 100, size=shape) / 20, dtype="float32")
-
-
-def get_int_tensor(*shape, low=0, high=10, entropy=1):
-    np.random.seed(np.prod(shape) * len(shape) * entropy)
-    return ndl.Tensor(np.random.randint(low, high, size=shape))
-
-
 def linear_parameters(fan_in, fan_out):
-    """nn.Linear(fan_in, fan_out)'s weight, then its bias, drawn as Linear
-    draws them: kaiming_uniform(fan_in, fan_out), then kaiming_uniform(fan_out,
-    1) reshaped to (1, fan_out); each is np.random.rand(...) * (high - low) +
-    low in float64 with high = -low = sqrt(2) * sqrt(3 / fan), cast to float32."""
-    def kaiming_uniform(fan, *shape):
-        high = math.sqrt(2) * math.sqrt(3 / fan)
-        return (np.random.rand(*shape) * (high - -high) + -high).astype(np.float32)
-
-    return [nn.Parameter(kaiming_uniform(fan_in, fan_in, fan_out)),
-            nn.Parameter(kaiming_uniform(fan_out, fan_out, 1).reshape(1, fan_out))]
+    """nn.Linear(fan_in, fan_out)'s weight, then its bias, as Parameters drawn
+    as Linear draws them."""
+    return [nn.Parameter(a) for a in draw_linear(fan_in, fan_out)]
 
 
 def mlp_forward(params, X):
@@ -321,18 +247,18 @@ def learn_mlp_1d(optimizer, **kwargs):
     for i, (p, value) in enumerate(zip(params, initial)):
         assert_close(p, value, what=f"parameter {i} after a {optimizer.__name__} step with no gradients",
                      hint="skip parameters whose grad is None")
-    X = get_tensor(1024, 64).numpy()
-    y = get_int_tensor(1024, low=0, high=16).numpy().astype(np.uint8)
     opt = optimizer(params, **kwargs)
-    for X0, y0 in zip(np.array_split(X, 32), np.array_split(y, 32)):
-        opt.reset_grad()
-        loss = softmax_loss(mlp_forward(params, ndl.Tensor(X0, dtype="float32")), y0)
-        loss.backward()
+
+    def step():
         grad_before = params[0].grad.numpy().copy()
         opt.step()
         assert_close(params[0].grad, grad_before, what="the first parameter's gradient across opt.step()",
                      hint="the optimizer should not modify gradients in place")
-    return np.asarray(loss.numpy())
+
+    return train_on_batches(
+        course_1d_batches(), lambda X0, y0: softmax_loss(mlp_forward(params, ndl.Tensor(X0, dtype="float32")), y0),
+        opt, step=step,
+    )
 
 
 COURSE_CASES = [

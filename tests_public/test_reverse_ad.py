@@ -16,21 +16,10 @@ import numpy as np
 import pytest
 
 import needle as ndl
-from tests_public.helpers import TOL, assert_close, check_gradient, op_node
+from tests_public.helpers import TOL, assert_close, check_gradient, first_gradient, op_case, op_node
+from tests_public.numpy_reference import np_logsoftmax, np_logsumexp, np_power_scalar, np_relu
+from tests_public.numpy_reference import random_tensor as tensor
 from tests_public.recording import Recorder
-
-
-def tensor(shape, seed, dtype="float64", kind="normal"):
-    rng = np.random.default_rng(seed)
-    if kind == "normal":
-        data = rng.standard_normal(shape)
-    elif kind == "positive":
-        data = rng.uniform(0.5, 2.0, shape)
-    elif kind == "nonzero":
-        data = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-    else:
-        raise ValueError(kind)
-    return ndl.Tensor(np.asarray(data, dtype=dtype))
 
 
 def const(array):
@@ -219,68 +208,33 @@ def test_composite_graph_float32_gives_float32_grads(f, shapes):
 # Second-order gradients through every differentiable op
 # --------------------------------------------------------------------------
 
-def np_logsumexp(z, axes=None):
-    z_max = np.max(z, axis=axes, keepdims=True)
-    kept = np.log(np.sum(np.exp(z - z_max), axis=axes, keepdims=True)) + z_max
-    return kept.reshape(()) if axes is None else np.squeeze(kept, axis=axes)
-
-
-def np_logsoftmax(z):
-    return z - np.expand_dims(np_logsumexp(z, -1), -1)
-
-
-def _own(forward):
-    """``forward`` returning a new array (never a view, never a NumPy scalar)."""
-    return lambda *arrays: np.array(forward(*arrays))
-
-
-def first_gradient(op, forward, index, seed):
-    """xs -> input ``index``'s gradient of sum(u * node * node), where node is
-    op(*xs) with its data from the NumPy ``forward`` (no ``compute``) and u a
-    fixed random weight.  That gradient, as backward() computes it, goes
-    through op.gradient, so it is a graph of xs; differentiating it again goes
-    through every gradient op that the first pass built (squaring makes it
-    depend on xs even for linear ops such as transpose).  Each call builds a
-    fresh node from the current data of xs."""
-    def fn(*xs):
-        node = op_node(op, list(xs), forward)
-        u = np.random.default_rng(seed).uniform(0.5, 1.5, node.shape).astype(node.dtype)
-        (node * node).backward(const(u))
-        return xs[index].grad
-    return fn
-
-
-def C(name, op, forward, *specs):
-    return pytest.param(op, _own(forward), specs, id=name)
-
-
 SECOND_ORDER_CASES = [
-    *[C(f"power_scalar-s={s}", ndl.ops.PowerScalar(s), (lambda s: lambda a: a ** s)(s), ("positive", (2, 3)))
+    *[op_case(f"power_scalar-s={s}", ndl.ops.PowerScalar(s), np_power_scalar(s), ("positive", (2, 3)))
       for s in (2, 3, -1, 0.5, -1.5)],
-    C("power", ndl.ops.EWisePow(), np.power, ("positive", (2, 3)), ("normal", (2, 3))),
-    C("power-broadcast-1x3-by-3", ndl.ops.EWisePow(), np.power, ("positive", (1, 3)), ("normal", (3,))),
-    C("divide", ndl.ops.EWiseDiv(), np.divide, ("normal", (2, 3)), ("nonzero", (2, 3))),
-    C("divide_scalar", ndl.ops.DivScalar(3.7), lambda a: a / 3.7, ("normal", (2, 3))),
-    C("transpose-None", ndl.ops.Transpose(), lambda a: np.swapaxes(a, -1, -2), ("normal", (2, 3, 2))),
-    C("transpose-(0,2)", ndl.ops.Transpose((0, 2)), lambda a: np.swapaxes(a, 0, 2), ("normal", (2, 3, 2))),
-    C("reshape", ndl.ops.Reshape((3, 2)), lambda a: a.reshape(3, 2), ("normal", (2, 3))),
-    C("broadcast_to-0d", ndl.ops.BroadcastTo((2, 3)), lambda a: np.broadcast_to(a, (2, 3)), ("normal", ())),
-    C("broadcast_to-prepended-and-size-1", ndl.ops.BroadcastTo((2, 3, 2)),
-      lambda a: np.broadcast_to(a, (2, 3, 2)), ("normal", (3, 1))),
-    C("summation-None", ndl.ops.Summation(), np.sum, ("normal", (2, 3))),
-    C("summation-int", ndl.ops.Summation(1), lambda a: np.sum(a, axis=1), ("normal", (2, 3))),
-    C("summation-negative-tuple", ndl.ops.Summation((-1, 0)), lambda a: np.sum(a, axis=(-1, 0)),
-      ("normal", (2, 3, 2))),
-    C("matmul", ndl.ops.MatMul(), np.matmul, ("normal", (2, 3)), ("normal", (3, 2))),
-    C("matmul-batched-mixed-ranks", ndl.ops.MatMul(), np.matmul, ("normal", (3, 2)), ("normal", (2, 2, 3))),
-    C("matmul-size-1-batch", ndl.ops.MatMul(), np.matmul, ("normal", (1, 2, 3)), ("normal", (2, 3, 2))),
-    C("negate", ndl.ops.Negate(), np.negative, ("normal", (2, 3))),
-    C("log", ndl.ops.Log(), np.log, ("positive", (2, 3))),
-    C("exp", ndl.ops.Exp(), np.exp, ("normal", (2, 3))),
-    C("relu", ndl.ops.ReLU(), lambda a: np.maximum(a, 0), ("nonzero", (2, 3))),
-    C("logsumexp-None", ndl.ops.LogSumExp(), np_logsumexp, ("normal", (2, 3))),
-    C("logsumexp-axes", ndl.ops.LogSumExp((1,)), lambda a: np_logsumexp(a, (1,)), ("normal", (2, 3))),
-    C("logsoftmax", ndl.ops.LogSoftmax(), np_logsoftmax, ("normal", (2, 3))),
+    op_case("power", ndl.ops.EWisePow(), np.power, ("positive", (2, 3)), ("normal", (2, 3))),
+    op_case("power-broadcast-1x3-by-3", ndl.ops.EWisePow(), np.power, ("positive", (1, 3)), ("normal", (3,))),
+    op_case("divide", ndl.ops.EWiseDiv(), np.divide, ("normal", (2, 3)), ("nonzero", (2, 3))),
+    op_case("divide_scalar", ndl.ops.DivScalar(3.7), lambda a: a / 3.7, ("normal", (2, 3))),
+    op_case("transpose-None", ndl.ops.Transpose(), lambda a: np.swapaxes(a, -1, -2), ("normal", (2, 3, 2))),
+    op_case("transpose-(0,2)", ndl.ops.Transpose((0, 2)), lambda a: np.swapaxes(a, 0, 2), ("normal", (2, 3, 2))),
+    op_case("reshape", ndl.ops.Reshape((3, 2)), lambda a: a.reshape(3, 2), ("normal", (2, 3))),
+    op_case("broadcast_to-0d", ndl.ops.BroadcastTo((2, 3)), lambda a: np.broadcast_to(a, (2, 3)), ("normal", ())),
+    op_case("broadcast_to-prepended-and-size-1", ndl.ops.BroadcastTo((2, 3, 2)),
+            lambda a: np.broadcast_to(a, (2, 3, 2)), ("normal", (3, 1))),
+    op_case("summation-None", ndl.ops.Summation(), np.sum, ("normal", (2, 3))),
+    op_case("summation-int", ndl.ops.Summation(1), lambda a: np.sum(a, axis=1), ("normal", (2, 3))),
+    op_case("summation-negative-tuple", ndl.ops.Summation((-1, 0)), lambda a: np.sum(a, axis=(-1, 0)),
+            ("normal", (2, 3, 2))),
+    op_case("matmul", ndl.ops.MatMul(), np.matmul, ("normal", (2, 3)), ("normal", (3, 2))),
+    op_case("matmul-batched-mixed-ranks", ndl.ops.MatMul(), np.matmul, ("normal", (3, 2)), ("normal", (2, 2, 3))),
+    op_case("matmul-size-1-batch", ndl.ops.MatMul(), np.matmul, ("normal", (1, 2, 3)), ("normal", (2, 3, 2))),
+    op_case("negate", ndl.ops.Negate(), np.negative, ("normal", (2, 3))),
+    op_case("log", ndl.ops.Log(), np.log, ("positive", (2, 3))),
+    op_case("exp", ndl.ops.Exp(), np.exp, ("normal", (2, 3))),
+    op_case("relu", ndl.ops.ReLU(), np_relu, ("nonzero", (2, 3))),
+    op_case("logsumexp-None", ndl.ops.LogSumExp(), np_logsumexp, ("normal", (2, 3))),
+    op_case("logsumexp-axes", ndl.ops.LogSumExp((1,)), lambda a: np_logsumexp(a, (1,)), ("normal", (2, 3))),
+    op_case("logsoftmax", ndl.ops.LogSoftmax(), np_logsoftmax, ("normal", (2, 3))),
 ]
 
 
@@ -299,7 +253,7 @@ def test_second_order_gradient_matches_central_differences(op, forward, specs):
 UNARY_SECOND_DERIVATIVES = [
     pytest.param(ndl.ops.Log(), np.log, lambda x: -1 / x ** 2, id="log"),
     pytest.param(ndl.ops.Exp(), np.exp, np.exp, id="exp"),
-    *[pytest.param(ndl.ops.PowerScalar(s), (lambda s: lambda x: x ** s)(s),
+    *[pytest.param(ndl.ops.PowerScalar(s), np_power_scalar(s),
                    (lambda s: lambda x: s * (s - 1) * x ** (s - 2))(s), id=f"power_scalar-s={s}")
       for s in (2, 3, -1, 0.5, -1.5)],
 ]

@@ -10,7 +10,6 @@ raise ValueError: that check is given code, ahead of the TODO.)
 
 Expected values come from NumPy (float64, shifted by the row maximum).
 """
-import gzip
 import math
 
 import numpy as np
@@ -19,25 +18,9 @@ import pytest
 import needle as ndl
 from simple_ml import softmax_loss
 from tests_public.helpers import TOL, assert_close, check_gradient
-
-
-def one_hot(y, k, dtype=np.float32):
-    Y = np.zeros((len(y), k), dtype=dtype)
-    Y[np.arange(len(y)), y] = 1
-    return Y
-
-
-def numpy_softmax_loss(Z, y):
-    Z = np.asarray(Z, dtype=np.float64)
-    shifted = Z - Z.max(axis=1, keepdims=True)
-    lse = np.log(np.exp(shifted).sum(axis=1))
-    return float(np.mean(lse - shifted[np.arange(len(y)), y]))
-
-
-def numpy_softmax(Z):
-    Z = np.asarray(Z, dtype=np.float64)
-    e = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+from tests_public.numpy_reference import (
+    logits_and_labels, mnist_paths, np_softmax, one_hot, read_idx, softmax_loss_value,
+)
 
 
 def loss_value(loss, what="softmax_loss(Z, y_one_hot)"):
@@ -51,13 +34,6 @@ def loss_value(loss, what="softmax_loss(Z, y_one_hot)"):
     return value.reshape(())
 
 
-def inputs(m, k, seed, scale=1.0, dtype=np.float32):
-    rng = np.random.default_rng(seed)
-    Z = (rng.standard_normal((m, k)) * scale).astype(dtype)
-    y = rng.integers(0, k, size=m)
-    return Z, y
-
-
 VALUE_CASES = [
     # (id, batch, classes, seed, scale)
     ("5x10", 5, 10, 0, 1.0),
@@ -69,10 +45,10 @@ VALUE_CASES = [
 
 @pytest.mark.parametrize("m, k, seed, scale", [c[1:] for c in VALUE_CASES], ids=[c[0] for c in VALUE_CASES])
 def test_value_is_batch_mean_of_logsumexp_minus_true_logit(m, k, seed, scale):
-    Z, y = inputs(m, k, seed, scale)
+    Z, y = logits_and_labels(m, k, seed, scale)
     loss = softmax_loss(ndl.Tensor(Z), ndl.Tensor(one_hot(y, k)))
     assert_close(
-        loss_value(loss), np.float32(numpy_softmax_loss(Z, y)), tol=TOL["float32"],
+        loss_value(loss), np.float32(softmax_loss_value(Z, y)), tol=TOL["float32"],
         what=f"softmax_loss of a {m}x{k} float32 batch",
         hint="mean over the batch (divide by the number of rows) of log(sum(exp(z))) - z_y; "
         "keep float32 inputs float32",
@@ -90,15 +66,15 @@ def test_zero_logits_give_log_of_the_class_count():
 
 
 def test_float64_input_gives_float64_loss():
-    Z, y = inputs(6, 4, 7, dtype=np.float64)
+    Z, y = logits_and_labels(6, 4, 7, dtype=np.float64)
     loss = softmax_loss(ndl.Tensor(Z), ndl.Tensor(one_hot(y, 4, np.float64)))
-    assert_close(loss_value(loss), np.float64(numpy_softmax_loss(Z, y)), tol=TOL["float64"],
+    assert_close(loss_value(loss), np.float64(softmax_loss_value(Z, y)), tol=TOL["float64"],
                  what="softmax_loss of float64 inputs")
 
 
 @pytest.mark.parametrize("m, k", [(16, 10), (4, 3)], ids=["16x10", "4x3"])
 def test_gradient_matches_central_differences(m, k):
-    Z, y = inputs(m, k, seed=m + k, dtype=np.float64)
+    Z, y = logits_and_labels(m, k, seed=m + k, dtype=np.float64)
     Y = ndl.Tensor(one_hot(y, k, np.float64), requires_grad=False)
     check_gradient(
         lambda Z: softmax_loss(Z, Y), ndl.Tensor(Z),
@@ -107,17 +83,17 @@ def test_gradient_matches_central_differences(m, k):
     Zt = ndl.Tensor(Z)
     softmax_loss(Zt, Y).backward()
     assert_close(
-        Zt.grad, (numpy_softmax(Z) - one_hot(y, k, np.float64)) / m, tol=TOL["gradient"],
+        Zt.grad, (np_softmax(Z) - one_hot(y, k, np.float64)) / m, tol=TOL["gradient"],
         what="d softmax_loss / dZ", hint="the gradient is (softmax(Z) - y_one_hot) / batch",
     )
 
 
 def test_gradient_of_float32_logits_is_float32():
-    Z, y = inputs(8, 5, seed=11)
+    Z, y = logits_and_labels(8, 5, seed=11)
     Zt = ndl.Tensor(Z)
     softmax_loss(Zt, ndl.Tensor(one_hot(y, 5), requires_grad=False)).backward()
     assert_close(
-        Zt.grad, ((numpy_softmax(Z) - one_hot(y, 5, np.float64)) / 8).astype(np.float32),
+        Zt.grad, ((np_softmax(Z) - one_hot(y, 5, np.float64)) / 8).astype(np.float32),
         tol=TOL["float32"], what="Z.grad for float32 Z",
         hint="divide by the batch size as a Python int or float, so float32 stays float32",
     )
@@ -125,13 +101,13 @@ def test_gradient_of_float32_logits_is_float32():
 
 @pytest.mark.parametrize("scale", [1e4, -1e4], ids=["logits-1e4", "logits-minus-1e4"])
 def test_large_logits_stay_finite_and_exact(scale):
-    Z, y = inputs(6, 10, seed=21, scale=scale)
+    Z, y = logits_and_labels(6, 10, seed=21, scale=scale)
     loss = loss_value(softmax_loss(ndl.Tensor(Z), ndl.Tensor(one_hot(y, 10))))
     assert np.isfinite(loss), (
         f"softmax_loss of logits of size {abs(scale):g} gave {loss}; exp overflows in float32: "
         f"subtract each row's maximum first (logsoftmax does)"
     )
-    expected = np.float32(numpy_softmax_loss(Z, y))
+    expected = np.float32(softmax_loss_value(Z, y))
     assert_close(loss, expected, tol=TOL["float32"], what=f"softmax_loss of logits scaled by {scale:g}",
                  hint="compute log(sum(exp(z))) as max(z) + log(sum(exp(z - max(z))))")
 
@@ -141,8 +117,7 @@ def test_course_value_on_the_mnist_training_labels(mnist_dir):
     # hw1's published check (needle_api.md 9.2): seed 0, Z = randn(60000, 10) in
     # float32 against the training labels (which are byte-exact here) gives
     # 2.7291998.  The labels are read directly, not through parse_mnist.
-    with gzip.open(mnist_dir / "train-labels-idx1-ubyte.gz", "rb") as f:
-        y = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
+    y = read_idx(mnist_paths(mnist_dir, "train")[1], 8)
     np.random.seed(0)
     Z = ndl.Tensor(np.random.randn(y.shape[0], 10).astype(np.float32))
     loss = softmax_loss(Z, ndl.Tensor(one_hot(y, 10)))

@@ -13,37 +13,12 @@ import pytest
 
 import needle as ndl
 from needle.autograd import find_topo_sort
+from tests_public.helpers import assert_topo_order
 from tests_public.recording import Recorder
 
 
 def leaf(seed):
     return ndl.Tensor(np.random.default_rng(seed).standard_normal((2, 2)))
-
-
-def describe(nodes, names):
-    """Each node's name, or its op for a node that should not be there."""
-    return [names.get(id(n), f"<unexpected {type(n.op).__name__ if n.op else 'leaf'} node>") for n in nodes]
-
-
-def assert_topo_order(output_nodes, expected_named, hint=""):
-    """find_topo_sort(output_nodes) must return exactly the nodes of
-    ``expected_named`` (a list of (node, name) pairs), in that order."""
-    __tracebackhide__ = True
-    names = {id(node): name for node, name in expected_named}
-    expected = [node for node, _ in expected_named]
-    got = find_topo_sort(output_nodes)
-    assert isinstance(got, list), f"find_topo_sort should return a list, got {type(got).__name__}"
-    # Hand the order to the grader as positions in the expected order (-1: not expected).
-    positions = {id(node): i for i, node in enumerate(expected)}
-    Recorder.current("order", np.array([positions.get(id(n), -1) for n in got], dtype=np.int64))
-    same = len(got) == len(expected) and all(g is e for g, e in zip(got, expected))
-    assert same, (
-        f"find_topo_sort: expected the post-order\n  {describe(expected, names)}\n"
-        f"got\n  {describe(got, names)}\n"
-        "Hint: depth-first from each output in node_list, visit a node's inputs left to "
-        "right, append a node after all its inputs, and visit each node (by identity) once. "
-        + hint
-    )
 
 
 def test_course_graph_3aa_plus_4ba_minus_a():

@@ -118,7 +118,11 @@ class Value:
     @classmethod
     def make_from_op(cls, op: Op, inputs: List["Value"]):
         inputs = list(inputs)
-        requires_grad = any([x.requires_grad for x in inputs])
+        requires_grad = False
+        for x in inputs:
+            if x.requires_grad:
+                requires_grad = True
+                break
         value = cls.__new__(cls)
         if LAZY_MODE:
             value._init(op, inputs, requires_grad=requires_grad)
@@ -131,7 +135,8 @@ class Value:
 
 
 def _compute(op: Op, inputs: List[Value]):
-    data = op.compute(*[x.realize_cached_data() for x in inputs])
+    data = op.compute(*[x.cached_data if x.cached_data is not None else x.realize_cached_data()
+                        for x in inputs])
     # NumPy turns 0-d results into scalars; keep arrays.
     return numpy.asarray(data) if isinstance(data, numpy.generic) else data
 
@@ -234,11 +239,13 @@ class Tensor(Value):
 
     @property
     def shape(self):
-        return self.realize_cached_data().shape
+        data = self.cached_data
+        return (data if data is not None else self.realize_cached_data()).shape
 
     @property
     def dtype(self):
-        return self.realize_cached_data().dtype
+        data = self.cached_data
+        return (data if data is not None else self.realize_cached_data()).dtype
 
     @property
     def device(self):
@@ -345,7 +352,7 @@ def compute_gradient_of_variables(output_tensor, out_grad):
             partials = node_to_output_grads_list.pop(node, None)
             if partials is None:
                 continue  # nothing that needs a gradient depends on it
-            grad = sum_node_list(partials)
+            grad = partials[0] if len(partials) == 1 else sum_node_list(partials)
             grad.realize_cached_data()
             if grad.op is not None and not grad.requires_grad:
                 grad = grad.detach()  # drop the graph that computed it
