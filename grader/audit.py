@@ -8,6 +8,7 @@ exactly as a student's submission would be.
 """
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class BugResult:
     score: float
     lost: Dict[str, float]  # question name to points lost there
     seconds: float
-    error: str = ""  # why the buggy submission could not be graded, if it could not
+    error: str = ""  # why it could not be graded (ungradable, or the grader failed), if so
 
     @property
     def lost_own(self) -> float:
@@ -68,11 +69,14 @@ def points_lost(results: dict) -> Dict[str, float]:
     return {name: round(points, 4) for name, points in lost.items()}
 
 
-def audit_bug(bug, work: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path) -> BugResult:
-    """Grade the reference with ``bug`` applied; its files go under ``work``."""
+def audit_bug(bug, work: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path,
+              out: Optional[Path] = None) -> BugResult:
+    """Grade the reference with ``bug`` applied; its files go under ``work``,
+    its results.json to ``out`` (default: under ``work``)."""
     started = time.monotonic()
     submission = gallery().make_submission(bug, work / bug.name / "submission")
-    results = grade.grade(submission, work / bug.name / "results.json", key=key, suites=suites, mnist_dir=mnist_dir)
+    out = out or work / bug.name / "results.json"
+    results = grade.grade(submission, out, key=key, suites=suites, mnist_dir=mnist_dir)
     error = "" if results.get("tests") else str(results.get("output", "ungradable"))
     return BugResult(bug.name, bug.question, bug.why, float(results["score"]), points_lost(results),
                      time.monotonic() - started, error)
@@ -102,22 +106,29 @@ def check(selected: Iterable) -> None:
 
 
 def audit(bugs: Iterable, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path, jobs: int = 1,
-          progress=None) -> List[BugResult]:
-    """Grade every bug, ``jobs`` at a time; results in the bugs' order.
-    ``progress(done, total, result)`` is called as each bug finishes."""
+          out_dir: Optional[Path] = None, progress=None) -> List[BugResult]:
+    """Grade every bug, ``jobs`` at a time; results in the bugs' order, and
+    each bug's results.json kept as ``out_dir/<bug>.json`` when ``out_dir``
+    is given.  ``progress(done, total, result)`` is called as each bug
+    finishes."""
     bugs = list(bugs)
     check(bugs)
-    done = []
-
-    def one(bug):
-        result = audit_bug(bug, work, key=key, suites=suites, mnist_dir=mnist_dir)
-        done.append(result)
-        if progress:
-            progress(len(done), len(bugs), result)
-        return result
-
+    lock, done = threading.Lock(), []
     with tempfile.TemporaryDirectory(prefix="audit-") as tmp:
-        work = Path(tmp)
+
+        def one(bug) -> BugResult:
+            out = out_dir / f"{bug.name}.json" if out_dir else None
+            try:
+                result = audit_bug(bug, Path(tmp), key=key, suites=suites, mnist_dir=mnist_dir, out=out)
+            except Exception as error:  # a grader bug: report it with the others
+                result = BugResult(bug.name, bug.question, bug.why, 0.0, {}, 0.0,
+                                   f"the grader failed: {type(error).__name__}: {error}")
+            with lock:
+                done.append(result)
+                if progress:
+                    progress(len(done), len(bugs), result)
+            return result
+
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             return list(pool.map(one, bugs))
 
@@ -139,15 +150,19 @@ def report(results: List[BugResult], suites: Tuple[str, ...]) -> str:
         f"{'bug':<{width}}  {'question':<{qwidth}}  {'lost on it':>13}  lost elsewhere",
     ]
     for r in results:
-        own = "ungradable" if r.error else f"{r.lost_own:g} / {BY_NAME[r.question].points}"
+        own = "error" if r.error else f"{r.lost_own:g} / {BY_NAME[r.question].points}"
         lines.append(f"{r.name:<{width}}  {r.question:<{qwidth}}  {own:>13}  {_elsewhere(r)}")
-    missed = [r for r in results if not r.caught_anywhere]
+    errors = [r for r in results if r.error]
+    missed = [r for r in results if not r.error and not r.caught_anywhere]
     elsewhere_only = [r for r in results if r.caught_anywhere and not r.caught]
     lines.append("")
+    if errors:
+        lines.append(f"COULD NOT BE GRADED ({len(errors)}; fix the bug in tests/bugs.py or the grader):")
+        lines += [f"  {r.name} [{r.question}]: {r.error}" for r in errors]
     if missed:
         lines.append(f"NOT CAUGHT by any test ({len(missed)}):")
-        lines += [f"  {r.name} [{r.question}]: {r.error or r.why}" for r in missed]
-    else:
+        lines += [f"  {r.name} [{r.question}]: {r.why}" for r in missed]
+    elif not errors:
         lines.append("Every bug lost points somewhere: no bug went uncaught.")
     if elsewhere_only:
         lines.append(f"Caught only by other questions' tests, not by their own question's ({len(elsewhere_only)}):")
@@ -158,15 +173,16 @@ def report(results: List[BugResult], suites: Tuple[str, ...]) -> str:
 
 
 def run(*, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path, jobs: int = 1,
-        names: Optional[Sequence[str]] = None) -> Tuple[int, str]:
+        names: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None) -> Tuple[int, str]:
     """(exit code, report): 0 when every bug lost points on its own question."""
     bugs = select(names)
 
     def progress(done, total, result):
-        status = "ungradable" if result.error else f"lost {result.lost_own:g} on {result.question}, " \
-                                                   f"{result.lost_elsewhere:g} elsewhere"
+        status = f"error: {result.error.splitlines()[0]}" if result.error else (
+            f"lost {result.lost_own:g} on {result.question}, {result.lost_elsewhere:g} elsewhere")
         print(f"  [{done}/{total}] {result.name}: {status} ({result.seconds:.0f} s)", file=sys.stderr, flush=True)
 
     print(f"grading {len(bugs)} one-bug submissions, {max(1, jobs)} at a time...", file=sys.stderr, flush=True)
-    results = audit(bugs, key=key, suites=suites, mnist_dir=mnist_dir, jobs=jobs, progress=progress)
+    results = audit(bugs, key=key, suites=suites, mnist_dir=mnist_dir, jobs=jobs, out_dir=out_dir,
+                    progress=progress)
     return (0 if all(r.caught for r in results) else 1), report(results, suites)

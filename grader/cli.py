@@ -63,7 +63,7 @@ def _audit(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     code, report = audit.run(key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir, jobs=args.jobs,
-                             names=[b.name for b in bugs])
+                             names=[b.name for b in bugs], out_dir=args.out)
     print(report)
     return code
 
@@ -122,6 +122,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="bugs graded at once (default: %(default)s)")
     p.add_argument("--bugs", type=lambda text: [n.strip() for n in text.split(",") if n.strip()], default=None,
                    help="only these bugs (comma-separated names; default: all)")
+    p.add_argument("--out", type=Path, default=None, help="keep each bug's results.json in this folder as <bug>.json")
     _add_key_options(p)
     p.set_defaults(run=_audit)
 

@@ -67,6 +67,14 @@ def hints(path: Path) -> Dict[str, str]:
     }
 
 
+def collection_error(output: str) -> str:
+    """The first error pytest printed for a file it could not collect."""
+    lines = output.splitlines()
+    errors = [line[4:].strip() for line in lines if line.startswith("E   ")]
+    errors += [line[6:].strip() for line in lines if line.startswith("ERROR ")]
+    return errors[0] if errors else ""
+
+
 def _function_name(nodeid: str) -> str:
     return nodeid.split("::")[-1].split("[")[0]
 
@@ -81,10 +89,14 @@ def build(folder: Path, *, mnist_dir: Path, suites: Iterable[str] = defaults.DEF
     tests, failures = [], []
     for suite in suites:
         for question in QUESTIONS:
+            if not suite_file(suite, question).is_file():
+                failures.append(f"{suite_file(suite, question)} is missing: every question needs a file in each suite")
+                continue
             run = run_question(reference, suite, question, staging, mnist_dir=mnist_dir)
             log(f"  {suite}/{question.name}: {run.seconds:.1f} s")
-            if run.report is None:
-                failures.append(f"{suite}/{question.name}: no report ({run.stderr_tail.strip()[-300:]})")
+            if run.report is None or run.returncode not in (0, 1) or not run.report["tests"]:
+                failures.append(f"{suite}/{question.name}: the tests did not run (exit code "
+                                f"{run.returncode}): {collection_error(run.output_tail) or 'no tests'}")
                 continue
             names = hints(suite_file(suite, question))
             for test in run.report["tests"]:

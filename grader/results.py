@@ -31,7 +31,10 @@ def _entry(number: str, result: QuestionResult) -> dict:
     summary = f"{passed} of {len(result.tests)} {result.suite} tests passed."
     if result.problem:
         summary += f"\n{result.problem}"
-    body = _public_output(result) if result.suite == "public" else _hidden_output(result)
+    # When the run itself failed, its problem says it all: no list of every test.
+    body = "" if result.problem else (
+        _public_output(result) if result.suite == "public" else _hidden_output(result)
+    )
     output = (summary + ("\n\n" + body if body else ""))[:MAX_OUTPUT]
     return {
         "name": f"{result.question.name}: {result.question.title} ({result.suite} tests)",
@@ -64,10 +67,11 @@ def gradescope(grade: Optional[Grade], seconds: float, *, error: str = "", extra
         for r in grade.results
         if r.tests or r.max_score
     ]
+    total = round(sum(entry["score"] for entry in tests), 4)  # what Gradescope would add up
     return {
-        "score": grade.score,
+        "score": total,
         "execution_time": round(seconds, 1),
-        "output": f"Score {grade.score:g} of {grade.max_score:g}.\n\n" + table(grade),
+        "output": f"Score {total:g} of {grade.max_score:g}.\n\n" + table(grade),
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",

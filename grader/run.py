@@ -26,7 +26,7 @@ class Run:
     record_dir: Path
     returncode: Optional[int]  # None when it was killed for running too long
     seconds: float
-    stderr_tail: str
+    output_tail: str  # the end of what the child printed (collection errors land here)
 
 
 def suite_file(suite: str, question: Question) -> Path:
@@ -63,10 +63,13 @@ def run_question(
         completed = subprocess.run(
             command, cwd=defaults.KIT_ROOT, env=env, capture_output=True, text=True, timeout=timeout
         )
-        returncode, stderr = completed.returncode, completed.stderr
+        returncode, output = completed.returncode, completed.stdout + completed.stderr
     except subprocess.TimeoutExpired as expired:
         returncode = None
-        stderr = (expired.stderr or b"").decode(errors="replace") if isinstance(expired.stderr, bytes) else (expired.stderr or "")
+        output = "".join(
+            (part.decode(errors="replace") if isinstance(part, bytes) else part or "")
+            for part in (expired.stdout, expired.stderr)
+        )
     return Run(
         suite=suite,
         question=question.name,
@@ -74,7 +77,7 @@ def run_question(
         record_dir=record_dir,
         returncode=returncode,
         seconds=time.monotonic() - started,
-        stderr_tail=stderr[-2000:],
+        output_tail=output[-6000:],
     )
 
 

@@ -3,6 +3,7 @@ out.  A test scores only when the submission's process reports it passed
 and every value the reference's run handed over for it is there and matches,
 checked here: an ndarray of the key's dtype and shape, within the key's
 tolerance (or, for a threshold, an error rate computed here)."""
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Tuple
@@ -11,7 +12,7 @@ import numpy as np
 
 from tests_public.recording import folder_of
 
-from .key import AnswerKey, KeyTest
+from .key import AnswerKey, KeyTest, collection_error
 from .questions import QUESTIONS, Question
 from .run import Run
 
@@ -132,20 +133,28 @@ def _hidden_reason(exception: str) -> str:
     return exception if kind == "NotImplementedError" else f"raised {kind}"
 
 
-def _run_problem(run: Optional[Run]) -> str:
+def _run_problem(run: Optional[Run], suite: str) -> str:
     if run is None:
         return "not run"
     if run.returncode is None:
         return f"stopped after {run.seconds:.0f} s: the tests of this question ran too long"
     if run.report is None:
         return f"the test process ended (exit code {run.returncode}) without a report"
+    if run.returncode not in (0, 1):
+        error = collection_error(run.output_tail)
+        if suite == "hidden":  # the kind of error and where in the submission, nothing of the suite
+            where = [line.split(": in ")[0] for line in run.output_tail.splitlines()
+                     if line.startswith(("needle/", "apps/", "/")) and ": in " in line and "/tests_" not in line]
+            error = error.split(":", 1)[0] + (f" at {where[-1]}" if where else "")
+        error = re.sub(r"\S*/submission/", "", error)  # paths inside the submission
+        return f"the tests could not start (exit code {run.returncode}): {error or 'see the public tests'}"
     return ""
 
 
 def score_question(question: Question, suite: str, tests: Iterable[KeyTest], points: float,
                    key: AnswerKey, run: Optional[Run]) -> QuestionResult:
     tests = list(tests)
-    problem = _run_problem(run)
+    problem = _run_problem(run, suite)
     reported = {t.get("nodeid"): t for t in (run.report["tests"] if run and run.report else [])
                 if isinstance(t, dict)}
     scorable = [t for t in tests if any(m["kind"] != "labels" for m in t.values.values())]

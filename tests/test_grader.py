@@ -8,10 +8,12 @@ to fix.
 One answer key is built for the whole session into a temporary --key-dir.
 Both suites are used once tests_hidden/ has a file per question (before
 that, the public suite alone).  Each grading costs tens of seconds, so each
-kind of submission is graded once (module fixtures) and checked by several
-tests.
+submission is graded once and checked by several tests, and the gradings
+that the selected tests need run two at a time, as soon as the key is built
+(``gradings``).
 """
 import ast
+import gzip
 import io
 import json
 import re
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,15 +35,18 @@ KIT = Path(__file__).resolve().parent.parent
 HIDDEN_DIR = KIT / "tests_hidden"
 HIDDEN_COMPLETE = all((HIDDEN_DIR / f"test_{q.name}.py").is_file() for q in QUESTIONS)
 SUITES = "public,hidden" if HIDDEN_COMPLETE else "public"
-# One suite for the submissions that only need to be gradable the same way
-# twice (an archive against its folder), and for the bug gallery: the public
-# suite is the cheaper one (the hidden one trains on MNIST).
+# The archives and the one-bug submission they are compared with are graded
+# with one suite, the hidden one (whose entries the leak test reads).
 ONE_SUITE = "hidden" if HIDDEN_COMPLETE else "public"
+# The bug gallery is graded with the public suite: it catches every bug and
+# costs half the hidden one, which trains on MNIST (`python -m grader audit`
+# with both suites takes about 7 minutes on two cores).
 AUDIT_SUITES = "public"
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
-# The bug whose submission is graded in full for the leak and archive tests:
-# it fails tests with assertion messages that quote values.
-LEAK_BUG = "softmax_loss_summed"
+# The bug whose submission is graded for the leak and archive tests: its
+# tests fail with assertion messages that quote values, and it leaves the
+# hidden suite's MNIST training alone (which stays fast).
+LEAK_BUG = "parse_mnist_divides_by_255"
 
 pytestmark = pytest.mark.slow
 
@@ -77,21 +83,22 @@ def key_dir(tmp_path_factory, mnist_dir) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def grade(key_dir, mnist_dir, tmp_path_factory):
-    """grade(submission, suites=SUITES) -> Graded, through the CLI."""
+def grade_with_cli(submission: Path, out: Path, *, suites: str, key_dir: Path, mnist_dir: Path) -> Graded:
+    """Grade through ``python -m grader grade``; it must exit 0 and write results."""
+    result = run_grader("grade", submission, "--out", out, "--suites", suites,
+                        "--key-dir", key_dir, "--mnist-dir", mnist_dir)
+    assert result.returncode == 0, (
+        f"grading {submission} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    assert out.is_file(), f"no results.json written for {submission}"
+    return Graded(result, json.loads(out.read_text(encoding="utf-8")))
 
-    def grade(submission: Path, suites: str = SUITES) -> Graded:
-        out = tmp_path_factory.mktemp("results") / "results.json"
-        result = run_grader("grade", submission, "--out", out, "--suites", suites,
-                            "--key-dir", key_dir, "--mnist-dir", mnist_dir)
-        assert result.returncode == 0, (
-            f"grading {submission} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
-        assert out.is_file(), f"no results.json written for {submission}"
-        return Graded(result, json.loads(out.read_text(encoding="utf-8")))
 
-    return grade
+@pytest.fixture
+def grade(key_dir, mnist_dir, tmp_path):
+    """grade(submission, suites=SUITES) -> Graded, graded at once, in the test."""
+    return lambda submission, suites=SUITES: grade_with_cli(
+        submission, tmp_path / "results.json", suites=suites, key_dir=key_dir, mnist_dir=mnist_dir)
 
 
 def check_gradescope_format(data: dict) -> None:
@@ -148,32 +155,106 @@ _reports.TestReport.from_item_and_call = classmethod(_always_passed)
 '''
 
 
-@pytest.fixture(scope="module")
-def reference(grade) -> Graded:
-    return grade(KIT / "reference")
-
-
-@pytest.fixture(scope="module")
-def handout(grade) -> Graded:
-    return grade(KIT / "handout")
-
-
-@pytest.fixture(scope="module")
-def faked(grade, tmp_path_factory) -> Graded:
-    root = copy_root(KIT / "handout", tmp_path_factory.mktemp("faked") / "submission")
+def faked_handout(folder: Path) -> Path:
+    root = copy_root(KIT / "handout", folder / "submission")
     init = root / "needle" / "__init__.py"
     init.write_text(init.read_text(encoding="utf-8") + FAKE_PASSES, encoding="utf-8")
-    return grade(root)
+    return root
 
 
-@pytest.fixture(scope="module")
-def buggy_root(tmp_path_factory) -> Path:
-    return make_submission(BY_NAME[LEAK_BUG], tmp_path_factory.mktemp("buggy") / "submission")
+def zipped_in_a_top_folder(folder: Path) -> Path:
+    """The LEAK_BUG submission in a .zip, inside one top folder, with the
+    __MACOSX entry that macOS adds."""
+    root = make_submission(BY_NAME[LEAK_BUG], folder / "tree")
+    archive = folder / "submission.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                z.write(path, "my-homework/" + path.relative_to(root).as_posix())
+        z.writestr("__MACOSX/._my-homework", b"resource fork")
+    return archive
 
 
-@pytest.fixture(scope="module")
-def buggy(grade, buggy_root) -> Graded:
-    return grade(buggy_root, ONE_SUITE)
+def reference_tar_gz(folder: Path) -> Path:
+    archive = folder / "submission.tar.gz"
+    with tarfile.open(archive, "w:gz") as t:
+        for name in ("needle", "apps"):
+            t.add(KIT / "reference" / name, arcname=name,
+                  filter=lambda info: None if "__pycache__" in info.name else info)
+    return archive
+
+
+# name: (make the submission in a fresh folder, suites)
+SUBMISSIONS = {
+    "reference": (lambda folder: KIT / "reference", SUITES),
+    "handout": (lambda folder: KIT / "handout", SUITES),
+    "faked": (faked_handout, SUITES),
+    "buggy": (lambda folder: make_submission(BY_NAME[LEAK_BUG], folder / "submission"), ONE_SUITE),
+    "zipped": (zipped_in_a_top_folder, ONE_SUITE),
+    "tar_gz": (reference_tar_gz, ONE_SUITE),
+}
+
+
+def _needed(session) -> set:
+    """The gradings (SUBMISSIONS names and "audit") that the selected tests use."""
+    needed = set()
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        needed.update(name for name in (*SUBMISSIONS, "audit")
+                      if name in getattr(item, "fixturenames", ()) or params.get("which") == name)
+    return needed
+
+
+@pytest.fixture(scope="session")
+def gradings(request, key_dir, mnist_dir, tmp_path_factory):
+    """Futures of the gradings the selected tests need, started together
+    once the key is built: the audit (two bugs at a time) and the other
+    gradings one after another, so that two cores stay busy."""
+    needed = _needed(request.session)
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures = {}
+    if "audit" in needed:
+        out = tmp_path_factory.mktemp("audit")
+        futures["audit"] = pool.submit(lambda: (run_grader(
+            "audit", "--suites", AUDIT_SUITES, "--jobs", 2, "--out", out, "--key-dir", key_dir,
+            "--mnist-dir", mnist_dir), out))
+    for name, (make, suites) in SUBMISSIONS.items():
+        if name in needed:
+            folder = tmp_path_factory.mktemp(name)
+            futures[name] = pool.submit(lambda make=make, folder=folder, suites=suites: grade_with_cli(
+                make(folder), folder / "results.json", suites=suites, key_dir=key_dir, mnist_dir=mnist_dir))
+    yield futures
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def reference(gradings) -> Graded:
+    return gradings["reference"].result()
+
+
+@pytest.fixture(scope="session")
+def handout(gradings) -> Graded:
+    return gradings["handout"].result()
+
+
+@pytest.fixture(scope="session")
+def faked(gradings) -> Graded:
+    return gradings["faked"].result()
+
+
+@pytest.fixture(scope="session")
+def buggy(gradings) -> Graded:
+    return gradings["buggy"].result()
+
+
+@pytest.fixture(scope="session")
+def zipped(gradings) -> Graded:
+    return gradings["zipped"].result()
+
+
+@pytest.fixture(scope="session")
+def tar_gz(gradings) -> Graded:
+    return gradings["tar_gz"].result()
 
 
 # --- the reference and the handout -------------------------------------------
@@ -206,7 +287,7 @@ def test_handout_gets_zero_on_every_question(handout):
         assert re.search(rf"^{q.name}\s+0\.00 / {q.points}\b", handout.process.stdout, re.M), q.name
 
 
-@pytest.mark.parametrize("which", ["reference", "handout", "faked", "buggy"])
+@pytest.mark.parametrize("which", ["reference", "handout", "faked", "buggy", "zipped", "tar_gz"])
 def test_results_json_has_gradescopes_format(request, which):
     check_gradescope_format(request.getfixturevalue(which).data)
 
@@ -268,29 +349,16 @@ def test_a_bug_fails_hidden_tests_with_a_reason(buggy):
 # --- submissions in archives and ungradable ones -----------------------------
 
 
-def test_zip_with_the_submission_in_one_top_folder_grades_like_the_folder(grade, buggy, buggy_root, tmp_path):
-    archive = tmp_path / "submission.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        for path in sorted(buggy_root.rglob("*")):
-            if path.is_file():
-                z.write(path, "my-homework/" + path.relative_to(buggy_root).as_posix())
-        z.writestr("__MACOSX/._my-homework", b"resource fork")
-    zipped = grade(archive, ONE_SUITE)
+def test_zip_with_the_submission_in_one_top_folder_grades_like_the_folder(zipped, buggy):
     check_gradescope_format(zipped.data)
     assert zipped.data["tests"], zipped.data["output"]
     assert zipped.data["score"] == buggy.data["score"]
     assert [(t["name"], t["score"]) for t in zipped.data["tests"]] == [(t["name"], t["score"]) for t in buggy.data["tests"]]
 
 
-def test_tar_gz_of_the_reference_gets_full_marks(grade, tmp_path):
-    archive = tmp_path / "submission.tar.gz"
-    with tarfile.open(archive, "w:gz") as t:
-        for folder in ("needle", "apps"):
-            t.add(KIT / "reference" / folder, arcname=folder,
-                  filter=lambda info: None if "__pycache__" in info.name else info)
-    graded = grade(archive, ONE_SUITE)
-    check_gradescope_format(graded.data)
-    assert graded.data["score"] == TOTAL_POINTS, graded.data["output"]
+def test_tar_gz_of_the_reference_gets_full_marks(tar_gz):
+    check_gradescope_format(tar_gz.data)
+    assert tar_gz.data["score"] == TOTAL_POINTS, tar_gz.data["output"]
 
 
 def no_needle(tmp_path):
@@ -314,8 +382,6 @@ def not_an_archive(tmp_path):
 def compressed_text(tmp_path):
     path = tmp_path / "submission.tar.gz"
     buffer = io.BytesIO()
-    import gzip
-
     with gzip.GzipFile(fileobj=buffer, mode="wb") as f:
         f.write(b"not a tar inside\n")
     path.write_bytes(buffer.getvalue())
@@ -371,26 +437,26 @@ def test_make_submission_fails_loudly_when_the_reference_changed(tmp_path):
 @dataclass(frozen=True)
 class AuditRow:
     question: str
-    lost_own: float  # nan when ungradable
+    lost_own: float  # nan when it could not be graded
     elsewhere: str
 
 
-@pytest.fixture(scope="module")
-def audit(key_dir, mnist_dir):
-    """``python -m grader audit`` on the whole gallery: the process and its
-    table's rows by bug name."""
-    result = run_grader("audit", "--suites", AUDIT_SUITES, "--jobs", 2, "--key-dir", key_dir, "--mnist-dir", mnist_dir)
+@pytest.fixture(scope="session")
+def audit(gradings):
+    """``python -m grader audit`` on the whole gallery: the process, its
+    table's rows by bug name, and the folder of each bug's results.json."""
+    result, out = gradings["audit"].result()
     rows = {}
     for line in result.stdout.splitlines():
         words = line.split()
         if len(words) >= 4 and words[0] in BY_NAME:
-            lost = float("nan") if words[2] == "ungradable" else float(words[2])
+            lost = float("nan") if words[2] == "error" else float(words[2])
             rows[words[0]] = AuditRow(words[1], lost, " ".join(words[5:]))
-    return result, rows
+    return result, rows, out
 
 
 def test_audit_exits_0_and_lists_every_bug_as_caught(audit):
-    result, rows = audit
+    result, rows, _ = audit
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-3000:]}"
     assert set(rows) == set(BY_NAME), result.stdout
     assert "NOT CAUGHT" not in result.stdout
@@ -399,10 +465,26 @@ def test_audit_exits_0_and_lists_every_bug_as_caught(audit):
 
 @pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
 def test_bug_loses_points_on_its_own_question(audit, bug):
-    result, rows = audit
+    result, rows, _ = audit
     assert bug.name in rows, f"{bug.name} missing from the audit table:\n{result.stdout}\n{result.stderr[-2000:]}"
     assert rows[bug.name].question == bug.question
     assert rows[bug.name].lost_own > 0, f"{bug.name} ({bug.why}) lost no points on {bug.question}"
+
+
+def test_every_bugs_results_json_has_gradescopes_format(audit):
+    """Partial scores (not just 0 and full marks) in Gradescope's format:
+    in particular, the test scores add up to the total."""
+    result, _, out = audit
+    problems = {}
+    for bug in BUGS:
+        path = out / f"{bug.name}.json"
+        assert path.is_file(), f"the audit kept no results for {bug.name}:\n{result.stderr[-2000:]}"
+        try:
+            check_gradescope_format(json.loads(path.read_text(encoding="utf-8")))
+        except AssertionError as error:
+            problems[bug.name] = str(error).splitlines()[0]
+    assert not problems, "results.json not in Gradescope's format:\n" + "\n".join(
+        f"  {name}: {problem}" for name, problem in problems.items())
 
 
 def test_audit_report_lists_uncaught_bugs_and_fails():

@@ -92,3 +92,22 @@ def test_error_rate_is_computed_by_the_grader():
 def test_integer_values_must_match_exactly():
     assert value_problem(META, np.array([0, 1, 2]), np.array([0, 1, 2])) == ""
     assert value_problem(META, np.array([0, 1, 2]), np.array([0, 2, 1])) == "2 of 3 values differ"
+
+
+def test_a_run_that_cannot_start_says_why_without_the_suites_code(tmp_path):
+    output = (
+        "ERROR collecting tests_hidden/test_forward_ops.py\n"
+        "tests_hidden/test_forward_ops.py:9: in <module>\n"
+        "/tmp/grade-x/submission/needle/ops/ops_mathematic.py:16: in <module>\n"
+        "E   NameError: name 'oops' is not defined\n"
+    )
+    key = AnswerKey(tmp_path, "stamp", (KeyTest(NODE, "hidden", "forward_ops", "hint", {"checked.0": META}),))
+    for suite, expected in (
+        ("hidden", "NameError at needle/ops/ops_mathematic.py:16"),
+        ("public", "NameError: name 'oops' is not defined"),
+    ):
+        run = Run(suite, "forward_ops", {"tests": []}, tmp_path, 2, 1.0, output)
+        grade = score(key, {(suite, "forward_ops"): run}, (suite,))
+        result = next(r for r in grade.results if r.question.name == "forward_ops")
+        assert result.problem == f"the tests could not start (exit code 2): {expected}"
+        assert "tests_hidden" not in result.problem
