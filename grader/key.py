@@ -14,6 +14,8 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 import numpy as np
 
+from tests_public.recording import folder_of
+
 from . import defaults, handout
 from .errors import AnswerKeyError
 from .questions import QUESTIONS
@@ -44,13 +46,14 @@ class AnswerKey:
         return self.folder / suite / question / "records"
 
 
-def fingerprint(reference: Path = defaults.REFERENCE) -> str:
-    """A digest of everything that decides the key's values."""
+def fingerprint(reference: Path = defaults.REFERENCE, suites: Iterable[str] = defaults.DEFAULT_SUITES) -> str:
+    """A digest of everything that decides the key's values, and of the
+    suites it covers."""
     files = [reference / p for p in handout.handout_files(reference)]
     for folder in defaults.SUITES.values():
         files += sorted(folder.glob("*.py"))
     files += [defaults.KIT_ROOT / p for p in defaults.HARNESS_FILES]
-    digest = hashlib.sha256(f"format {KEY_FORMAT}; numpy {np.__version__}".encode())
+    digest = hashlib.sha256(f"format {KEY_FORMAT}; numpy {np.__version__}; {','.join(suites)}".encode())
     for path in files:
         digest.update(str(path.relative_to(defaults.KIT_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -61,7 +64,7 @@ def hints(path: Path) -> Dict[str, str]:
     from the suite's source, never from a test process)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     return {
-        node.name: (ast.get_docstring(node) or "").strip().splitlines()[0] if ast.get_docstring(node) else ""
+        node.name: ((ast.get_docstring(node) or "").strip().splitlines() or [""])[0]
         for node in ast.walk(tree)
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test")
     }
@@ -84,7 +87,8 @@ def build(folder: Path, *, mnist_dir: Path, suites: Iterable[str] = defaults.DEF
     """Run the suites on the reference and keep what its tests handed over
     in ``folder`` (replaced whole, so a failed build leaves no half key)."""
     log("building the answer key...")
-    stamp = fingerprint(reference)
+    suites = tuple(suites)
+    stamp = fingerprint(reference, suites)
     staging = Path(tempfile.mkdtemp(prefix="key-", dir=folder.parent if folder.parent.exists() else None))
     tests, failures = [], []
     for suite in suites:
@@ -126,8 +130,6 @@ def build(folder: Path, *, mnist_dir: Path, suites: Iterable[str] = defaults.DEF
 
 
 def _values_meta(record_dir: Path, nodeid: str) -> Optional[Path]:
-    from tests_public.recording import folder_of
-
     path = folder_of(record_dir, nodeid) / "meta.json"
     return path if path.is_file() else None
 
