@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import grade
+from .results import points_by_question as result_points
 from .key import AnswerKey
 from .questions import BY_NAME, QUESTIONS
 
@@ -59,14 +60,9 @@ def gallery():
 
 
 def points_lost(results: dict) -> Dict[str, float]:
-    """Question name to points lost, from a results.json's test entries
-    (named "<question>: <title> (<suite> tests)")."""
-    lost = {q.name: 0.0 for q in QUESTIONS}
-    for test in results.get("tests", []):
-        name = str(test.get("name", "")).split(":", 1)[0]
-        if name in lost:
-            lost[name] += float(test["max_score"]) - float(test["score"])
-    return {name: round(points, 4) for name, points in lost.items()}
+    """Question name to points lost, from a results.json."""
+    return {name: round(max_score - score, 4)
+            for name, (score, max_score) in result_points(results).items()}
 
 
 def audit_bug(bug, work: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path,

@@ -73,12 +73,7 @@ def _grade_one(student: str, path: Path, out_dir: Path, *, key, suites, mnist_di
 
 
 def _points_by_question(data: dict) -> dict:
-    points = {q.name: 0.0 for q in QUESTIONS}
-    for test in data.get("tests", []):
-        name = test["name"].split(":", 1)[0]
-        if name in points:
-            points[name] += test["score"]
-    return points
+    return {name: score for name, (score, _) in results.points_by_question(data).items()}
 
 
 def write_csv(path: Path, graded: List[StudentResult]) -> None:

@@ -1,5 +1,5 @@
 """Export a Grade: Gradescope's results.json, and a table for people."""
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 from .questions import QUESTIONS
 from .score import Grade, QuestionResult
@@ -78,6 +78,18 @@ def gradescope(grade: Optional[Grade], seconds: float, *, error: str = "", extra
         "tests": tests,
         "extra_data": extra or {},
     }
+
+
+def points_by_question(results: dict) -> Dict[str, Tuple[float, float]]:
+    """Question name to (score, max score), read back from a results.json
+    (its entries are named "<question>: <title> (<suite> tests)")."""
+    points = {q.name: [0.0, 0.0] for q in QUESTIONS}
+    for test in results.get("tests", []):
+        name = str(test.get("name", "")).split(":", 1)[0]
+        if name in points:
+            points[name][0] += float(test["score"])
+            points[name][1] += float(test["max_score"])
+    return {name: (round(score, 4), round(max_score, 4)) for name, (score, max_score) in points.items()}
 
 
 def table(grade: Grade) -> str:

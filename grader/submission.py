@@ -1,11 +1,15 @@
 """Turn what a student handed in (a folder, a .zip or a .tar.gz) into a clean
 implementation root: ``needle/`` and ``apps/`` only, copied without links,
 checked to compile.  Nothing here runs submitted code."""
+import contextlib
+import functools
 import shutil
 import stat
 import tarfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Callable, List
 
 from .errors import SubmissionError
 
@@ -26,41 +30,50 @@ def _check_member(name: str, is_regular: bool, is_dir: bool, archive: Path) -> N
         raise SubmissionError(f"{archive.name}: {name!r} is a link or a special file; archives may hold only files and folders. {WHAT_TO_SUBMIT}")
 
 
-def _extract(archive: Path, out: Path) -> None:
+@dataclass(frozen=True)
+class _Member:
+    """An archive entry, zip or tar alike."""
+
+    name: str
+    is_dir: bool
+    is_file: bool  # a regular file (not a link or a device)
+    size: int
+    open: Callable
+
+
+def _members(archive: Path, stack: contextlib.ExitStack) -> List[_Member]:
     if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as z:
-            members = z.infolist()
-            _limit(archive, len(members), sum(m.file_size for m in members))
-            for m in members:
-                mode = m.external_attr >> 16
-                _check_member(m.filename, not stat.S_ISLNK(mode), m.is_dir(), archive)
-            for m in members:
-                target = out / m.filename
-                if m.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with z.open(m) as src, target.open("wb") as dst:
-                        shutil.copyfileobj(src, dst)
-        return
+        z = stack.enter_context(zipfile.ZipFile(archive))
+        return [
+            _Member(i.filename, i.is_dir(), not i.is_dir() and not stat.S_ISLNK(i.external_attr >> 16),
+                    i.file_size, functools.partial(z.open, i))
+            for i in z.infolist()
+        ]
     try:
-        with tarfile.open(archive) as t:
-            members = t.getmembers()
-            _limit(archive, len(members), sum(m.size for m in members))
-            for m in members:
-                _check_member(m.name, m.isreg(), m.isdir(), archive)
-            for m in members:
-                target = out / m.name
-                if m.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with t.extractfile(m) as src, target.open("wb") as dst:
-                        shutil.copyfileobj(src, dst)
+        t = stack.enter_context(tarfile.open(archive))
+        return [_Member(m.name, m.isdir(), m.isreg(), m.size, functools.partial(t.extractfile, m))
+                for m in t.getmembers()]
     except tarfile.TarError:
         raise SubmissionError(
             f"{archive.name} is not a folder, a .zip or a .tar.gz archive that can be read. {WHAT_TO_SUBMIT}"
         ) from None
+
+
+def _extract(archive: Path, out: Path) -> None:
+    """Extract ``archive`` into ``out``, after checking every entry."""
+    with contextlib.ExitStack() as stack:
+        members = _members(archive, stack)
+        _limit(archive, len(members), sum(m.size for m in members))
+        for m in members:
+            _check_member(m.name, m.is_file, m.is_dir, archive)
+        for m in members:
+            target = out / m.name
+            if m.is_dir:
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with m.open() as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
 
 
 def _limit(archive: Path, count: int, size: int) -> None:
