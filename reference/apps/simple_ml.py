@@ -74,6 +74,23 @@ def _batches(X, y, batch, num_classes):
         yield ndl.Tensor.make_const(X[start:stop]), ndl.Tensor.make_const(Y[start:stop])
 
 
+def _release_graph(output):
+    """Set ``.grad`` to None on every node of ``output``'s graph that has one.
+
+    A gradient is a graph that usually leads back to its own node (the
+    gradient of log-softmax uses its output, which depends on the logits), so
+    after ``backward()`` the graph is full of reference cycles that only
+    Python's cyclic garbage collector frees, many steps later and at a cost.
+    Breaking them once a step is done frees the step's arrays at once.
+    """
+    stack = [output]
+    while stack:
+        node = stack.pop()
+        if getattr(node, "grad", None) is not None:
+            node.grad = None
+            stack.extend(node.inputs)
+
+
 def _sgd_step(W, lr):
     """A new leaf Tensor W - lr * W.grad (one SGD step), computed with one new
     array; W and its gradient are left as they are."""
@@ -97,8 +114,10 @@ def softmax_regression_epoch(X, y, theta, lr=0.1, batch=100):
     ### BEGIN SOLUTION
     theta = ndl.Tensor.make_const(theta.numpy(), requires_grad=True)
     for X_b, Y_b in _batches(X, y, batch, theta.shape[1]):
-        softmax_loss(X_b @ theta, Y_b).backward()
+        loss = softmax_loss(X_b @ theta, Y_b)
+        loss.backward()
         theta = _sgd_step(theta, lr)
+        _release_graph(loss)
     return theta
     ### END SOLUTION
 
@@ -118,8 +137,10 @@ def nn_epoch(X, y, W1, W2, lr=0.1, batch=100):
     W1 = ndl.Tensor.make_const(W1.numpy(), requires_grad=True)
     W2 = ndl.Tensor.make_const(W2.numpy(), requires_grad=True)
     for X_b, Y_b in _batches(X, y, batch, W2.shape[1]):
-        softmax_loss(ndl.relu(X_b @ W1) @ W2, Y_b).backward()
+        loss = softmax_loss(ndl.relu(X_b @ W1) @ W2, Y_b)
+        loss.backward()
         W1, W2 = _sgd_step(W1, lr), _sgd_step(W2, lr)
+        _release_graph(loss)
     return W1, W2
     ### END SOLUTION
 

@@ -117,20 +117,28 @@ class Value:
 
     @classmethod
     def make_from_op(cls, op: Op, inputs: List["Value"]):
+        global TENSOR_COUNTER
         inputs = list(inputs)
         requires_grad = False
         for x in inputs:
             if x.requires_grad:
                 requires_grad = True
                 break
+        cached_data = None
+        if not LAZY_MODE:
+            # Computed before the Value exists, so that an op that raises
+            # leaves TENSOR_COUNTER as it was.
+            cached_data = _compute(op, inputs)
+            if not requires_grad:
+                op, inputs = None, []  # no gradient will flow here: keep no graph through constants
+        # What _init does, inline: this runs for every op.
         value = cls.__new__(cls)
-        if LAZY_MODE:
-            value._init(op, inputs, requires_grad=requires_grad)
-        elif requires_grad:
-            value._init(op, inputs, cached_data=_compute(op, inputs), requires_grad=True)
-        else:
-            # No gradient will flow here: keep no graph through constants.
-            value._init(None, [], cached_data=_compute(op, inputs), requires_grad=False)
+        TENSOR_COUNTER += 1
+        value.op = op
+        value.inputs = inputs
+        value.num_outputs = 1
+        value.cached_data = cached_data
+        value.requires_grad = requires_grad
         return value
 
 
@@ -372,25 +380,26 @@ def compute_gradient_of_variables(output_tensor, out_grad):
 def check_gradients(node: Value, input_grads: Tuple[Value]):
     """Raise GradientContractError unless ``input_grads`` holds one Value per
     input of ``node``, each with its input's shape."""
-    op_name = type(node.op).__name__
-    if len(input_grads) != len(node.inputs):
+    inputs = node.inputs
+    if len(input_grads) != len(inputs):
         raise GradientContractError(
-            f"{op_name}.gradient returned {len(input_grads)} gradient(s) for "
-            f"{len(node.inputs)} input(s); return one per input, in order"
+            f"{type(node.op).__name__}.gradient returned {len(input_grads)} gradient(s) "
+            f"for {len(inputs)} input(s); return one per input, in order"
         )
-    for index, (input_node, grad) in enumerate(zip(node.inputs, input_grads)):
+    for index, input_node in enumerate(inputs):
         if not input_node.requires_grad:
             continue  # never used, so never computed (see compute_gradient_of_variables)
+        grad = input_grads[index]
         if not isinstance(grad, Value):
             raise GradientContractError(
-                f"{op_name}.gradient: the gradient for input {index} is a "
+                f"{type(node.op).__name__}.gradient: the gradient for input {index} is a "
                 f"{type(grad).__name__}, not a needle Tensor; build gradients "
                 f"from needle ops"
             )
         if isinstance(input_node, Tensor) and grad.shape != input_node.shape:
             raise GradientContractError(
-                f"{op_name}.gradient: the gradient for input {index} has shape "
-                f"{grad.shape}, but input {index} has shape {input_node.shape}; "
+                f"{type(node.op).__name__}.gradient: the gradient for input {index} has "
+                f"shape {grad.shape}, but input {index} has shape {input_node.shape}; "
                 f"a gradient must have its input's shape (sum over broadcast axes)"
             )
 
@@ -434,8 +443,11 @@ def topo_sort_dfs(node, visited, topo_order):
 
 def _unrealized_post_order(node):
     """The nodes without data that ``node`` depends on, inputs first."""
-    if all([x.cached_data is not None for x in node.inputs]):
-        return [node]  # the common case, without the search
+    for x in node.inputs:
+        if x.cached_data is None:
+            break
+    else:
+        return (node,)  # the common case, without the search
     order, visited = [], {node}
     stack = [(node, iter(node.inputs))]
     while stack:

@@ -3,11 +3,12 @@ from typing import Optional
 
 import numpy
 
-from ..autograd import NDArray, TensorOp
+from ..autograd import NDArray, Tensor, TensorOp
 from .ops_mathematic import (
     _normalize_axes,
     _reduced_shape_keepdims,
     exp,
+    matmul,
     reshape,
     summation,
 )
@@ -18,11 +19,13 @@ array_api = numpy
 def _stable_logsumexp(z: NDArray, axes) -> NDArray:
     """log(sum(exp(z))) over ``axes``, kept as size-1 axes, shifted by the max
     so that nothing overflows."""
-    z_max = array_api.max(z, axis=axes, keepdims=True)
+    # Array methods rather than numpy.max / numpy.sum: the functions' dispatch
+    # costs more than the work on a batch of logits.
+    z_max = z.max(axis=axes, keepdims=True)
     if not array_api.isfinite(z_max).all():
         # A slice of all -inf has no finite max to shift by; 0 keeps it -inf.
         z_max = array_api.where(array_api.isfinite(z_max), z_max, 0)
-    return array_api.log(array_api.sum(array_api.exp(z - z_max), axis=axes, keepdims=True)) + z_max
+    return array_api.log(array_api.exp(z - z_max).sum(axis=axes, keepdims=True)) + z_max
 
 
 class LogSoftmax(TensorOp):

@@ -18,6 +18,8 @@ array_api = numpy
 def _scalar(value, op_name):
     """A Python number from ``value``, so that NumPy treats it as weakly typed
     and float32 data stays float32 (a ``numpy.float64`` would promote it)."""
+    if type(value) is float or type(value) is int:
+        return value  # the common case, without the checks below
     if isinstance(value, Value):
         raise TypeError(
             f"{op_name} takes a number; got a Tensor (use the elementwise op, "
