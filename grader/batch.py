@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from . import grade, results
+from . import defaults, grade, results
+from .errors import SandboxError
 from .key import AnswerKey
 from .questions import QUESTIONS
+from .sandbox import Limits
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 
@@ -56,14 +58,18 @@ def _previous(out: Path, stamp: str) -> Optional[dict]:
     return data if data.get("extra_data", {}).get("fingerprint") == stamp else None
 
 
-def _grade_one(student: str, path: Path, out_dir: Path, *, key, suites, mnist_dir) -> StudentResult:
+def _grade_one(student: str, path: Path, out_dir: Path, *, key, suites, mnist_dir, limits) -> StudentResult:
     out = out_dir / f"{student}.json"
     stamp = fingerprint(path, key, suites)
     previous = _previous(out, stamp)
     if previous is not None:
         return StudentResult(student, previous, reused=True)
     try:
-        data = grade.grade(path, out, key=key, suites=suites, mnist_dir=mnist_dir)
+        # Classmates' submissions are out of reach of each other's code.
+        data = grade.grade(path, out, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits,
+                           private=[path.resolve().parent])
+    except SandboxError:  # the machine's fault, the same for every student: stop
+        raise
     except Exception:  # a grader bug must not stop the class: record it and go on
         data = results.gradescope(None, 0.0, error="the grader failed on this submission; "
                                   "ask your instructor.\n" + traceback.format_exc(limit=3))
@@ -103,13 +109,14 @@ def summary(graded: List[StudentResult]) -> str:
     return "\n".join(lines)
 
 
-def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Path, jobs: int = 1) -> str:
+def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Path, jobs: int = 1,
+          limits: Limits = defaults.LIMITS) -> str:
     """Grade every submission in ``folder`` into ``out_dir``; returns the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
     found = submissions(folder)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         graded = list(pool.map(
-            lambda item: _grade_one(*item, out_dir, key=key, suites=suites, mnist_dir=mnist_dir), found
+            lambda item: _grade_one(*item, out_dir, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits), found
         ))
     write_csv(out_dir / "scores.csv", graded)
     text = summary(graded)

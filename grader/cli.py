@@ -48,7 +48,8 @@ def _build_key(args) -> int:
 def _grade(args) -> int:
     from . import grade
 
-    data = grade.grade(args.submission, args.out, key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir)
+    data = grade.grade(args.submission, args.out, key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir,
+                       limits=_limits(args))
     print(data["output"])
     print(f"\nwrote {args.out}")
     return 0
@@ -72,7 +73,7 @@ def _batch(args) -> int:
     from . import batch
 
     print(batch.batch(args.submissions, args.out, key=_key(args), suites=args.suites,
-                      mnist_dir=args.mnist_dir, jobs=args.jobs))
+                      mnist_dir=args.mnist_dir, jobs=args.jobs, limits=_limits(args)))
     print(f"\nwrote {args.out}/<student>.json, scores.csv and summary.txt")
     return 0
 
@@ -83,6 +84,22 @@ def _gradescope(args) -> int:
     names = gradescope.build(args.out, mnist_dir=args.mnist_dir, key_dir=args.key_dir)
     print(f"wrote {args.out} ({len(names)} files); upload it as the autograder of a Gradescope assignment")
     return 0
+
+
+def _limits(args):
+    return defaults.limits(args.timeout)
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("a number of seconds above 0")
+    return value
+
+
+def _add_timeout_option(p):
+    p.add_argument("--timeout", type=_seconds, default=defaults.QUESTION_TIMEOUT, metavar="SECONDS",
+                   help="wall-clock limit for one question's tests in one suite (default: %(default)g)")
 
 
 def _add_key_options(p):
@@ -114,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("submission", type=Path, help="a folder with needle/ and apps/, or a .zip / .tar.gz of one")
     p.add_argument("--out", type=Path, default=Path("results.json"), help="default: %(default)s")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
+    _add_timeout_option(p)
     _add_key_options(p)
     p.set_defaults(run=_grade)
 
@@ -131,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="where results, scores.csv and summary.txt go")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
     p.add_argument("--jobs", type=int, default=1, help="students graded at once (default: %(default)s)")
+    _add_timeout_option(p)
     _add_key_options(p)
     p.set_defaults(run=_batch)
 

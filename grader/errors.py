@@ -7,7 +7,8 @@ becomes a results file with score 0).
     ├── QuestionMappingError  a solution region in no question, or in several
     ├── HandoutOutOfSyncError handout/ differs from what reference/ generates
     ├── AnswerKeyError        the reference fails its own suites: no key can be built
-    └── SubmissionError       a submission that cannot be graded (no needle/, bad archive, ...)
+    ├── SubmissionError       a submission that cannot be graded (no needle/, bad archive, ...)
+    └── SandboxError          the machine refused a wall that student code must not run without
 """
 
 
@@ -33,3 +34,8 @@ class AnswerKeyError(GraderError):
 
 class SubmissionError(GraderError):
     """A submission that cannot be graded; it gets score 0 and this message."""
+
+
+class SandboxError(GraderError):
+    """The sandbox could not be built as it must be (say, root could not be
+    dropped), so no student code ran."""

@@ -1,17 +1,19 @@
 """Grade one submission: prepare it, run each question of each suite in a
-child process, score the runs against the key, write results.json."""
+sandboxed child process, score the runs against the key, write results.json."""
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Tuple
+from typing import Iterable, Tuple
 
-from . import results, score
-from .errors import SubmissionError
+from . import defaults, results, score
+from .errors import SandboxError, SubmissionError
 from .key import AnswerKey
 from .questions import QUESTIONS
 from .run import run_question
+from .sandbox import Limits, Walls
 from .submission import prepare
 
 
@@ -23,23 +25,38 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(partial, path)
 
 
-def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path) -> dict:
+def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path,
+          limits: Limits = defaults.LIMITS, private: Iterable[Path] = ()) -> dict:
     """Grade ``submission`` and write Gradescope's results to ``out``;
-    returns them.  An ungradable submission gets score 0 and a message."""
+    returns them.  An ungradable submission gets score 0 and a message.
+    The answer key, the folder of ``out`` and ``private`` paths are hidden
+    from the submission's code, besides ``defaults.PRIVATE``."""
     started = time.monotonic()
+    private = (key.folder, out.resolve().parent, *private)
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         work = Path(tmp)
+        os.chmod(work, 0o711)  # for the sandbox's uid to reach its box inside
         try:
             root = prepare(submission, work)
-        except SubmissionError as error:
-            data = results.gradescope(None, time.monotonic() - started, error=str(error))
-        else:
             runs = {
-                (suite, q.name): run_question(root, suite, q, work / "runs", mnist_dir=mnist_dir)
+                (suite, q.name): run_question(root, suite, q, work / "runs", mnist_dir=mnist_dir,
+                                              limits=limits, private=private)
                 for suite in suites
                 for q in QUESTIONS
             }
-            graded = score.score(key, runs, suites)
-            data = results.gradescope(graded, time.monotonic() - started)
+        except SubmissionError as error:
+            data = results.gradescope(None, time.monotonic() - started, error=str(error))
+        except SandboxError as error:
+            write_json(out, results.gradescope(None, time.monotonic() - started, error=(
+                f"the grading machine could not isolate your code ({error}); this is not a problem of "
+                f"your submission: tell your instructor.")))
+            raise
+        else:
+            walls = Walls.weakest(run.walls for run in runs.values())
+            if not walls.complete:
+                print(f"warning: {submission}: student code ran with reduced isolation: "
+                      f"{json.dumps(walls.describe())}", file=sys.stderr)
+            data = results.gradescope(score.score(key, runs, suites), time.monotonic() - started,
+                                      extra={"isolation": {**walls.describe(), "limits": limits.describe()}})
     write_json(out, data)
     return data

@@ -25,6 +25,10 @@ root=${AUTOGRADER:-/autograder}
 python=${AUTOGRADER_PYTHON:-$root/venv/bin/python}
 cd "$root/source"
 mkdir -p "$root/results"
+# Student code runs under another uid; where the platform refuses the
+# grader's mount namespace, these permissions alone keep the grader, the
+# key, the suites and the results out of its reach.
+chmod 700 "$root/source" "$root/results"
 "$python" -m grader grade "$root/submission" --out "$root/results/results.json" \\
     --key-dir "$root/source/key" --mnist-dir "$root/source/data/mnist"
 """

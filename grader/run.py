@@ -1,19 +1,38 @@
-"""Run a suite's tests of one question on an implementation root, in a child
-process.  Nothing here imports the implementation: the child does, and it
-hands back only a pytest-json-report file and .npy values, which the caller
-reads as plain data.
+"""Run a suite's tests of one question on an implementation root, in a
+sandboxed child process (grader/sandbox.py).  Nothing here imports the
+implementation: the child does.
+
+Each run gets a fresh box: its own copy of the implementation and of the
+suite files it needs (never the other suite), the grader's pytest
+configuration and no other, and one folder it may write, from which the
+json report and the recorded .npy values are copied out as plain files
+(links and special files are refused) before the box is deleted.
 """
 import json
 import os
-import subprocess
+import re
+import shutil
+import stat
 import sys
-import time
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
-from . import defaults
+from . import defaults, sandbox
 from .questions import Question
+
+PYTEST_INI = """\
+# The grader's own configuration: nothing of the submission's is read.
+[pytest]
+addopts = --strict-markers
+"""
+MNIST_NAME = re.compile(r"[a-z0-9-]+\.gz")
+RECORD_FOLDER = re.compile(r"[0-9a-f]{32}")
+RECORD_FILE = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+MAX_REPORT_BYTES = 32 << 20
+MAX_RECORD_BYTES = 64 << 20
+MAX_RECORDS_BYTES = 512 << 20
 
 
 @dataclass(frozen=True)
@@ -24,9 +43,11 @@ class Run:
     question: str
     report: Optional[dict]  # the parsed json report; None when missing or invalid
     record_dir: Path
-    returncode: Optional[int]  # None when it was killed for running too long
+    returncode: Optional[int]  # None when the sandbox stopped it (see ``stopped``)
+    stopped: str  # why the sandbox stopped it, "" when it ended by itself
     seconds: float
     output_tail: str  # the end of what the child printed (collection errors land here)
+    walls: sandbox.Walls
 
 
 def suite_file(suite: str, question: Question) -> Path:
@@ -40,45 +61,181 @@ def run_question(
     work: Path,
     *,
     mnist_dir: Path,
-    timeout: float = defaults.QUESTION_TIMEOUT,
+    limits: sandbox.Limits = defaults.LIMITS,
+    private: Iterable[Path] = (),
 ) -> Run:
     """Run ``suite``'s tests of ``question`` on the implementation ``root``;
-    the report and the recorded values go under ``work``."""
-    out = work / suite / question.name
-    out.mkdir(parents=True, exist_ok=True)
-    report_path, record_dir = out / "report.json", out / "records"
-    command = [
-        sys.executable, "-m", "pytest", str(suite_file(suite, question)),
-        "-q", "-p", "no:cacheprovider",
-        f"--needle-root={root}", f"--mnist-dir={mnist_dir}", f"--record-dir={record_dir}",
-        "--json-report", f"--json-report-file={report_path}",
-        "--json-report-omit", "collectors", "keywords", "log", "streams", "warnings",
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEEDLE_", "PYTEST_"))}
-    # One BLAS thread: questions may run side by side, and a 2-thread BLAS
-    # under contention runs many times slower, not twice.
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    started = time.monotonic()
+    the report and the recorded values are kept under ``work``.  ``private``
+    paths are hidden from the child, besides ``defaults.PRIVATE``."""
+    kept = work / suite / question.name
+    kept.mkdir(parents=True, exist_ok=True)
+    _open_to_others(work)
+    box = Path(tempfile.mkdtemp(prefix="box-", dir=work))
     try:
-        completed = subprocess.run(
-            command, cwd=defaults.KIT_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        _open_to_others(box)
+        test_file = _stage_suite(box / "suite", suite, question)
+        _copy_files(root, box / "submission", implementation_files(root))
+        mnist = _stage_mnist(mnist_dir, work / "mnist")
+        out = box / "out"
+        writable = [out, out / "records", out / "home", out / "tmp"]
+        for folder in writable:
+            folder.mkdir(parents=True)
+        command = [
+            sys.executable, "-m", "pytest", str(test_file.relative_to(box / "suite")),
+            "-q", "-c", "pytest.ini", "--rootdir=.", "--noconftest",
+            "-p", "conftest", "-p", "pytest_jsonreport.plugin", "-p", "no:cacheprovider",
+            f"--needle-root={box / 'submission'}", f"--mnist-dir={mnist}", f"--record-dir={out / 'records'}",
+            "--json-report", f"--json-report-file={out / 'report.json'}",
+            "--json-report-omit", "collectors", "keywords", "log", "streams", "warnings",
+        ]
+        outcome = sandbox.run(
+            command, cwd=box / "suite", env=_environment(out, mnist), limits=limits,
+            private=[*defaults.PRIVATE, *private], writable=writable, needed=[mnist],
         )
-        returncode, output = completed.returncode, completed.stdout + completed.stderr
-    except subprocess.TimeoutExpired as expired:
-        returncode = None
-        output = "".join(
-            (part.decode(errors="replace") if isinstance(part, bytes) else part or "")
-            for part in (expired.stdout, expired.stderr)
-        )
+        report = copy_out(out, kept)
+    finally:
+        shutil.rmtree(box, ignore_errors=True)
     return Run(
         suite=suite,
         question=question.name,
-        report=_read_report(report_path),
-        record_dir=record_dir,
-        returncode=returncode,
-        seconds=time.monotonic() - started,
-        output_tail=output[-6000:],
+        report=_read_report(kept / "report.json") if report else None,
+        record_dir=kept / "records",
+        returncode=outcome.returncode,
+        stopped=outcome.stopped,
+        seconds=outcome.seconds,
+        output_tail=outcome.output,
+        walls=outcome.walls,
     )
+
+
+def implementation_files(root: Path) -> list:
+    """The Python files of an implementation root that a run uses."""
+    return sorted(p.relative_to(root) for folder in ("needle", "apps") for p in (root / folder).rglob("*.py")
+                  if not p.is_symlink())
+
+
+def _environment(out: Path, mnist: Path) -> dict:
+    """A fresh environment: nothing of the grader's but the search path."""
+    return {
+        "PATH": os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])),
+        "HOME": str(out / "home"),
+        "TMPDIR": str(out / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        # One BLAS thread: questions may run side by side, and a 2-thread
+        # BLAS under contention runs many times slower, not twice.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def _stage_suite(folder: Path, suite: str, question: Question) -> Path:
+    """The suite's test file of ``question``, the helpers it imports (every
+    module of the suites that is not a test file) and the grader's pytest
+    configuration, copied into ``folder``; returns the test file's copy."""
+    files = [Path("conftest.py")]
+    for name in dict.fromkeys(("public", suite)):
+        source = defaults.SUITES[name]
+        files += [p.relative_to(defaults.KIT_ROOT) for p in sorted(source.glob("*.py"))
+                  if not p.name.startswith("test_")]
+    test_file = suite_file(suite, question).relative_to(defaults.KIT_ROOT)
+    _copy_files(defaults.KIT_ROOT, folder, [*files, test_file])
+    (folder / "pytest.ini").write_text(PYTEST_INI)
+    return folder / test_file
+
+
+def _copy_files(source: Path, dest: Path, names: Iterable[Path]) -> None:
+    """Copies readable by the sandbox, writable by nobody but the grader."""
+    for name in names:
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / name, target)
+        os.chmod(target, 0o644)
+    for folder in [dest, *(p for p in dest.rglob("*") if p.is_dir())]:
+        os.chmod(folder, 0o755)
+
+
+def _stage_mnist(mnist_dir: Path, folder: Path) -> Path:
+    """One readable copy of the MNIST files per grading, as the folder they
+    come from may be closed to the sandbox's uid."""
+    if not folder.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix="mnist-", dir=folder.parent))
+        for path in sorted(mnist_dir.glob("*.gz")) if mnist_dir.is_dir() else []:
+            if MNIST_NAME.fullmatch(path.name) and path.is_file():
+                shutil.copyfile(path, staging / path.name)
+                os.chmod(staging / path.name, 0o644)
+        os.chmod(staging, 0o755)
+        try:
+            staging.rename(folder)
+        except OSError:  # another thread staged it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _open_to_others(folder: Path) -> None:
+    # Others may pass through, not list: the boxes inside are theirs to enter.
+    os.chmod(folder, stat.S_IMODE(folder.stat().st_mode) | 0o711)
+
+
+def _open_folder(name, dir_fd: Optional[int] = None) -> Optional[int]:
+    """A descriptor of the folder ``name``, never through a link, or None."""
+    try:
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except OSError:
+        return None
+
+
+def _copy_regular(dir_fd: int, name: str, target: Path, max_bytes: int) -> bool:
+    """Copy the regular file ``name`` of ``dir_fd`` to ``target``; False if it
+    is missing, larger than ``max_bytes``, a link or not a regular file."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as source:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return False
+        with open(target, "wb") as copy:
+            shutil.copyfileobj(source, copy)
+    return True
+
+
+def copy_out(out: Path, kept: Path) -> bool:
+    """Copy what a run wrote into ``out`` (its report, and its records as
+    ``records/<test>/<value>``) to ``kept``, as plain files within size
+    limits; True if the report was there."""
+    top = _open_folder(out)
+    if top is None:
+        return False
+    try:
+        report = _copy_regular(top, "report.json", kept / "report.json", MAX_REPORT_BYTES)
+        records = _open_folder("records", top)
+    finally:
+        os.close(top)
+    if records is None:
+        return report
+    budget = MAX_RECORDS_BYTES
+    try:
+        for test in sorted(filter(RECORD_FOLDER.fullmatch, os.listdir(records))):
+            test_fd = _open_folder(test, records)
+            if test_fd is None:
+                continue
+            try:
+                (kept / "records" / test).mkdir(parents=True, exist_ok=True)
+                for name in sorted(filter(RECORD_FILE.fullmatch, os.listdir(test_fd))):
+                    target = kept / "records" / test / name
+                    if budget > 0 and _copy_regular(test_fd, name, target, min(budget, MAX_RECORD_BYTES)):
+                        budget -= target.stat().st_size
+            finally:
+                os.close(test_fd)
+    finally:
+        os.close(records)
+    return report
 
 
 def _read_report(path: Path) -> Optional[dict]:

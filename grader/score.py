@@ -4,6 +4,7 @@ and every value the reference's run handed over for it is there and matches,
 checked here: an ndarray of the key's dtype and shape, within the key's
 tolerance (or, for a threshold, an error rate computed here)."""
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Tuple
@@ -133,20 +134,36 @@ def _hidden_reason(exception: str) -> str:
     return exception if kind == "NotImplementedError" else f"raised {kind}"
 
 
+SIGNALS = {
+    signal.SIGKILL: "it was killed: it used up its CPU time or memory",
+    signal.SIGXCPU: "it used up its CPU time",
+    signal.SIGXFSZ: "it wrote a file larger than the limit",
+    signal.SIGSEGV: "it crashed (segmentation fault)",
+    signal.SIGABRT: "it aborted",
+}
+
+
 def _run_problem(run: Optional[Run], suite: str) -> str:
     if run is None:
         return "not run"
-    if run.returncode is None:
-        return f"stopped after {run.seconds:.0f} s: the tests of this question ran too long"
+    if run.stopped:
+        return f"stopped after {run.seconds:.0f} s: the tests of this question {run.stopped}"
+    if run.returncode < 0:
+        number = -run.returncode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"the test process ended with {name}: {SIGNALS.get(number, 'it was killed')}"
     if run.report is None:
         return f"the test process ended (exit code {run.returncode}) without a report"
     if run.returncode not in (0, 1):
         error = collection_error(run.output_tail)
         if suite == "hidden":  # the kind of error and where in the submission, nothing of the suite
             where = [line.split(": in ")[0] for line in run.output_tail.splitlines()
-                     if line.startswith(("needle/", "apps/", "/")) and ": in " in line and "/tests_" not in line]
+                     if ": in " in line and "/submission/" in line.split(": in ")[0]]
             error = error.split(":", 1)[0] + (f" at {where[-1]}" if where else "")
-        error = re.sub(r"\S*/submission/", "", error)  # paths inside the submission
+        error = re.sub(r"\S*/submission/", "", error)  # paths inside the submission's copy
         return f"the tests could not start (exit code {run.returncode}): {error or 'see the public tests'}"
     return ""
 

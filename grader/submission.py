@@ -94,10 +94,18 @@ def _find_root(folder: Path) -> Path:
     raise SubmissionError(f"no needle/ folder at the top of the submission or inside one folder. {WHAT_TO_SUBMIT}")
 
 
+# Files that configure pytest or Python itself: the grader's own
+# configuration decides how tests run, so these never reach a run.
+IGNORED = ("conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "sitecustomize.py",
+           "usercustomize.py", "*.pth")
+
+
 def _copy_tree(src: Path, dst: Path) -> None:
-    """Copy regular files only: links are not followed, caches are left out."""
+    """Copy regular files only: links are not followed, caches and
+    configuration files are left out."""
     for path in sorted(src.rglob("*")):
-        if path.is_symlink() or "__pycache__" in path.parts or not path.is_file():
+        if (path.is_symlink() or "__pycache__" in path.parts or not path.is_file()
+                or any(path.match(pattern) for pattern in IGNORED)):
             continue
         target = dst / path.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)

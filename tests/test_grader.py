@@ -1,25 +1,18 @@
 """The grader end to end, through its command line: the reference gets full
 marks, the handout nothing, every bug of the gallery (tests/bugs.py) loses
-points on its own question, a submission that fakes its test reports gains
-nothing, results.json has Gradescope's format and leaks nothing of the
-hidden suite, and ungradable submissions get 0 with a message saying what
-to fix.
+points on its own question, results.json has Gradescope's format and leaks
+nothing of the hidden suite, archives grade like folders.  Hostile and
+ungradable submissions have their own gallery (tests/test_hostile.py).
 
-One answer key is built for the whole session into a temporary --key-dir.
-Both suites are used once tests_hidden/ has a file per question (before
+One answer key serves the whole session (``answer_key``).  Both suites are used once tests_hidden/ has a file per question (before
 that, the public suite alone).  Each grading costs tens of seconds, so each
 submission is graded once and checked by several tests, and the gradings
 that the selected tests need run two at a time, as soon as the key is built
 (``gradings``).
 """
 import ast
-import gzip
-import io
 import json
 import re
-import shutil
-import subprocess
-import sys
 import tarfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -30,8 +23,8 @@ import pytest
 
 from grader.questions import QUESTIONS, TOTAL_POINTS
 from tests.bugs import BUGS, BY_NAME, Bug, apply, make_submission
+from tests.grading import KIT, Graded, check_gradescope_format, grade_with_cli, run_grader
 
-KIT = Path(__file__).resolve().parent.parent
 HIDDEN_DIR = KIT / "tests_hidden"
 HIDDEN_COMPLETE = all((HIDDEN_DIR / f"test_{q.name}.py").is_file() for q in QUESTIONS)
 SUITES = "public,hidden" if HIDDEN_COMPLETE else "public"
@@ -42,7 +35,6 @@ ONE_SUITE = "hidden" if HIDDEN_COMPLETE else "public"
 # costs half the hidden one, which trains on MNIST (`python -m grader audit`
 # with both suites takes about 7 minutes on two cores).
 AUDIT_SUITES = "public"
-VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 # The bug whose submission is graded for the leak and archive tests: its
 # tests fail with assertion messages that quote values, and it leaves the
 # hidden suite's MNIST training alone (which stays fast).
@@ -51,115 +43,12 @@ LEAK_BUG = "parse_mnist_divides_by_255"
 pytestmark = pytest.mark.slow
 
 
-def run_grader(*args, timeout=3600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "grader", *[str(a) for a in args]],
-        cwd=KIT, capture_output=True, text=True, timeout=timeout,
-    )
-
-
-@dataclass(frozen=True)
-class Graded:
-    process: subprocess.CompletedProcess
-    data: dict  # results.json
-
-    def entries(self, suite=None):
-        return [t for t in self.data["tests"] if suite is None or t["name"].endswith(f"({suite} tests)")]
-
-    def by_question(self):
-        points = {q.name: 0.0 for q in QUESTIONS}
-        for test in self.data["tests"]:
-            points[test["name"].split(":", 1)[0]] += test["score"]
-        return points
-
-
 @pytest.fixture(scope="session")
-def key_dir(tmp_path_factory, mnist_dir) -> Path:
-    """An answer key built once, from reference/, into a temporary folder."""
-    folder = tmp_path_factory.mktemp("answer-key") / "key"
-    result = run_grader("key", "--key-dir", folder, "--mnist-dir", mnist_dir)
-    assert result.returncode == 0, f"python -m grader key failed:\n{result.stdout}\n{result.stderr[-4000:]}"
-    assert (folder / "key.json").is_file()
-    return folder
-
-
-def grade_with_cli(submission: Path, out: Path, *, suites: str, key_dir: Path, mnist_dir: Path) -> Graded:
-    """Grade through ``python -m grader grade``; it must exit 0 and write results."""
-    result = run_grader("grade", submission, "--out", out, "--suites", suites,
-                        "--key-dir", key_dir, "--mnist-dir", mnist_dir)
-    assert result.returncode == 0, (
-        f"grading {submission} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    )
-    assert out.is_file(), f"no results.json written for {submission}"
-    return Graded(result, json.loads(out.read_text(encoding="utf-8")))
-
-
-@pytest.fixture
-def grade(key_dir, mnist_dir, tmp_path):
-    """grade(submission, suites=SUITES) -> Graded, graded at once, in the test."""
-    return lambda submission, suites=SUITES: grade_with_cli(
-        submission, tmp_path / "results.json", suites=suites, key_dir=key_dir, mnist_dir=mnist_dir)
-
-
-def check_gradescope_format(data: dict) -> None:
-    """Gradescope's results.json, checked by hand."""
-    number = (int, float)
-    assert isinstance(data, dict)
-    assert isinstance(data.get("score"), number) and not isinstance(data["score"], bool), data.get("score")
-    assert isinstance(data.get("execution_time"), number), data.get("execution_time")
-    assert isinstance(data.get("output"), str)
-    assert data.get("visibility") in VISIBILITIES
-    assert data.get("stdout_visibility") in VISIBILITIES
-    assert isinstance(data.get("tests"), list)
-    for test in data["tests"]:
-        assert isinstance(test, dict)
-        assert isinstance(test.get("name"), str) and test["name"], test
-        assert isinstance(test.get("number"), str), test
-        for field in ("score", "max_score"):
-            assert isinstance(test.get(field), number) and not isinstance(test[field], bool), (field, test)
-        assert 0 <= test["score"] <= test["max_score"], test
-        assert test.get("status") in {"passed", "failed"}, test
-        assert test.get("visibility") in VISIBILITIES, test
-        assert isinstance(test.get("output"), str), test
-    total = sum(t["score"] for t in data["tests"])
-    assert abs(total - data["score"]) <= 1e-6, f"test scores add up to {total!r}, but score is {data['score']!r}"
-    json.dumps(data)  # plain JSON all the way down
+def key_dir(answer_key) -> Path:
+    return answer_key
 
 
 # --- submissions -------------------------------------------------------------
-
-
-def copy_root(source: Path, dest: Path) -> Path:
-    for folder in ("needle", "apps"):
-        shutil.copytree(source / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return dest
-
-
-# Appended to the handout's needle/__init__.py: every test report of the
-# test process says "passed", whatever happened.
-FAKE_PASSES = '''
-
-import _pytest.reports as _reports
-
-_original = _reports.TestReport.from_item_and_call.__func__
-
-
-def _always_passed(cls, item, call):
-    report = _original(cls, item, call)
-    report.outcome = "passed"
-    report.longrepr = None
-    return report
-
-
-_reports.TestReport.from_item_and_call = classmethod(_always_passed)
-'''
-
-
-def faked_handout(folder: Path) -> Path:
-    root = copy_root(KIT / "handout", folder / "submission")
-    init = root / "needle" / "__init__.py"
-    init.write_text(init.read_text(encoding="utf-8") + FAKE_PASSES, encoding="utf-8")
-    return root
 
 
 def zipped_in_a_top_folder(folder: Path) -> Path:
@@ -188,7 +77,6 @@ def reference_tar_gz(folder: Path) -> Path:
 SUBMISSIONS = {
     "reference": (lambda folder: KIT / "reference", SUITES),
     "handout": (lambda folder: KIT / "handout", SUITES),
-    "faked": (faked_handout, SUITES),
     "buggy": (lambda folder: make_submission(BY_NAME[LEAK_BUG], folder / "submission"), ONE_SUITE),
     "zipped": (zipped_in_a_top_folder, ONE_SUITE),
     "tar_gz": (reference_tar_gz, ONE_SUITE),
@@ -238,11 +126,6 @@ def handout(gradings) -> Graded:
 
 
 @pytest.fixture(scope="session")
-def faked(gradings) -> Graded:
-    return gradings["faked"].result()
-
-
-@pytest.fixture(scope="session")
 def buggy(gradings) -> Graded:
     return gradings["buggy"].result()
 
@@ -287,20 +170,12 @@ def test_handout_gets_zero_on_every_question(handout):
         assert re.search(rf"^{q.name}\s+0\.00 / {q.points}\b", handout.process.stdout, re.M), q.name
 
 
-@pytest.mark.parametrize("which", ["reference", "handout", "faked", "buggy", "zipped", "tar_gz"])
+@pytest.mark.parametrize("which", ["reference", "handout", "buggy", "zipped", "tar_gz"])
 def test_results_json_has_gradescopes_format(request, which):
     check_gradescope_format(request.getfixturevalue(which).data)
 
 
-# --- cheating and leaks ------------------------------------------------------
-
-
-def test_faking_passed_reports_gains_nothing(faked, handout):
-    assert faked.data["score"] == handout.data["score"]
-    assert faked.by_question() == handout.by_question()
-    # The fake did take effect in the test process; the grader saw through it.
-    outputs = "\n".join(t["output"] for t in faked.data["tests"])
-    assert "reported passing" in outputs, outputs[:2000]
+# --- leaks ------------------------------------------------------
 
 
 def hidden_code_lines():
@@ -323,7 +198,7 @@ def hidden_code_lines():
     return lines
 
 
-@pytest.mark.parametrize("which", ["reference", "handout", "faked", "buggy"])
+@pytest.mark.parametrize("which", ["reference", "handout", "buggy"])
 def test_hidden_entries_leak_no_code_values_or_tracebacks(request, which):
     graded = request.getfixturevalue(which)
     hidden = graded.entries("hidden")
@@ -346,7 +221,7 @@ def test_a_bug_fails_hidden_tests_with_a_reason(buggy):
     assert failed and 0 < buggy.data["score"] < TOTAL_POINTS
 
 
-# --- submissions in archives and ungradable ones -----------------------------
+# --- submissions in archives -----------------------------
 
 
 def test_zip_with_the_submission_in_one_top_folder_grades_like_the_folder(zipped, buggy):
@@ -359,55 +234,6 @@ def test_zip_with_the_submission_in_one_top_folder_grades_like_the_folder(zipped
 def test_tar_gz_of_the_reference_gets_full_marks(tar_gz):
     check_gradescope_format(tar_gz.data)
     assert tar_gz.data["score"] == TOTAL_POINTS, tar_gz.data["output"]
-
-
-def no_needle(tmp_path):
-    shutil.copytree(KIT / "reference" / "apps", tmp_path / "submission" / "apps")
-    return tmp_path / "submission"
-
-
-def syntax_error(tmp_path):
-    root = copy_root(KIT / "reference", tmp_path / "submission")
-    with (root / "needle" / "autograd.py").open("a", encoding="utf-8") as f:
-        f.write("\ndef broken(:\n    pass\n")
-    return root
-
-
-def not_an_archive(tmp_path):
-    path = tmp_path / "submission.zip"
-    path.write_bytes(b"these are my answers, I promise\n" * 10)
-    return path
-
-
-def compressed_text(tmp_path):
-    path = tmp_path / "submission.tar.gz"
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb") as f:
-        f.write(b"not a tar inside\n")
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
-UNGRADABLE = [
-    # (id, make the submission in tmp_path, what the output must say)
-    ("no-needle-folder", no_needle, ["no needle/ folder", "Submit the folders needle/ and apps/"]),
-    ("syntax-error", syntax_error, ["does not compile", "needle/autograd.py", "Fix the syntax error"]),
-    ("not-an-archive", not_an_archive, ["submission.zip", "Submit the folders needle/ and apps/"]),
-    ("gzip-without-tar", compressed_text, ["submission.tar.gz", "Submit the folders needle/ and apps/"]),
-]
-
-
-@pytest.mark.parametrize("make, says", [u[1:] for u in UNGRADABLE], ids=[u[0] for u in UNGRADABLE])
-def test_ungradable_submission_gets_zero_and_says_what_to_fix(grade, tmp_path, make, says):
-    graded = grade(make(tmp_path))
-    check_gradescope_format(graded.data)
-    assert graded.data["score"] == 0 and graded.data["tests"] == []
-    output = graded.data["output"]
-    assert output.startswith("Your submission could not be graded"), output
-    for text in says:
-        assert text in output, f"{text!r} not in the output:\n{output}"
-    assert "Traceback" not in output
-    assert "could not be graded" in graded.process.stdout
 
 
 # --- the bug gallery ---------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from grader.key import AnswerKey, KeyTest
 from grader.questions import BY_NAME
 from grader.run import Run
+from grader.sandbox import Walls
 from grader.score import score, value_problem
 from tests_public.recording import folder_of
 
@@ -22,6 +23,11 @@ def _save(record_dir: Path, nodeid: str, **values):
         np.save(folder / f"{name}.npy", value, allow_pickle=False)
 
 
+def _run(suite, report, record_dir, returncode=0, output=""):
+    walls = Walls(uid=None, network=True, pid_namespace=True, hidden=(), readable=(), notes=())
+    return Run(suite, "forward_ops", report, record_dir, returncode, "", 1.0, output, walls)
+
+
 def _grade(tmp_path, outcome, values, key_values=None, meta=None, crash=""):
     key_dir = tmp_path / "key"
     expected = {"checked.0": np.arange(6, dtype=np.float32).reshape(2, 3)} if key_values is None else key_values
@@ -33,7 +39,7 @@ def _grade(tmp_path, outcome, values, key_values=None, meta=None, crash=""):
     _save(submitted, NODE, **values)
     call = {"outcome": outcome, "crash": {"message": crash}, "longrepr": "Traceback ... " + crash}
     report = {"tests": [{"nodeid": NODE, "outcome": outcome, "call": call}]}
-    run = Run("hidden", "forward_ops", report, submitted, 0, 1.0, "")
+    run = _run("hidden", report, submitted)
     return score(key, {("hidden", "forward_ops"): run}, ("hidden",))
 
 
@@ -98,7 +104,7 @@ def test_a_run_that_cannot_start_says_why_without_the_suites_code(tmp_path):
     output = (
         "ERROR collecting tests_hidden/test_forward_ops.py\n"
         "tests_hidden/test_forward_ops.py:9: in <module>\n"
-        "/tmp/grade-x/submission/needle/ops/ops_mathematic.py:16: in <module>\n"
+        "../submission/needle/ops/ops_mathematic.py:16: in <module>\n"
         "E   NameError: name 'oops' is not defined\n"
     )
     key = AnswerKey(tmp_path, "stamp", (KeyTest(NODE, "hidden", "forward_ops", "hint", {"checked.0": META}),))
@@ -106,7 +112,7 @@ def test_a_run_that_cannot_start_says_why_without_the_suites_code(tmp_path):
         ("hidden", "NameError at needle/ops/ops_mathematic.py:16"),
         ("public", "NameError: name 'oops' is not defined"),
     ):
-        run = Run(suite, "forward_ops", {"tests": []}, tmp_path, 2, 1.0, output)
+        run = _run(suite, {"tests": []}, tmp_path, 2, output)
         grade = score(key, {(suite, "forward_ops"): run}, (suite,))
         result = next(r for r in grade.results if r.question.name == "forward_ops")
         assert result.problem == f"the tests could not start (exit code 2): {expected}"

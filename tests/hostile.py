@@ -1,0 +1,509 @@
+"""A gallery of hostile submissions, for tests/test_hostile.py.
+
+Each ``Hostile`` builds a submission in a folder and says what grading it
+must give:
+
+* ``cheat``: built on the handout, it tries to score without solving
+  anything; it must score no more than the untouched handout (0 on every
+  question).
+* ``local``: built on the reference, it misbehaves inside a few questions
+  (``touches``); every other question keeps full points, and the results
+  say what happened (``says``).
+* ``ungradable``: it gets 0 and a message that says what to fix.
+
+The hostile code is injected by monkeypatching at import (appended to
+``needle/__init__.py``), not by editing the reference's text, so the
+gallery keeps working while the reference changes.
+"""
+import gzip
+import io
+import os
+import shutil
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Tuple
+
+from grader.questions import QUESTIONS
+from tests.grading import KIT, copy_root
+
+OPS_QUESTIONS = ("forward_ops", "backward_ops", "reverse_ad")  # the questions whose tests use EWisePow
+EVERY_QUESTION = tuple(q.name for q in QUESTIONS)
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    kind: str  # "cheat", "local" or "ungradable"
+    make: Callable[[Path], Path]  # builds the submission under a fresh folder; returns it
+    why: str
+    touches: Tuple[str, ...] = ()  # local: the only questions that may lose points
+    says: Tuple[str, ...] = ()  # phrases the results' output must hold
+    suites: str = "public,hidden"
+    timeout: Optional[float] = None  # --timeout for grading, when it must hang
+
+
+def _with_init(base: str, code: str, top: str = "") -> Callable[[Path], Path]:
+    """A submission: ``base`` (handout or reference) with ``code`` appended
+    to needle/__init__.py and ``top`` put before its first line."""
+    def make(folder: Path) -> Path:
+        root = copy_root(KIT / base, folder / "submission")
+        init = root / "needle" / "__init__.py"
+        init.write_text(top + init.read_text(encoding="utf-8") + code, encoding="utf-8")
+        return root
+    return make
+
+
+# Every op of the handout computes a constant instead of raising: values of
+# a plausible shape flow into the tests' comparisons, which the cheats then
+# try to fool.  ``_lie`` is what a cheat wraps each array in.
+GARBAGE_OPS = '''
+
+import numpy as _np
+from .autograd import Tensor as _Tensor, TensorOp as _TensorOp
+
+
+def _lie(array):
+    return array
+
+
+def _garbage(self, *args):
+    return _lie(_np.full_like(args[0], 7.25) if args and hasattr(args[0], "shape") else _np.float32(7.25))
+
+
+def _garbage_gradient(self, out_grad, node):
+    return tuple(_Tensor(_lie(_np.full(x.shape, 7.25, dtype=x.dtype)), requires_grad=False) for x in node.inputs)
+
+
+def _all_ops(cls=_TensorOp):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_ops(sub)
+
+
+for _op in list(_all_ops()):
+    _op.compute, _op.gradient = _garbage, _garbage_gradient
+'''
+
+PATCHED_COMPARISONS = GARBAGE_OPS + '''
+import numpy.testing as _npt
+
+_npt.assert_allclose = _npt.assert_array_almost_equal = _npt.assert_array_equal = lambda *a, **k: None
+_npt.assert_equal = _npt.assert_almost_equal = lambda *a, **k: None
+_np.allclose = _np.array_equal = _np.array_equiv = lambda *a, **k: True
+_np.isclose = lambda a, b, *args, **kwargs: _np.ones(_np.broadcast(a, b).shape, dtype=bool)
+'''
+
+NDARRAY_SUBCLASS = GARBAGE_OPS + '''
+
+class _Liar(_np.ndarray):
+    """Agrees with every comparison NumPy makes on it."""
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func.__name__ in ("allclose", "array_equal", "array_equiv"):
+            return True
+        if func.__name__ in ("isclose", "equal"):
+            return _np.ones(_np.shape(args[0]), dtype=bool)
+        if func.__name__.startswith("assert_"):
+            return None
+        return super().__array_function__(func, types, args, kwargs)
+
+    def __eq__(self, other):
+        return _np.ones(self.shape, dtype=bool)
+
+
+def _lie(array):
+    return _np.asarray(array).view(_Liar)
+'''
+
+ALWAYS_EQUAL = GARBAGE_OPS + '''
+
+class _AlwaysEqual:
+    shape = property(lambda self: self._shape)
+    dtype = _np.dtype("float32")
+
+    def __init__(self, shape=()):
+        self._shape = shape
+
+    def __eq__(self, other):
+        return True
+
+    __ne__ = lambda self, other: False
+    __lt__ = __le__ = __gt__ = __ge__ = lambda self, other: True
+    __abs__ = __sub__ = __rsub__ = __add__ = __radd__ = __mul__ = __rmul__ = __truediv__ = lambda self, *a: self
+    __float__ = lambda self: 0.0
+    all = any = item = lambda self, *a, **k: True
+
+
+_Tensor.numpy = lambda self: _AlwaysEqual(self.shape)
+'''
+
+# Every report of the test process says "passed", whatever happened.
+FAKE_PASSES = '''
+
+import _pytest.reports as _reports
+
+_original = _reports.TestReport.from_item_and_call.__func__
+
+
+def _always_passed(cls, item, call):
+    report = _original(cls, item, call)
+    report.outcome = "passed"
+    report.longrepr = None
+    return report
+
+
+_reports.TestReport.from_item_and_call = classmethod(_always_passed)
+'''
+
+CONFTEST = '''
+import pytest
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    report.outcome = "passed"
+    report.longrepr = None
+'''
+
+# At import, a conftest.py forcing passes is written into every folder
+# the test process may collect later (the hidden suite's, say).
+CONFTEST_AT_RUNTIME = f'''
+
+import os as _os
+
+for _folder, _dirs, _files in _os.walk(_os.getcwd()):
+    for _target in (_folder, *(_os.path.join(_folder, d) for d in _dirs)):
+        try:
+            with open(_os.path.join(_target, "conftest.py"), "w") as _f:
+                _f.write({CONFTEST!r})
+        except OSError:
+            pass
+'''
+
+
+def conftest_everywhere(folder: Path) -> Path:
+    root = _with_init("handout", GARBAGE_OPS + CONFTEST_AT_RUNTIME)(folder)
+    for place in (root, root / "needle", root / "apps"):
+        (place / "conftest.py").write_text(CONFTEST, encoding="utf-8")
+    (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:json-report\n", encoding="utf-8")
+    (root / "needle" / "sitecustomize.py").write_text(FAKE_PASSES, encoding="utf-8")
+    (root / "apps" / "usercustomize.py").write_text(FAKE_PASSES, encoding="utf-8")
+    (root / "needle" / "hook.pth").write_text("import needle\n", encoding="utf-8")
+    return root
+
+
+# At exit, every JSON file in reach (pytest-json-report's among them) is
+# rewritten to say that each test passed.
+ATEXIT_REWRITE = GARBAGE_OPS + '''
+
+import atexit as _atexit
+import json as _json
+import os as _os
+import sys as _sys
+
+
+def _rewrite():
+    paths = [a.split("=", 1)[1] for a in _sys.argv if a.startswith("--json-report-file=")]
+    for top in {_os.getcwd(), *(_os.path.dirname(p) for p in paths)}:
+        for folder, _, files in _os.walk(top):
+            paths += [_os.path.join(folder, f) for f in files if f.endswith(".json")]
+    for path in paths:
+        try:
+            with open(path) as f:
+                report = _json.load(f)
+            for test in report.get("tests", []):
+                test["outcome"] = "passed"
+                for phase in ("setup", "call", "teardown"):
+                    if isinstance(test.get(phase), dict):
+                        test[phase] = {"outcome": "passed"}
+            report["exitcode"] = 0
+            with open(path, "w") as f:
+                _json.dump(report, f)
+        except Exception:
+            pass
+
+
+_atexit.register(_rewrite)
+'''
+
+# Put first in needle/__init__.py: looks for the reference and the answer
+# key wherever a grader might keep them (above the interpreter, the working
+# folder, the search path, environment variables, other processes' folders
+# and command lines, Gradescope's layout) and uses what it finds: the
+# reference's needle and apps instead of its own, the key's recorded values
+# as its own, with every report forced to "passed".
+THIEF = '''# --- thief ---
+import os as _os
+import shutil as _shutil
+import sys as _sys
+from pathlib import Path as _Path
+
+
+def _places():
+    starts = [_Path.cwd(), _Path(_sys.executable), _Path(_sys.prefix), _Path(__file__), _Path("/autograder/source")]
+    starts += [_Path(p) for p in _sys.path if p]
+    starts += [_Path(v) for v in _os.environ.values() if v.startswith("/")]
+    for proc in _Path("/proc").glob("[0-9]*"):
+        try:
+            starts.append(_Path(_os.readlink(proc / "cwd")))
+            args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\\0")
+            starts += [_Path(a.split("=", 1)[-1]) for a in args if "/" in a]
+        except OSError:
+            pass
+    seen = set()
+    for start in starts:
+        for folder in (start, *start.parents):
+            if folder not in seen:
+                seen.add(folder)
+                yield folder
+
+
+def _readable(path):
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
+
+
+_reference = _key = None
+for _folder in _places():
+    if _reference is None and _readable(_folder / "reference" / "needle" / "__init__.py"):
+        _reference = _folder / "reference"
+    for _candidate in (_folder / ".cache" / "key", _folder / "key", _folder):
+        if _key is None and _readable(_candidate / "key.json"):
+            _key = _candidate
+if _reference is not None:
+    print(f"thief: found the reference at {_reference}", file=_sys.stderr)
+    __path__[:] = [str(_reference / "needle")]
+    _sys.path.insert(0, str(_reference / "apps"))
+if _key is not None:
+    print(f"thief: found the answer key at {_key}", file=_sys.stderr)
+    _records = [a.split("=", 1)[1] for a in _sys.argv if a.startswith("--record-dir=")]
+    for _suite_records in _key.glob("*/*/records"):
+        for _dest in _records:
+            try:
+                _shutil.copytree(_suite_records, _dest, dirs_exist_ok=True)
+            except OSError:
+                pass
+'''
+
+
+def thief(folder: Path) -> Path:
+    return _with_init("handout", FAKE_PASSES, top=THIEF)(folder)
+
+
+def linked_to_the_reference(folder: Path) -> Path:
+    """The handout, with links to the reference's files in place of its own."""
+    root = copy_root(KIT / "handout", folder / "submission")
+    (root / "needle" / "autograd.py").unlink()
+    (root / "needle" / "autograd.py").symlink_to(KIT / "reference" / "needle" / "autograd.py")
+    shutil.rmtree(root / "needle" / "ops")
+    (root / "needle" / "ops").symlink_to(KIT / "reference" / "needle" / "ops", target_is_directory=True)
+    return root
+
+
+def _in_ewise_pow(compute: str) -> str:
+    """Replaces EWisePow.compute by ``compute`` (a function body over a, b)."""
+    body = "\n".join("    " + line for line in compute.strip().splitlines())
+    return f'''
+
+import numpy as _np
+from .ops import ops_mathematic as _ops_mathematic
+
+
+def _hostile_compute(self, a, b):
+{body}
+
+
+_ops_mathematic.EWisePow.compute = _hostile_compute
+'''
+
+
+ENDLESS_LOOP = _in_ewise_pow("""
+while True:
+    pass
+""")
+
+MEMORY_HOG = _in_ewise_pow("""
+hog = []
+while True:
+    hog.append(_np.ones(1 << 27))
+""")
+
+MANY_PROCESSES = _in_ewise_pow("""
+import os, time
+for _ in range(1000):
+    try:
+        if os.fork() == 0:
+            os.setsid()
+            time.sleep(10 ** 6)
+            os._exit(0)
+    except OSError:
+        break
+return _np.power(a, b)
+""")
+
+OUTPUT_FLOOD = _in_ewise_pow("""
+import os, sys
+line = b"flood " * 10000 + b"\\n"
+for _ in range(20000):
+    sys.stdout.write(line.decode())
+    os.write(2, line)
+""")
+
+EXIT_IN_BACKWARD = '''
+
+import sys as _sys
+from .ops import ops_mathematic as _ops_mathematic
+
+
+def _exit_gradient(self, out_grad, node):
+    _sys.exit(0)
+
+
+_ops_mathematic.EWisePow.gradient = _exit_gradient
+'''
+
+EXIT_AT_IMPORT = '''
+
+import os as _os
+
+_os._exit(0)
+'''
+
+SLEEP_AT_IMPORT = '''import signal
+import time
+
+for _signal in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM, signal.SIGXCPU):
+    signal.signal(_signal, signal.SIG_IGN)
+time.sleep(10 ** 6)
+'''
+
+
+def sleeps_at_import(folder: Path) -> Path:
+    root = copy_root(KIT / "reference", folder / "submission")
+    app = root / "apps" / "mlp_resnet.py"
+    app.write_text(SLEEP_AT_IMPORT + app.read_text(encoding="utf-8"), encoding="utf-8")
+    return root
+
+
+# --- ungradable --------------------------------------------------------------
+
+
+def syntax_error(folder: Path) -> Path:
+    root = copy_root(KIT / "reference", folder / "submission")
+    with (root / "needle" / "autograd.py").open("a", encoding="utf-8") as f:
+        f.write("\ndef broken(:\n    pass\n")
+    return root
+
+
+def no_needle(folder: Path) -> Path:
+    shutil.copytree(KIT / "reference" / "apps", folder / "submission" / "apps")
+    return folder / "submission"
+
+
+def empty_folder(folder: Path) -> Path:
+    (folder / "submission").mkdir()
+    return folder / "submission"
+
+
+def not_an_archive(folder: Path) -> Path:
+    path = folder / "submission.zip"
+    path.write_bytes(b"these are my answers, I promise\n" * 10)
+    return path
+
+
+def gzip_without_tar(folder: Path) -> Path:
+    path = folder / "submission.tar.gz"
+    path.write_bytes(gzip.compress(b"not a tar inside\n"))
+    return path
+
+
+def _reference_files():
+    for name in ("needle", "apps"):
+        for path in sorted((KIT / "reference" / name).rglob("*.py")):
+            yield path, path.relative_to(KIT / "reference").as_posix()
+
+
+def zip_with_dotdot(folder: Path) -> Path:
+    path = folder / "submission.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for source, name in _reference_files():
+            z.write(source, name)
+        z.writestr("../../escaped.py", "print('written outside the extraction folder')\n")
+    return path
+
+
+def tar_with_absolute_path(folder: Path) -> Path:
+    path = folder / "submission.tar.gz"
+    with tarfile.open(path, "w:gz") as t:
+        for source, name in _reference_files():
+            t.add(source, arcname=name)
+        data = b"print('written anywhere')\n"
+        info = tarfile.TarInfo(f"/tmp/needle-escape-{os.getpid()}.py")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    return path
+
+
+WHAT_TO_SUBMIT = "Submit the folders needle/ and apps/"
+
+GALLERY: Tuple[Hostile, ...] = (
+    # --- cheats --------------------------------------------------------------
+    Hostile("conftest_forces_passes", "cheat", conftest_everywhere,
+            "conftest.py (in the submission, and written at run time into every test folder), pytest.ini, "
+            "sitecustomize.py, usercustomize.py and a .pth file, all forcing passes"),
+    Hostile("numpy_comparisons_patched", "cheat", _with_init("handout", PATCHED_COMPARISONS),
+            "numpy.testing and np.allclose / isclose / array_equal patched to always agree"),
+    Hostile("report_objects_patched", "cheat", _with_init("handout", FAKE_PASSES),
+            "pytest's TestReport patched at import so that every test passes", says=("reported passing",)),
+    Hostile("atexit_rewrites_reports", "cheat", _with_init("handout", ATEXIT_REWRITE),
+            "an atexit handler rewrites every JSON file it can reach to say passed"),
+    Hostile("looks_for_reference_and_key", "cheat", thief,
+            "searches the disk and other processes for the reference and the answer key, and uses them"),
+    Hostile("ndarray_subclass", "cheat", _with_init("handout", NDARRAY_SUBCLASS),
+            "ops return an ndarray subclass that agrees with every NumPy comparison"),
+    Hostile("always_equal_objects", "cheat", _with_init("handout", ALWAYS_EQUAL),
+            "Tensor.numpy returns an object whose == is always true"),
+    Hostile("links_to_the_reference", "cheat", linked_to_the_reference,
+            "needle/autograd.py and needle/ops/ are symbolic links to the reference's"),
+    # --- misbehaving inside some questions --------------------------------------
+    Hostile("exits_at_import", "local", _with_init("reference", EXIT_AT_IMPORT),
+            "os._exit(0) when needle is imported", touches=EVERY_QUESTION, says=("without a report",)),
+    Hostile("endless_loop_in_one_op", "local", _with_init("reference", ENDLESS_LOOP),
+            "EWisePow.compute never returns", touches=OPS_QUESTIONS, says=("wall-clock limit",),
+            suites="public", timeout=10),
+    Hostile("sleeps_at_import_ignoring_signals", "local", sleeps_at_import,
+            "apps/mlp_resnet.py ignores SIGTERM and friends and sleeps at import", touches=("mlp_resnet",),
+            says=("wall-clock limit",), suites="public", timeout=10),
+    Hostile("memory_hog", "local", _with_init("reference", MEMORY_HOG),
+            "EWisePow.compute allocates until memory runs out", touches=OPS_QUESTIONS, says=("MemoryError",),
+            suites="public"),
+    Hostile("many_processes", "local", _with_init("reference", MANY_PROCESSES),
+            "EWisePow.compute forks a thousand detached sleepers", touches=OPS_QUESTIONS, suites="public"),
+    Hostile("output_flood", "local", _with_init("reference", OUTPUT_FLOOD),
+            "EWisePow.compute prints 1.2 GB to stdout and stderr", touches=OPS_QUESTIONS,
+            says=("printed more than 64 MiB",), suites="public"),
+    Hostile("exit_inside_backward", "local", _with_init("reference", EXIT_IN_BACKWARD),
+            "sys.exit(0) inside EWisePow.gradient", touches=("backward_ops", "reverse_ad"), suites="public"),
+    # --- ungradable ------------------------------------------------------------
+    Hostile("syntax_error", "ungradable", syntax_error, "a syntax error in needle/autograd.py",
+            says=("does not compile", "needle/autograd.py", "Fix the syntax error")),
+    Hostile("no_needle_folder", "ungradable", no_needle, "apps/ only",
+            says=("no needle/ folder", WHAT_TO_SUBMIT)),
+    Hostile("empty_folder", "ungradable", empty_folder, "an empty folder", says=("no needle/ folder", WHAT_TO_SUBMIT)),
+    Hostile("not_an_archive", "ungradable", not_an_archive, "text named .zip",
+            says=("submission.zip", WHAT_TO_SUBMIT)),
+    Hostile("gzip_without_tar", "ungradable", gzip_without_tar, "a gzip file holding no tar",
+            says=("submission.tar.gz", WHAT_TO_SUBMIT)),
+    Hostile("zip_with_dotdot", "ungradable", zip_with_dotdot, "a zip entry ../../escaped.py",
+            says=("unsafe path", "'../../escaped.py'", WHAT_TO_SUBMIT)),
+    Hostile("tar_with_absolute_path", "ungradable", tar_with_absolute_path, "a tar entry with an absolute path",
+            says=("unsafe path", "/tmp/needle-escape-", WHAT_TO_SUBMIT)),
+)
+BY_NAME = {h.name: h for h in GALLERY}

@@ -1,0 +1,152 @@
+"""The gallery of hostile submissions (tests/hostile.py), each graded end to
+end through ``python -m grader grade``: cheats score no more than the
+untouched handout (0 everywhere), misbehaving code costs only the questions
+it misbehaves in, ungradable submissions get 0 and what to fix, and every
+grading ends with valid results, the sandbox's walls reported, and no
+process left behind.
+
+The gallery is graded two submissions at a time, as soon as the key is
+built; the gradings that must hang use the public suite and a short
+--timeout, so that each hang costs seconds.
+"""
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from grader.questions import QUESTIONS, TOTAL_POINTS
+from tests.grading import KIT, check_gradescope_format, grade_with_cli
+from tests.hostile import BY_NAME, GALLERY, thief
+
+pytestmark = pytest.mark.slow
+
+GRADABLE = [h for h in GALLERY if h.kind != "ungradable"]
+
+
+def _ids(kind):
+    return [h.name for h in GALLERY if h.kind == kind]
+
+
+@pytest.fixture(scope="session")
+def gallery(answer_key, mnist_dir, tmp_path_factory):
+    """Name to the future of its grading."""
+    pool = ThreadPoolExecutor(max_workers=2)
+
+    def grade(hostile):
+        folder = tmp_path_factory.mktemp(hostile.name)
+        extra = ("--timeout", hostile.timeout) if hostile.timeout else ()
+        return grade_with_cli(hostile.make(folder), folder / "results.json", suites=hostile.suites,
+                              key_dir=answer_key, mnist_dir=mnist_dir, extra=extra)
+
+    futures = {h.name: pool.submit(grade, h) for h in GALLERY}
+    yield futures
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _outputs(graded, questions=None):
+    return "\n".join(t["output"] for t in graded.data["tests"]
+                     if questions is None or t["name"].split(":", 1)[0] in questions)
+
+
+@pytest.mark.parametrize("name", [h.name for h in GALLERY])
+def test_hostile_submission_gets_valid_results_and_no_more_than_full_marks(gallery, name):
+    graded = gallery[name].result()
+    check_gradescope_format(graded.data)
+    assert graded.data["score"] <= TOTAL_POINTS
+
+
+@pytest.mark.parametrize("name", _ids("cheat"))
+def test_cheat_scores_no_more_than_the_untouched_handout(gallery, name):
+    graded = gallery[name].result()
+    assert graded.data["tests"], graded.data["output"]
+    assert graded.by_question() == {q.name: 0.0 for q in QUESTIONS}, graded.data["output"]
+    for phrase in BY_NAME[name].says:
+        assert phrase in _outputs(graded), f"{phrase!r} not in the results"
+
+
+@pytest.mark.parametrize("name", _ids("local"))
+def test_misbehaviour_costs_only_the_questions_it_touches(gallery, name):
+    hostile, graded = BY_NAME[name], gallery[name].result()
+    points = graded.by_question()
+    untouched = {q.name: q.points for q in QUESTIONS if q.name not in hostile.touches}
+    assert {q: points[q] for q in untouched} == pytest.approx(untouched), graded.data["output"]
+    touched = _outputs(graded, hostile.touches)
+    for phrase in hostile.says:
+        assert phrase in touched, f"{phrase!r} not in the results of {hostile.touches}:\n{touched[:3000]}"
+
+
+@pytest.mark.parametrize("name", _ids("ungradable"))
+def test_ungradable_submission_gets_zero_and_says_what_to_fix(gallery, name):
+    graded = gallery[name].result()
+    assert graded.data["score"] == 0 and graded.data["tests"] == []
+    output = graded.data["output"]
+    assert output.startswith("Your submission could not be graded"), output
+    for phrase in BY_NAME[name].says:
+        assert phrase in output, f"{phrase!r} not in the output:\n{output}"
+    assert "Traceback" not in output
+    assert "could not be graded" in graded.process.stdout
+
+
+@pytest.mark.parametrize("name", [h.name for h in GRADABLE])
+def test_results_report_the_sandboxs_walls(gallery, name):
+    isolation = gallery[name].result().data["extra_data"]["isolation"]
+    assert isolation["network"] == "none", isolation
+    assert isolation["processes"] == "own PID namespace", isolation
+    assert isolation["private_files"] == "unreadable", isolation
+    expected_user = "separate unprivileged uid" if os.geteuid() == 0 else "same user as the grader"
+    assert isolation["user"] == expected_user, isolation
+
+
+def test_thief_finds_the_reference_and_the_key_without_the_sandbox(answer_key, tmp_path):
+    """The thief's search works: run plainly from the kit's folder, it finds
+    both (so its 0 above is the sandbox's doing)."""
+    root = thief(tmp_path)
+    found = subprocess.run([sys.executable, "-c", "import needle"], cwd=KIT, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert f"thief: found the reference at {KIT / 'reference'}" in found.stderr, found.stderr[-2000:]
+    assert "thief: found the answer key at" in found.stderr, found.stderr[-2000:]
+
+
+def test_thief_finds_nothing_when_an_ordinary_user_grades(answer_key, mnist_dir, tmp_path):
+    """Run by a user other than root (here: uid 1000 in a user namespace),
+    the grader cannot give student code a uid of its own, says so, and
+    still keeps the reference and the key out of its reach."""
+    submission = thief(tmp_path)
+    out = tmp_path / "results.json"
+    graded = subprocess.run(
+        ["unshare", "--user", "--map-user=1000", "--map-group=1000", sys.executable, "-m", "grader", "grade",
+         submission, "--out", out, "--suites", "public", "--key-dir", answer_key, "--mnist-dir", mnist_dir],
+        cwd=KIT, capture_output=True, text=True, timeout=900,
+    )
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    data = json.loads(out.read_text())
+    check_gradescope_format(data)
+    assert data["score"] == 0, data["output"]
+    isolation = data["extra_data"]["isolation"]
+    assert isolation["user"] == "same user as the grader" and isolation["private_files"] == "unreadable", isolation
+    assert "reduced isolation" in graded.stderr
+
+
+def test_no_process_outlives_its_grading(gallery):
+    for future in gallery.values():
+        future.result()
+    left = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "/runs/box-" in command:
+            left.append(f"{proc.name}: {command[:200]}")
+    assert not left, "processes of finished gradings still run:\n" + "\n".join(left[:10])
+
+
+def test_archive_entries_land_nowhere_outside(gallery, tmp_path_factory):
+    for name in ("zip_with_dotdot", "tar_with_absolute_path"):
+        gallery[name].result()
+    assert not list(Path("/tmp").glob(f"needle-escape-{os.getpid()}.py"))
+    assert not list(tmp_path_factory.getbasetemp().rglob("escaped.py"))
