@@ -116,7 +116,8 @@ def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Pat
     found = submissions(folder)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         graded = list(pool.map(
-            lambda item: _grade_one(*item, out_dir, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits), found
+            lambda item: _grade_one(*item, out_dir, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits),
+            found,
         ))
     write_csv(out_dir / "scores.csv", graded)
     text = summary(graded)

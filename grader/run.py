@@ -117,7 +117,8 @@ def implementation_files(root: Path) -> list:
 def _environment(out: Path, mnist: Path) -> dict:
     """A fresh environment: nothing of the grader's but the search path."""
     return {
-        "PATH": os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])),
+        "PATH": os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
+                                               "/bin"])),
         "HOME": str(out / "home"),
         "TMPDIR": str(out / "tmp"),
         "LANG": "C.UTF-8",
