@@ -51,8 +51,13 @@ def build(out: Path, handout_dir: Path = defaults.HANDOUT) -> List[str]:
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
-            # A fixed date and mode, so that the same sources give the same zip.
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+            add_file(archive, name, data)
     return sorted(files)
+
+
+def add_file(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    """Add ``data`` as ``name`` with a fixed date, so that the same sources
+    give the same zip."""
+    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+    info.external_attr = mode << 16
+    archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)

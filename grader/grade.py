@@ -12,7 +12,7 @@ from . import defaults, results, score
 from .errors import SandboxError, SubmissionError
 from .key import AnswerKey
 from .questions import QUESTIONS
-from .run import run_question
+from .run import run_question, stage_mnist
 from .sandbox import Limits, Walls
 from .submission import prepare
 
@@ -35,11 +35,11 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
     private = (key.folder, out.resolve().parent, *private)
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         work = Path(tmp)
-        os.chmod(work, 0o711)  # for the sandbox's uid to reach its box inside
         try:
             root = prepare(submission, work)
+            mnist = stage_mnist(mnist_dir, work)
             runs = {
-                (suite, q.name): run_question(root, suite, q, work / "runs", mnist_dir=mnist_dir,
+                (suite, q.name): run_question(root, suite, q, work / "runs", mnist_dir=mnist,
                                               limits=limits, private=private)
                 for suite in suites
                 for q in QUESTIONS

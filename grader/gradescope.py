@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List
 
 from . import defaults, key as answer_key
+from .bundle import add_file
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, when it builds the image (Ubuntu 22.04).
@@ -38,12 +39,6 @@ SOURCE_GLOBS = ("grader/*.py", "grader/student/*", "tests_public/*.py", "tests_h
 SOURCE_FILES = ("conftest.py", "pyproject.toml", "mnist_fetch.py")
 
 
-def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
-    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-    info.external_attr = mode << 16
-    archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
-
-
 def build(out: Path, *, mnist_dir: Path, key_dir: Path = defaults.KEY_DIR) -> List[str]:
     """Write the autograder zip to ``out`` (building the key if it is not
     current); returns the archive names."""
@@ -51,9 +46,9 @@ def build(out: Path, *, mnist_dir: Path, key_dir: Path = defaults.KEY_DIR) -> Li
     root = defaults.KIT_ROOT
     names = []
     with zipfile.ZipFile(out, "w") as archive:
-        _add(archive, "setup.sh", SETUP_SH.encode(), 0o755)
-        _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), 0o755)
-        _add(archive, "requirements.txt", REQUIREMENTS.encode())
+        add_file(archive, "setup.sh", SETUP_SH.encode(), 0o755)
+        add_file(archive, "run_autograder", RUN_AUTOGRADER.encode(), 0o755)
+        add_file(archive, "requirements.txt", REQUIREMENTS.encode())
         files = [root / f for f in SOURCE_FILES]
         files += [p for pattern in SOURCE_GLOBS for p in sorted(root.glob(pattern)) if p.is_file()]
         files += sorted(p for p in key.folder.rglob("*") if p.is_file())
@@ -65,6 +60,6 @@ def build(out: Path, *, mnist_dir: Path, key_dir: Path = defaults.KEY_DIR) -> Li
                 name = "data/mnist/" + path.name
             else:
                 name = path.relative_to(root).as_posix()
-            _add(archive, name, path.read_bytes())
+            add_file(archive, name, path.read_bytes())
         names = archive.namelist()
     return names

@@ -21,7 +21,7 @@ from tests_public.recording import folder_of
 from . import defaults, handout
 from .errors import AnswerKeyError
 from .questions import QUESTIONS
-from .run import run_question, suite_file
+from .run import run_question, stage_mnist, suite_file
 
 KEY_FORMAT = 1
 
@@ -92,13 +92,37 @@ def build(folder: Path, *, mnist_dir: Path, suites: Iterable[str] = defaults.DEF
     suites = tuple(suites)
     stamp = fingerprint(reference, suites)
     staging = Path(tempfile.mkdtemp(prefix="key-", dir=folder.parent if folder.parent.exists() else None))
+    with tempfile.TemporaryDirectory(prefix="key-mnist-") as tmp:
+        tests, failures = _run_suites(reference, suites, staging, stage_mnist(mnist_dir, Path(tmp)))
+    if failures:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise AnswerKeyError(
+            f"the reference fails {len(failures)} test(s), so no answer key was built:\n  "
+            + "\n  ".join(failures[:20])
+            + "\nFix reference/ or the suite, then build the key again."
+        )
+    os.chmod(staging, 0o700)  # the runs opened it to the sandbox's uid
+    (staging / "key.json").write_text(json.dumps({
+        "fingerprint": stamp,
+        "tests": [t.__dict__ for t in tests],
+    }, indent=1))
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(folder)
+    return load(folder)
+
+
+def _run_suites(reference: Path, suites: Tuple[str, ...], work: Path, mnist_dir: Path) -> Tuple[list, list]:
+    """(key tests, failures) of running ``suites`` on ``reference``; the runs
+    keep what they hand over under ``work``."""
     tests, failures = [], []
     for suite in suites:
         for question in QUESTIONS:
             if not suite_file(suite, question).is_file():
                 failures.append(f"{suite_file(suite, question)} is missing: every question needs a file in each suite")
                 continue
-            run = run_question(reference, suite, question, staging, mnist_dir=mnist_dir)
+            run = run_question(reference, suite, question, work, mnist_dir=mnist_dir)
             log(f"  {suite}/{question.name}: {run.seconds:.1f} s")
             if run.report is None or run.returncode not in (0, 1) or not run.report["tests"]:
                 failures.append(f"{suite}/{question.name}: the tests did not run (exit code "
@@ -113,24 +137,7 @@ def build(folder: Path, *, mnist_dir: Path, suites: Iterable[str] = defaults.DEF
                 values = json.loads(meta_path.read_text())["values"] if meta_path else {}
                 tests.append(KeyTest(test["nodeid"], suite, question.name,
                                      names.get(_function_name(test["nodeid"]), ""), values))
-    if failures:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise AnswerKeyError(
-            f"the reference fails {len(failures)} test(s), so no answer key was built:\n  "
-            + "\n  ".join(failures[:20])
-            + "\nFix reference/ or the suite, then build the key again."
-        )
-    shutil.rmtree(staging / "mnist", ignore_errors=True)  # the runs' copy of MNIST
-    os.chmod(staging, 0o700)  # the runs opened it to the sandbox's uid
-    (staging / "key.json").write_text(json.dumps({
-        "fingerprint": stamp,
-        "tests": [t.__dict__ for t in tests],
-    }, indent=1))
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(folder)
-    return load(folder)
+    return tests, failures
 
 
 def _values_meta(record_dir: Path, nodeid: str) -> Optional[Path]:

@@ -65,8 +65,9 @@ def run_question(
     private: Iterable[Path] = (),
 ) -> Run:
     """Run ``suite``'s tests of ``question`` on the implementation ``root``;
-    the report and the recorded values are kept under ``work``.  ``private``
-    paths are hidden from the child, besides ``defaults.PRIVATE``."""
+    the report and the recorded values are kept under ``work``.  ``mnist_dir``
+    must be readable by the sandbox (``stage_mnist``); ``private`` paths are
+    hidden from the child, besides ``defaults.PRIVATE``."""
     kept = work / suite / question.name
     kept.mkdir(parents=True, exist_ok=True)
     _open_to_others(work)
@@ -75,7 +76,6 @@ def run_question(
         _open_to_others(box)
         test_file = _stage_suite(box / "suite", suite, question)
         _copy_files(root, box / "submission", implementation_files(root))
-        mnist = _stage_mnist(mnist_dir, work / "mnist")
         out = box / "out"
         writable = [out, out / "records", out / "home", out / "tmp"]
         for folder in writable:
@@ -84,13 +84,13 @@ def run_question(
             sys.executable, "-m", "pytest", str(test_file.relative_to(box / "suite")),
             "-q", "-c", "pytest.ini", "--rootdir=.", "--noconftest",
             "-p", "conftest", "-p", "pytest_jsonreport.plugin", "-p", "no:cacheprovider",
-            f"--needle-root={box / 'submission'}", f"--mnist-dir={mnist}", f"--record-dir={out / 'records'}",
+            f"--needle-root={box / 'submission'}", f"--mnist-dir={mnist_dir}", f"--record-dir={out / 'records'}",
             "--json-report", f"--json-report-file={out / 'report.json'}",
             "--json-report-omit", "collectors", "keywords", "log", "streams", "warnings",
         ]
         outcome = sandbox.run(
-            command, cwd=box / "suite", env=_environment(out, mnist), limits=limits,
-            private=[*defaults.PRIVATE, *private], writable=writable, needed=[mnist],
+            command, cwd=box / "suite", env=_environment(out), limits=limits,
+            private=[*defaults.PRIVATE, *private], writable=writable, needed=[mnist_dir],
         )
         report = copy_out(out, kept)
     finally:
@@ -114,7 +114,7 @@ def implementation_files(root: Path) -> list:
                   if not p.is_symlink())
 
 
-def _environment(out: Path, mnist: Path) -> dict:
+def _environment(out: Path) -> dict:
     """A fresh environment: nothing of the grader's but the search path."""
     return {
         "PATH": os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
@@ -160,20 +160,18 @@ def _copy_files(source: Path, dest: Path, names: Iterable[Path]) -> None:
         os.chmod(folder, 0o755)
 
 
-def _stage_mnist(mnist_dir: Path, folder: Path) -> Path:
-    """One readable copy of the MNIST files per grading, as the folder they
-    come from may be closed to the sandbox's uid."""
-    if not folder.is_dir():
-        staging = Path(tempfile.mkdtemp(prefix="mnist-", dir=folder.parent))
-        for path in sorted(mnist_dir.glob("*.gz")) if mnist_dir.is_dir() else []:
-            if MNIST_NAME.fullmatch(path.name) and path.is_file():
-                shutil.copyfile(path, staging / path.name)
-                os.chmod(staging / path.name, 0o644)
-        os.chmod(staging, 0o755)
-        try:
-            staging.rename(folder)
-        except OSError:  # another thread staged it first
-            shutil.rmtree(staging, ignore_errors=True)
+def stage_mnist(mnist_dir: Path, work: Path) -> Path:
+    """A copy of the MNIST files in ``work/mnist``, readable by the sandbox
+    (the folder they come from may be closed to its uid): made once per
+    grading, for every run to share."""
+    _open_to_others(work)
+    folder = work / "mnist"
+    folder.mkdir(mode=0o755)
+    for path in sorted(mnist_dir.glob("*.gz")) if mnist_dir.is_dir() else []:
+        if MNIST_NAME.fullmatch(path.name) and path.is_file():
+            shutil.copyfile(path, folder / path.name)
+            os.chmod(folder / path.name, 0o644)
+    os.chmod(folder, 0o755)  # whatever the umask
     return folder
 
 

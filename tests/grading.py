@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.questions import QUESTIONS
+from grader.results import points_by_question
 
 KIT = Path(__file__).resolve().parent.parent
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
@@ -29,10 +29,7 @@ class Graded:
         return [t for t in self.data["tests"] if suite is None or t["name"].endswith(f"({suite} tests)")]
 
     def by_question(self):
-        points = {q.name: 0.0 for q in QUESTIONS}
-        for test in self.data["tests"]:
-            points[test["name"].split(":", 1)[0]] += test["score"]
-        return points
+        return {name: score for name, (score, _) in points_by_question(self.data).items()}
 
 
 def grade_with_cli(submission: Path, out: Path, *, suites: str, key_dir: Path, mnist_dir: Path,

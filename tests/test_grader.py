@@ -4,11 +4,10 @@ points on its own question, results.json has Gradescope's format and leaks
 nothing of the hidden suite, archives grade like folders.  Hostile and
 ungradable submissions have their own gallery (tests/test_hostile.py).
 
-One answer key serves the whole session (``answer_key``).  Both suites are used once tests_hidden/ has a file per question (before
-that, the public suite alone).  Each grading costs tens of seconds, so each
-submission is graded once and checked by several tests, and the gradings
-that the selected tests need run two at a time, as soon as the key is built
-(``gradings``).
+One answer key serves the whole session (``answer_key``).  Each grading
+costs tens of seconds, so each submission is graded once and checked by
+several tests, and the gradings that the selected tests need run two at a
+time, as soon as the key is built (``gradings``).
 """
 import ast
 import json
@@ -26,11 +25,10 @@ from tests.bugs import BUGS, BY_NAME, Bug, apply, make_submission
 from tests.grading import KIT, Graded, check_gradescope_format, grade_with_cli, run_grader
 
 HIDDEN_DIR = KIT / "tests_hidden"
-HIDDEN_COMPLETE = all((HIDDEN_DIR / f"test_{q.name}.py").is_file() for q in QUESTIONS)
-SUITES = "public,hidden" if HIDDEN_COMPLETE else "public"
+SUITES = "public,hidden"
 # The archives and the one-bug submission they are compared with are graded
 # with one suite, the hidden one (whose entries the leak test reads).
-ONE_SUITE = "hidden" if HIDDEN_COMPLETE else "public"
+ONE_SUITE = "hidden"
 # The bug gallery is graded with the public suite: it catches every bug and
 # costs half the hidden one, which trains on MNIST (`python -m grader audit`
 # with both suites takes about 7 minutes on two cores).
@@ -41,11 +39,6 @@ AUDIT_SUITES = "public"
 LEAK_BUG = "parse_mnist_divides_by_255"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def key_dir(answer_key) -> Path:
-    return answer_key
 
 
 # --- submissions -------------------------------------------------------------
@@ -94,7 +87,7 @@ def _needed(session) -> set:
 
 
 @pytest.fixture(scope="session")
-def gradings(request, key_dir, mnist_dir, tmp_path_factory):
+def gradings(request, answer_key, mnist_dir, tmp_path_factory):
     """Futures of the gradings the selected tests need, started together
     once the key is built: the audit (two bugs at a time) and the other
     gradings one after another, so that two cores stay busy."""
@@ -104,13 +97,13 @@ def gradings(request, key_dir, mnist_dir, tmp_path_factory):
     if "audit" in needed:
         out = tmp_path_factory.mktemp("audit")
         futures["audit"] = pool.submit(lambda: (run_grader(
-            "audit", "--suites", AUDIT_SUITES, "--jobs", 2, "--out", out, "--key-dir", key_dir,
+            "audit", "--suites", AUDIT_SUITES, "--jobs", 2, "--out", out, "--key-dir", answer_key,
             "--mnist-dir", mnist_dir), out))
     for name, (make, suites) in SUBMISSIONS.items():
         if name in needed:
             folder = tmp_path_factory.mktemp(name)
             futures[name] = pool.submit(lambda make=make, folder=folder, suites=suites: grade_with_cli(
-                make(folder), folder / "results.json", suites=suites, key_dir=key_dir, mnist_dir=mnist_dir))
+                make(folder), folder / "results.json", suites=suites, key_dir=answer_key, mnist_dir=mnist_dir))
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
 
@@ -148,8 +141,7 @@ def test_reference_gets_full_marks(reference):
     assert sum(t["max_score"] for t in reference.data["tests"]) == pytest.approx(TOTAL_POINTS)
     assert all(t["status"] == "passed" for t in reference.data["tests"])
     assert reference.by_question() == pytest.approx({q.name: q.points for q in QUESTIONS})
-    if HIDDEN_COMPLETE:
-        assert {t["name"].rsplit("(", 1)[1] for t in reference.data["tests"]} == {"public tests)", "hidden tests)"}
+    assert {t["name"].rsplit("(", 1)[1] for t in reference.data["tests"]} == {"public tests)", "hidden tests)"}
 
 
 def test_grade_prints_the_table(reference):
@@ -202,8 +194,7 @@ def hidden_code_lines():
 def test_hidden_entries_leak_no_code_values_or_tracebacks(request, which):
     graded = request.getfixturevalue(which)
     hidden = graded.entries("hidden")
-    if not hidden:
-        pytest.skip("no hidden suite graded")
+    assert hidden, "no hidden entries to check"
     code = hidden_code_lines()
     for entry in hidden:
         output = entry["output"]

@@ -1,5 +1,4 @@
 """Scoring is pure: a key and what a child process left in, a Grade out."""
-import json
 from pathlib import Path
 
 import numpy as np
