@@ -117,7 +117,6 @@ class Value:
 
     @classmethod
     def make_from_op(cls, op: Op, inputs: List["Value"]):
-        global TENSOR_COUNTER
         inputs = list(inputs)
         requires_grad = False
         for x in inputs:
@@ -131,14 +130,8 @@ class Value:
             cached_data = _compute(op, inputs)
             if not requires_grad:
                 op, inputs = None, []  # no gradient will flow here: keep no graph through constants
-        # What _init does, inline: this runs for every op.
         value = cls.__new__(cls)
-        TENSOR_COUNTER += 1
-        value.op = op
-        value.inputs = inputs
-        value.num_outputs = 1
-        value.cached_data = cached_data
-        value.requires_grad = requires_grad
+        value._init(op, inputs, cached_data=cached_data, requires_grad=requires_grad)
         return value
 
 
