@@ -6,9 +6,13 @@ from pathlib import Path
 from typing import List
 
 from . import defaults, handout
+from .errors import HandoutOutOfSyncError
 from .questions import QUESTIONS
 
 STUDENT_FILES = Path(__file__).resolve().parent / "student"
+# What a local run needs beyond the box side: the values files' reader and
+# the grader's comparison (no answers: those are in the values files).
+LOCAL_CHECK_FILES = ("grader/expected.py", "grader/compare.py")
 
 
 def _questions_table() -> str:
@@ -38,8 +42,12 @@ def contents(handout_dir: Path = defaults.HANDOUT) -> dict:
         files[name] = (STUDENT_FILES / name).read_bytes()
     for path in handout.handout_files(handout_dir):
         files[f"handout/{path}"] = (handout_dir / path).read_bytes()
-    for path in sorted(defaults.TESTS_PUBLIC.glob("*.py")):
-        files[f"tests_public/{path.name}"] = path.read_bytes()
+    # The public tests, their expected values (for local runs), and the box
+    # side's library with the comparison that turns values into messages.
+    shipped = [*sorted(defaults.TESTS_PUBLIC.glob("*.py")), *sorted((defaults.TESTS_PUBLIC / "expected").glob("*.npz"))]
+    shipped += [defaults.KIT_ROOT / p for p in (*defaults.BOX_FILES, *LOCAL_CHECK_FILES)]
+    for path in shipped:
+        files[path.relative_to(defaults.KIT_ROOT).as_posix()] = path.read_bytes()
     return files
 
 
@@ -47,6 +55,12 @@ def build(out: Path, handout_dir: Path = defaults.HANDOUT) -> List[str]:
     """Write the bundle to ``out``; returns the archive names.  The handout
     must be in sync with the reference."""
     handout.check(defaults.REFERENCE, handout_dir)
+    from .key import expected_out_of_date
+
+    stale = expected_out_of_date()
+    if stale:
+        raise HandoutOutOfSyncError(f"the public tests' expected values are out of date ({stale[0].name} and "
+                                    f"{len(stale) - 1} more); run: python -m grader handout")
     files = contents(handout_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -8,12 +8,41 @@ from .errors import GraderError
 
 
 def _handout(args) -> int:
+    from . import key
+    from .errors import HandoutOutOfSyncError
+
     if args.check:
         handout.check(args.reference, args.out)
-        print(f"{args.out} is in sync with {args.reference}")
+        stale = key.expected_out_of_date(("public",), args.reference)
+        if stale:
+            raise HandoutOutOfSyncError(
+                "the public tests' expected values are out of date with reference/ or their tests:\n  "
+                + "\n  ".join(str(p.relative_to(defaults.KIT_ROOT)) for p in stale)
+                + "\nRun: python -m grader handout")
+        print(f"{args.out} and the public tests' expected values are in sync with {args.reference}")
     else:
         written = handout.write(args.reference, args.out)
         print(f"wrote {len(written)} files to {args.out}")
+        stale = key.expected_out_of_date(("public",), args.reference)
+        from .questions import QUESTIONS
+
+        questions = [q for q in QUESTIONS if key.expected_path("public", q) in stale]
+        for path in key.write_expected(("public",), questions, mnist_dir=args.mnist_dir, reference=args.reference):
+            print(f"wrote {path.relative_to(defaults.KIT_ROOT)}")
+    return 0
+
+
+def _expected(args) -> int:
+    from . import key
+    from .questions import BY_NAME
+
+    unknown = [q for q in args.questions if q not in BY_NAME]
+    if unknown:
+        print(f"error: no question {', '.join(unknown)}; the questions are {', '.join(BY_NAME)}", file=sys.stderr)
+        return 1
+    questions = [BY_NAME[q] for q in args.questions] if args.questions else list(BY_NAME.values())
+    for path in key.write_expected(args.suites, questions, mnist_dir=args.mnist_dir):
+        print(f"wrote {path.relative_to(defaults.KIT_ROOT)}")
     return 0
 
 
@@ -111,11 +140,21 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("handout", help="generate handout/ from reference/")
+    p = commands.add_parser("handout", help="generate handout/ and the public tests' expected values from reference/")
     p.add_argument("--reference", type=Path, default=defaults.REFERENCE, help="default: %(default)s")
     p.add_argument("--out", type=Path, default=defaults.HANDOUT, help="default: %(default)s")
-    p.add_argument("--check", action="store_true", help="only check that --out is in sync; exit 1 if not")
+    p.add_argument("--check", action="store_true", help="only check that --out and the public tests' expected "
+                   "values are in sync; exit 1 if not")
+    p.add_argument("--mnist-dir", type=Path, default=defaults.MNIST_DIR, help="the MNIST files (default: %(default)s)")
     p.set_defaults(run=_handout)
+
+    p = commands.add_parser("expected", help="write the values files that local runs of the suites compare with")
+    p.add_argument("--suites", type=_suites, default=("public",), help="default: public (hidden ones are for "
+                   "the kit's developers, never shipped)")
+    p.add_argument("--questions", type=lambda text: [n.strip() for n in text.split(",") if n.strip()], default=[],
+                   help="only these questions (comma-separated; default: all)")
+    p.add_argument("--mnist-dir", type=Path, default=defaults.MNIST_DIR, help="the MNIST files (default: %(default)s)")
+    p.set_defaults(run=_expected)
 
     p = commands.add_parser("bundle", help="make the zip students receive")
     p.add_argument("out", type=Path, nargs="?", default=defaults.STUDENT_BUNDLE, help="default: %(default)s")

@@ -41,6 +41,9 @@ LIMITS = limits()
 # What student code must never read: the solutions, the suites (each run
 # gets its own copy of what it needs), the grader and its answer key.
 PRIVATE = (REFERENCE, TESTS_PUBLIC, TESTS_HIDDEN, KIT_ROOT / "tests", KIT_ROOT / "grader", KIT_ROOT / ".cache")
+# The box side's library (what the suites import inside the sandbox) and
+# the channel's layout, which both sides share.
+BOX_FILES = (Path("grader/__init__.py"), Path("grader/channel.py"), *sorted(p.relative_to(KIT_ROOT) for p in (KIT_ROOT / "grader" / "box").glob("*.py")))
 # What the key's fingerprint covers besides reference/ and the suites: the
 # code that decides how tests run and what they hand over.
-HARNESS_FILES = ("conftest.py", "pyproject.toml", "grader/questions.py")
+HARNESS_FILES = ("pyproject.toml", "grader/questions.py", *map(str, BOX_FILES))

@@ -39,7 +39,7 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
             root = prepare(submission, work)
             mnist = stage_mnist(mnist_dir, work)
             runs = {
-                (suite, q.name): run_question(root, suite, q, work / "runs", mnist_dir=mnist,
+                (suite, q.name): run_question(root, suite, q, work / "runs", mnist_dir=mnist, salt=key.salt,
                                               limits=limits, private=private)
                 for suite in suites
                 for q in QUESTIONS
@@ -56,7 +56,7 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
             if not walls.complete:
                 print(f"warning: {submission}: student code ran with reduced isolation: "
                       f"{json.dumps(walls.describe())}", file=sys.stderr)
-            data = results.gradescope(score.score(key, runs, suites), time.monotonic() - started,
+            data = results.gradescope(score.score(key, runs, suites, mnist_dir), time.monotonic() - started,
                                       extra={"isolation": {**walls.describe(), "limits": limits.describe()}})
     write_json(out, data)
     return data

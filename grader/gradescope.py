@@ -35,7 +35,7 @@ chmod 700 "$root/source" "$root/results"
 """
 
 REQUIREMENTS = "numpy>=2.0\nrequests>=2.28\npytest>=7.4\npytest-json-report>=1.5\n"
-SOURCE_GLOBS = ("grader/*.py", "grader/student/*", "tests_public/*.py", "tests_hidden/*.py")
+SOURCE_GLOBS = ("grader/*.py", "grader/box/*.py", "grader/student/*", "tests_public/*.py", "tests_hidden/*.py")
 SOURCE_FILES = ("conftest.py", "pyproject.toml", "mnist_fetch.py")
 
 

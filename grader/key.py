@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -16,46 +17,58 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 import numpy as np
 
-from tests_public.recording import folder_of
 
 from . import defaults, handout
+from .channel import META, folder_of, value_file
 from .errors import AnswerKeyError
 from .questions import QUESTIONS
 from .run import run_question, stage_mnist, suite_file
+from . import expected
 
-KEY_FORMAT = 1
+KEY_FORMAT = 2
 
 
 @dataclass(frozen=True)
 class KeyTest:
-    """One test of the key: where it belongs, the hint shown for it, and the
-    values it handed over (name to kind and tolerance)."""
+    """One test of the key: where it belongs, the hint shown for it, what
+    it hands over (each value's meta: what it is, its tolerance, whether it
+    scores) and, for a training run, the test-error target its weights must
+    meet."""
 
     nodeid: str
     suite: str
     question: str
     hint: str
-    values: Mapping[str, dict]
+    values: Tuple[dict, ...]
+    threshold: Optional[dict] = None
+
+    @property
+    def scored(self) -> bool:
+        """Whether it hands over a value that code must compute (guessable
+        facts alone earn nothing)."""
+        return any(v["scored"] for v in self.values)
 
 
 @dataclass(frozen=True)
 class AnswerKey:
     folder: Path
     fingerprint: str
+    salt: int  # the inputs' salt of the grader's runs (students' runs use 0)
     tests: Tuple[KeyTest, ...]
 
     def record_dir(self, suite: str, question: str) -> Path:
         return self.folder / suite / question / "records"
 
 
-def fingerprint(reference: Path = defaults.REFERENCE, suites: Iterable[str] = defaults.DEFAULT_SUITES) -> str:
-    """A digest of everything that decides the key's values, and of the
-    suites it covers."""
+def fingerprint(reference: Path = defaults.REFERENCE, suites: Iterable[str] = defaults.DEFAULT_SUITES,
+                questions: Iterable[str] = tuple(q.name for q in QUESTIONS)) -> str:
+    """A digest of everything that decides the values of ``suites``' tests
+    of ``questions``, and of which suites and questions those are."""
+    suites, questions = tuple(suites), tuple(questions)
     files = [reference / p for p in handout.handout_files(reference)]
-    for folder in defaults.SUITES.values():
-        files += sorted(folder.glob("*.py"))
+    files += [defaults.SUITES[s] / f"test_{q}.py" for s in suites for q in questions]
     files += [defaults.KIT_ROOT / p for p in defaults.HARNESS_FILES]
-    digest = hashlib.sha256(f"format {KEY_FORMAT}; numpy {np.__version__}; {','.join(suites)}".encode())
+    digest = hashlib.sha256(f"format {KEY_FORMAT}; numpy {np.__version__}; {suites}; {questions}".encode())
     for path in files:
         digest.update(str(path.relative_to(defaults.KIT_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -86,24 +99,25 @@ def _function_name(nodeid: str) -> str:
 
 def build(folder: Path, *, mnist_dir: Path, suites: Iterable[str] = defaults.DEFAULT_SUITES,
           reference: Path = defaults.REFERENCE) -> AnswerKey:
-    """Run the suites on the reference and keep what its tests handed over
-    in ``folder`` (replaced whole, so a failed build leaves no half key)."""
+    """Run the suites on the reference, with a fresh secret salt, and keep
+    what its tests handed over in ``folder`` (replaced whole, so a failed
+    build leaves no half key)."""
     log("building the answer key...")
     suites = tuple(suites)
     stamp = fingerprint(reference, suites)
+    salt = secrets.randbelow(2**31 - 1) + 1
     staging = Path(tempfile.mkdtemp(prefix="key-", dir=folder.parent if folder.parent.exists() else None))
-    with tempfile.TemporaryDirectory(prefix="key-mnist-") as tmp:
-        tests, failures = _run_suites(reference, suites, staging, stage_mnist(mnist_dir, Path(tmp)))
-    if failures:
+    try:
+        with tempfile.TemporaryDirectory(prefix="key-mnist-") as tmp:
+            tests = run_reference(reference, suites, QUESTIONS, staging, stage_mnist(mnist_dir, Path(tmp)), salt)
+    except AnswerKeyError:
         shutil.rmtree(staging, ignore_errors=True)
-        raise AnswerKeyError(
-            f"the reference fails {len(failures)} test(s), so no answer key was built:\n  "
-            + "\n  ".join(failures[:20])
-            + "\nFix reference/ or the suite, then build the key again."
-        )
+        raise
     os.chmod(staging, 0o700)  # the runs opened it to the sandbox's uid
     (staging / "key.json").write_text(json.dumps({
+        "format": KEY_FORMAT,
         "fingerprint": stamp,
+        "salt": salt,
         "tests": [t.__dict__ for t in tests],
     }, indent=1))
     if folder.exists():
@@ -113,16 +127,18 @@ def build(folder: Path, *, mnist_dir: Path, suites: Iterable[str] = defaults.DEF
     return load(folder)
 
 
-def _run_suites(reference: Path, suites: Tuple[str, ...], work: Path, mnist_dir: Path) -> Tuple[list, list]:
-    """(key tests, failures) of running ``suites`` on ``reference``; the runs
-    keep what they hand over under ``work``."""
+def run_reference(reference: Path, suites: Tuple[str, ...], questions, work: Path, mnist_dir: Path,
+                  salt: int) -> list:
+    """The key's tests from running ``suites``' tests of ``questions`` on
+    ``reference`` with ``salt``; the runs keep what they hand over under
+    ``work``.  Raises AnswerKeyError naming every test the reference fails."""
     tests, failures = [], []
     for suite in suites:
-        for question in QUESTIONS:
+        for question in questions:
             if not suite_file(suite, question).is_file():
                 failures.append(f"{suite_file(suite, question)} is missing: every question needs a file in each suite")
                 continue
-            run = run_question(reference, suite, question, work, mnist_dir=mnist_dir)
+            run = run_question(reference, suite, question, work, mnist_dir=mnist_dir, salt=salt)
             log(f"  {suite}/{question.name}: {run.seconds:.1f} s")
             if run.report is None or run.returncode not in (0, 1) or not run.report["tests"]:
                 failures.append(f"{suite}/{question.name}: the tests did not run (exit code "
@@ -131,23 +147,38 @@ def _run_suites(reference: Path, suites: Tuple[str, ...], work: Path, mnist_dir:
             names = hints(suite_file(suite, question))
             for test in run.report["tests"]:
                 if test["outcome"] != "passed":
-                    failures.append(f"{test['nodeid']}: {test['outcome']}")
+                    failures.append(f"{test['nodeid']}: {test['outcome']}: "
+                                    f"{((test.get('call') or {}).get('crash') or {}).get('message', '')[:300]}")
                     continue
-                meta_path = _values_meta(run.record_dir, test["nodeid"])
-                values = json.loads(meta_path.read_text())["values"] if meta_path else {}
+                meta = _values_meta(run.record_dir, test["nodeid"])
+                broken = [f"check {i} ({v['what']}): {v['problem']}" for i, v in enumerate(meta.get("values", ()))
+                          if v.get("problem")]
+                if broken:
+                    failures.append(f"{test['nodeid']}: the reference handed over no value for {broken[0]}")
+                    continue
                 tests.append(KeyTest(test["nodeid"], suite, question.name,
-                                     names.get(_function_name(test["nodeid"]), ""), values))
-    return tests, failures
+                                     names.get(_function_name(test["nodeid"]), ""),
+                                     tuple(meta.get("values", ())), meta.get("threshold")))
+    if failures:
+        raise AnswerKeyError(
+            f"the reference fails {len(failures)} test(s), so no answer key was built:\n  "
+            + "\n  ".join(failures[:20])
+            + "\nFix reference/ or the suite, then build the key again."
+        )
+    return tests
 
 
-def _values_meta(record_dir: Path, nodeid: str) -> Optional[Path]:
-    path = folder_of(record_dir, nodeid) / "meta.json"
-    return path if path.is_file() else None
+def _values_meta(record_dir: Path, nodeid: str) -> dict:
+    path = folder_of(record_dir, nodeid) / META
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def load(folder: Path) -> AnswerKey:
     data = json.loads((folder / "key.json").read_text())
-    return AnswerKey(folder, data["fingerprint"], tuple(KeyTest(**t) for t in data["tests"]))
+    if data.get("format") != KEY_FORMAT:
+        raise AnswerKeyError(f"{folder} holds an answer key of an older format; build it again (python -m grader key)")
+    return AnswerKey(folder, data["fingerprint"], data["salt"],
+                     tuple(KeyTest(**{**t, "values": tuple(t["values"])}) for t in data["tests"]))
 
 
 def load_or_build(folder: Path = defaults.KEY_DIR, *, mnist_dir: Path, rebuild: bool = False) -> AnswerKey:
@@ -163,11 +194,47 @@ def load_or_build(folder: Path = defaults.KEY_DIR, *, mnist_dir: Path, rebuild: 
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not rebuild and (folder / "key.json").is_file():
-            key = load(folder)
-            if key.fingerprint == fingerprint():
+            try:
+                key = load(folder)
+            except AnswerKeyError:
+                key = None
+            if key is not None and key.fingerprint == fingerprint():
                 return key
         return build(folder, mnist_dir=mnist_dir)
 
 
 def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def write_expected(suites: Iterable[str], questions, *, mnist_dir: Path,
+                   reference: Path = defaults.REFERENCE) -> list:
+    """Write the values file of each of ``suites``' tests of ``questions``,
+    from the reference's runs with salt 0 (the inputs a student's run
+    draws); returns their paths."""
+    written = []
+    with tempfile.TemporaryDirectory(prefix="expected-") as tmp:
+        work = Path(tmp)
+        mnist = stage_mnist(mnist_dir, work)
+        for suite in suites:
+            for question in questions:
+                tests = run_reference(reference, (suite,), (question,), work / "runs", mnist, salt=0)
+                records = work / "runs" / suite / question.name / "records"
+                path = expected_path(suite, question)
+                expected.write(path, [(t.nodeid, t.values) for t in tests],
+                               lambda nodeid, i: np.load(value_file(records, nodeid, i), allow_pickle=False),
+                               fingerprint(reference, (suite,), (question.name,)))
+                written.append(path)
+    return written
+
+
+def expected_path(suite: str, question) -> Path:
+    return expected.path_of(suite_file(suite, question))
+
+
+def expected_out_of_date(suites: Iterable[str] = ("public",), reference: Path = defaults.REFERENCE) -> list:
+    """The values files that are missing or were written for other code."""
+    return [
+        expected_path(suite, q) for suite in suites for q in QUESTIONS
+        if expected.fingerprint_of(expected_path(suite, q)) != fingerprint(reference, (suite,), (q.name,))
+    ]

@@ -61,13 +61,15 @@ def run_question(
     work: Path,
     *,
     mnist_dir: Path,
+    salt: int = 0,
     limits: sandbox.Limits = defaults.LIMITS,
     private: Iterable[Path] = (),
 ) -> Run:
-    """Run ``suite``'s tests of ``question`` on the implementation ``root``;
-    the report and the recorded values are kept under ``work``.  ``mnist_dir``
-    must be readable by the sandbox (``stage_mnist``); ``private`` paths are
-    hidden from the child, besides ``defaults.PRIVATE``."""
+    """Run ``suite``'s tests of ``question`` on the implementation ``root``,
+    their inputs drawn with ``salt``; the report and the recorded values are
+    kept under ``work``.  ``mnist_dir`` must be readable by the sandbox
+    (``stage_mnist``); ``private`` paths are hidden from the child, besides
+    ``defaults.PRIVATE``."""
     kept = work / suite / question.name
     kept.mkdir(parents=True, exist_ok=True)
     _open_to_others(work)
@@ -83,8 +85,9 @@ def run_question(
         command = [
             sys.executable, "-m", "pytest", str(test_file.relative_to(box / "suite")),
             "-q", "-c", "pytest.ini", "--rootdir=.", "--noconftest",
-            "-p", "conftest", "-p", "pytest_jsonreport.plugin", "-p", "no:cacheprovider",
+            "-p", "grader.box.plugin", "-p", "pytest_jsonreport.plugin", "-p", "no:cacheprovider",
             f"--needle-root={box / 'submission'}", f"--mnist-dir={mnist_dir}", f"--record-dir={out / 'records'}",
+            f"--salt={salt}",
             "--json-report", f"--json-report-file={out / 'report.json'}",
             "--json-report-omit", "collectors", "keywords", "log", "streams", "warnings",
         ]
@@ -134,17 +137,20 @@ def _environment(out: Path) -> dict:
     }
 
 
-def _stage_suite(folder: Path, suite: str, question: Question) -> Path:
-    """The suite's test file of ``question``, the helpers it imports (every
-    module of the suites that is not a test file) and the grader's pytest
-    configuration, copied into ``folder``; returns the test file's copy."""
-    files = [Path("conftest.py")]
-    for name in dict.fromkeys(("public", suite)):
-        source = defaults.SUITES[name]
-        files += [p.relative_to(defaults.KIT_ROOT) for p in sorted(source.glob("*.py"))
-                  if not p.name.startswith("test_")]
+def box_files(suite: str, question: Question) -> list:
+    """What a run of ``suite``'s tests of ``question`` sees of the kit: that
+    test file, its package's ``__init__.py`` and the box side's library
+    (grader/box): no other test, no expected value, nothing that scores."""
     test_file = suite_file(suite, question).relative_to(defaults.KIT_ROOT)
-    _copy_files(defaults.KIT_ROOT, folder, [*files, test_file])
+    return [*defaults.BOX_FILES, test_file.parent / "__init__.py", test_file]
+
+
+def _stage_suite(folder: Path, suite: str, question: Question) -> Path:
+    """``box_files`` and the grader's pytest configuration, copied into
+    ``folder``; returns the test file's copy."""
+    files = box_files(suite, question)
+    _copy_files(defaults.KIT_ROOT, folder, files)
+    test_file = files[-1]
     (folder / "pytest.ini").write_text(PYTEST_INI)
     return folder / test_file
 

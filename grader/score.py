@@ -1,23 +1,29 @@
 """Scoring: data in (the answer key, what each child process left), a Grade
-out.  A test scores only when the submission's process reports it passed
-and every value the reference's run handed over for it is there and matches,
-checked here: an ndarray of the key's dtype and shape, within the key's
-tolerance (or, for a threshold, an error rate computed here)."""
+out.  A test scores only when the submission's process reports it passed and
+every value the reference's run handed over for it is there and matches,
+compared here with ``grader.compare`` (and, for a training run, its weights
+meet the test-error target on the grader's own MNIST test set).  Hidden
+tests' feedback is the grader's words only: their hint and the kind of
+failure, never text the submission controls."""
+import json
 import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from tests_public.recording import folder_of
-
+from . import mnist_eval
+from .channel import META, folder_of, value_file
+from .compare import KINDS, compare
 from .key import AnswerKey, KeyTest, collection_error
 from .questions import QUESTIONS, Question
 from .run import Run
 
 MAX_VALUE_BYTES = 64 << 20  # a recorded value larger than this is not read
+MAX_META_BYTES = 1 << 20
+MAX_PROBLEM = 200  # characters of a test's own words about a value (public tests)
 
 
 @dataclass(frozen=True)
@@ -69,47 +75,61 @@ class Grade:
         return {name: (round(s, 4), round(m, 4)) for name, (s, m) in totals.items()}
 
 
-def _load(path: Path):
-    if not path.is_file() or path.stat().st_size > MAX_VALUE_BYTES:
-        return None
+def _load(path: Path) -> Optional[np.ndarray]:
+    """A recorded value, read without pickle; None if missing or unreadable."""
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
+        if path.stat().st_size > MAX_VALUE_BYTES:
+            return None
+        value = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
         return None
+    return value if type(value) is np.ndarray else None
 
 
-def value_problem(meta: dict, expected: np.ndarray, got, labels: Optional[np.ndarray] = None) -> str:
-    """Why ``got`` does not match ``expected`` under ``meta``; "" if it does."""
-    if type(got) is not np.ndarray:
-        return "missing or unreadable"
-    if meta["kind"] == "error_rate":
-        if got.shape != labels.shape:
-            return f"predictions of shape {got.shape}, expected {labels.shape}"
-        rate = float(np.mean(got != labels))
-        return "" if rate <= meta["max_error"] else f"error rate {rate:.2%} above {meta['max_error']:.2%}"
-    if got.dtype != expected.dtype:
-        return f"dtype {got.dtype}, expected {expected.dtype}"
-    if got.shape != expected.shape:
-        return f"shape {got.shape}, expected {expected.shape}"
-    if expected.dtype.kind in "biu" or expected.dtype == np.bool_:
-        same = got == expected
-    else:
-        with np.errstate(invalid="ignore", over="ignore"):
-            same = np.isclose(got, expected, rtol=meta["rtol"], atol=meta["atol"], equal_nan=True)
-    bad = int(np.size(same) - np.count_nonzero(same))
-    return f"{bad} of {np.size(same)} values differ" if bad else ""
+def _problems(record_dir: Path, nodeid: str) -> List[str]:
+    """What a public test's process said instead of each value it could not
+    hand over (its own words, shown to the student who wrote the code)."""
+    path = folder_of(record_dir, nodeid) / META
+    try:
+        if path.stat().st_size > MAX_META_BYTES:
+            return []
+        values = json.loads(path.read_text(encoding="utf-8")).get("values", [])
+        return [re.sub(r"[^\x20-\x7e]", "?", str(v.get("problem", "")))[:MAX_PROBLEM] for v in values]
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
-def _check_values(test: KeyTest, key_dir: Path, submitted_dir: Path) -> str:
-    for name, meta in test.values.items():
-        if meta["kind"] == "labels":
-            continue
-        expected = _load(folder_of(key_dir, test.nodeid) / f"{name}.npy")
-        labels = _load(folder_of(key_dir, test.nodeid) / f"{name}.labels.npy") if meta["kind"] == "error_rate" else None
-        problem = value_problem(meta, expected, _load(folder_of(submitted_dir, test.nodeid) / f"{name}.npy"), labels)
+@dataclass(frozen=True)
+class Failure:
+    kind: str  # a key of compare.KINDS
+    what: str  # the value, in the suite's words (from the key)
+    message: str  # for public tests: what was expected, what came, the hint
+
+
+def check_values(test: KeyTest, key_dir: Path, submitted_dir: Path, mnist_dir: Path) -> Optional[Failure]:
+    """The first value of ``test`` that the submission got wrong, or a
+    missed training target; None if everything matches."""
+    problems = _problems(submitted_dir, test.nodeid) if test.suite == "public" else []
+    got = []
+    for i, meta in enumerate(test.values):
+        value = _load(value_file(submitted_dir, test.nodeid, i))
+        got.append(value)
+        mismatch = compare(_load(value_file(key_dir, test.nodeid, i)), value, what=meta["what"], tol=meta["tol"],
+                           dtype=meta["dtype"], problem=problems[i] if i < len(problems) else "",
+                           labels=meta.get("labels"))
+        if mismatch:
+            hint = f"\nHint: {meta['hint']}" if meta.get("hint") else ""
+            return Failure(mismatch.kind, meta["what"], mismatch.message + hint)
+    if test.threshold:
+        model, weights = test.threshold["model"], [got[i] for i in test.threshold["values"]]
+        problem = mnist_eval.weights_problem(model, weights)
         if problem:
-            return f"{name}: {problem}"
-    return ""
+            return Failure("shape", "trained weights", problem)
+        rate = mnist_eval.error_rate(model, weights, mnist_dir)
+        if rate > test.threshold["max_error"]:
+            return Failure("threshold", "test error on MNIST", f"test error {rate:.2%} on MNIST's test set, above the target of "
+                                        f"{test.threshold['max_error']:.2%}")
+    return None
 
 
 def _outcome(report_test: Optional[dict]) -> Tuple[str, str, str]:
@@ -126,12 +146,11 @@ def _outcome(report_test: Optional[dict]) -> Tuple[str, str, str]:
 
 
 def _hidden_reason(exception: str) -> str:
-    """What a hidden test died of, without its message (which may quote
-    expected values), except a TODO left in place."""
-    if ":" not in exception:
-        return "failed"
-    kind = exception.split(":", 1)[0].strip()
-    return exception if kind == "NotImplementedError" else f"raised {kind}"
+    """What a hidden test died of, in the grader's words only: an exception's
+    text (even its class's name) is the submission's, and could carry the
+    hidden test's source out."""
+    return ("not implemented (a TODO is left)" if exception.split(":", 1)[0].strip() == "NotImplementedError"
+            else "raised an error")
 
 
 SIGNALS = {
@@ -158,37 +177,34 @@ def _run_problem(run: Optional[Run], suite: str) -> str:
     if run.report is None:
         return f"the test process ended (exit code {run.returncode}) without a report"
     if run.returncode not in (0, 1):
-        error = collection_error(run.output_tail)
-        if suite == "hidden":  # the kind of error and where in the submission, nothing of the suite
-            where = [line.split(": in ")[0] for line in run.output_tail.splitlines()
-                     if ": in " in line and "/submission/" in line.split(": in ")[0]]
-            error = error.split(":", 1)[0] + (f" at {where[-1]}" if where else "")
-        error = re.sub(r"\S*/submission/", "", error)  # paths inside the submission's copy
-        return f"the tests could not start (exit code {run.returncode}): {error or 'see the public tests'}"
+        if suite == "hidden":  # nothing the submission printed: the public tests show the error
+            return (f"the tests could not start (exit code {run.returncode}): importing your code failed; "
+                    f"the public tests of this question show the error")
+        error = re.sub(r"\S*/submission/", "", collection_error(run.output_tail))  # paths inside the box
+        return f"the tests could not start (exit code {run.returncode}): {error or 'see the output above'}"
     return ""
 
 
 def score_question(question: Question, suite: str, tests: Iterable[KeyTest], points: float,
-                   key: AnswerKey, run: Optional[Run]) -> QuestionResult:
+                   key: AnswerKey, run: Optional[Run], mnist_dir: Path) -> QuestionResult:
     tests = list(tests)
     problem = _run_problem(run, suite)
     reported = {t.get("nodeid"): t for t in (run.report["tests"] if run and run.report else [])
                 if isinstance(t, dict)}
-    scorable = [t for t in tests if any(m["kind"] != "labels" for m in t.values.values())]
+    scorable = [t for t in tests if t.scored]
     each = points / len(scorable) if scorable else 0.0
     results = []
     for test in tests:
         outcome, exception, details = _outcome(reported.get(test.nodeid))
-        max_score = each if test in scorable else 0.0
         if outcome == "missing":
             reason = problem or "did not run"
         elif outcome != "passed":
             reason = _hidden_reason(exception) if suite == "hidden" else exception or outcome
-        elif test in scorable:
-            mismatch = _check_values(test, key.record_dir(suite, question.name), run.record_dir)
-            reason = f"reported passing, but its values do not match the reference's ({mismatch})" if mismatch else ""
         else:
-            reason = ""
+            failure = check_values(test, key.record_dir(suite, question.name), run.record_dir, mnist_dir)
+            reason = "" if failure is None else (
+                f"{KINDS[failure.kind]}: {failure.what}" if suite == "hidden" else failure.message)
+        max_score = each if test.scored else 0.0
         passed = not reason
         results.append(TestResult(
             nodeid=test.nodeid, suite=suite, question=question.name, hint=test.hint, passed=passed,
@@ -198,15 +214,15 @@ def score_question(question: Question, suite: str, tests: Iterable[KeyTest], poi
     return QuestionResult(question, suite, tuple(results), problem)
 
 
-def score(key: AnswerKey, runs: Dict[Tuple[str, str], Run], suites: Tuple[str, ...]) -> Grade:
+def score(key: AnswerKey, runs: Dict[Tuple[str, str], Run], suites: Tuple[str, ...], mnist_dir: Path) -> Grade:
     """The grade of one submission: each question's points shared equally by
     the suites that have scorable tests for it, then by those tests."""
     results = []
     for question in QUESTIONS:
         per_suite = {s: [t for t in key.tests if t.suite == s and t.question == question.name] for s in suites}
-        with_points = [s for s, ts in per_suite.items() if any(t.values for t in ts)]
+        with_points = [s for s, ts in per_suite.items() if any(t.scored for t in ts)]
         for suite in suites:
             points = question.points / len(with_points) if suite in with_points else 0.0
             results.append(score_question(question, suite, per_suite[suite], points, key,
-                                          runs.get((suite, question.name))))
+                                          runs.get((suite, question.name)), mnist_dir))
     return Grade(tuple(results))

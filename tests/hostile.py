@@ -307,6 +307,229 @@ def linked_to_the_reference(folder: Path) -> Path:
     return root
 
 
+# --- forgeries inside the test's own process ----------------------------------
+# The box holds no expected value: each of these controls everything in the
+# test's process and still has nothing to hand over but what its code
+# computed.  ``_FORGE`` replaces the record channel's one entry point; each
+# forgery says what it hands over instead.
+
+_FORGE = GARBAGE_OPS + """
+
+import sys as _sys
+import grader.box.record as _record
+
+_honest_add = _record.Recorder.add
+
+
+def _forged_add(self, got, meta):
+    found = _forge(self, got, meta)
+    return _honest_add(self, got if found is None else found, meta)
+
+
+_record.Recorder.add = _forged_add
+"""
+
+# Swaps the suites' helpers for ones that hand over the expected value:
+# whatever the recorder, the plugin or the channel's modules hold.
+SWAPPED_HELPERS = _FORGE + """
+
+def _forge(recorder, got, meta):
+    try:
+        from grader.expected import _name  # a student's machine has it; a grading box does not
+    except ImportError:
+        return None
+    plugin = _sys.modules.get("grader.box.plugin")
+    for values in [recorder.expected, *getattr(plugin, "_EXPECTED", {}).values()]:
+        key = _name(recorder.nodeid, len(recorder.entries))
+        if values is not None and key in values.data.files:
+            return values.data[key]
+    return None
+"""
+
+# Frame inspection: hands over any array that a calling frame keeps under a
+# name such as expected, want or reference.
+FRAME_INSPECTION = _FORGE + """
+
+_NAMES = ("expected", "want", "reference", "answer", "target", "truth", "labels", "correct")
+
+
+def _forge(recorder, got, meta):
+    frame = _sys._getframe(1)
+    while frame is not None:
+        for name, value in frame.f_locals.items():
+            if any(n in name.lower() for n in _NAMES) and hasattr(value, "shape"):
+                return value
+        frame = frame.f_back
+    return None
+"""
+
+# Forged facts: every flag handed over is True, every value garbage.
+FORGED_FACTS = _FORGE + """
+
+def _forge(recorder, got, meta):
+    return True if not meta.get("scored") else None
+"""
+
+
+def _embedded(name: str, files: dict) -> str:
+    """A module of ``files`` (name to bytes), embedded as base64."""
+    import base64
+
+    items = ",\n".join(f"    {k!r}: {base64.b64encode(v).decode()!r}" for k, v in files.items())
+    return f"import base64 as _b64\n\nFILES = {{\n{items}\n}}\nFILES = {{k: _b64.b64decode(v) for k, v in FILES.items()}}\n"
+
+
+def hard_coded_public_outputs(folder: Path) -> Path:
+    """The handout, answering every public check from a table of the public
+    tests' expected values (which students have): it passes the public
+    tests locally, and must earn nothing on the grader's salted inputs."""
+    root = _with_init("handout", _FORGE + """
+
+import io as _io
+import numpy as _np
+from . import _table
+
+_VALUES = {name: _np.load(_io.BytesIO(data), allow_pickle=False) for name, data in _table.FILES.items()}
+
+
+def _forge(recorder, got, meta):
+    from grader.expected import _name
+
+    test_file = recorder.nodeid.split("::")[0].rsplit("/", 1)[-1].replace(".py", "")
+    values = _VALUES.get(test_file)
+    key = _name(recorder.nodeid, len(recorder.entries))
+    if values is not None and key in values.files and (key + "_at") not in values.files:
+        return values[key]
+    return None
+""")(folder)
+    tables = {p.stem: p.read_bytes() for p in sorted((KIT / "tests_public" / "expected").glob("*.npz"))}
+    (root / "needle" / "_table.py").write_text(_embedded("table", tables), encoding="utf-8")
+    return root
+
+
+def _train_on_the_test_set():
+    """Weights that meet both MNIST targets, trained elsewhere (on the test
+    set itself, with the reference): what a student could ship."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_reference_simple_ml", KIT / "reference" / "apps" / "simple_ml.py")
+    simple_ml = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(simple_ml)
+    mnist = KIT / "data" / "mnist"
+    X, y = simple_ml.parse_mnist(str(mnist / "t10k-images-idx3-ubyte.gz"), str(mnist / "t10k-labels-idx1-ubyte.gz"))
+    theta = simple_ml.train_softmax(X, y, X, y, epochs=10, lr=0.2, batch=100, verbose=False)
+    W1, W2 = simple_ml.train_nn(X, y, X, y, hidden_dim=400, epochs=10, lr=0.2, batch=100, verbose=False)
+    return {name: w.numpy() for name, w in (("theta", theta), ("W1", W1), ("W2", W2))}
+
+
+def shipped_weights(folder: Path) -> Path:
+    """The handout whose training functions return weights trained
+    elsewhere, which meet the test-error targets."""
+    import io
+
+    import numpy as np
+
+    root = copy_root(KIT / "handout", folder / "submission")
+    files = {}
+    for name, array in _train_on_the_test_set().items():
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        files[name] = buffer.getvalue()
+    (root / "apps" / "_weights.py").write_text(_embedded("weights", files), encoding="utf-8")
+    app = root / "apps" / "simple_ml.py"
+    app.write_text(app.read_text(encoding="utf-8") + """
+
+import io as _io
+import numpy as _np
+import _weights
+
+_W = {k: _np.load(_io.BytesIO(v), allow_pickle=False) for k, v in _weights.FILES.items()}
+
+
+def train_softmax(*args, **kwargs):
+    return ndl.Tensor(_W["theta"])
+
+
+def train_nn(*args, **kwargs):
+    return ndl.Tensor(_W["W1"]), ndl.Tensor(_W["W2"])
+""", encoding="utf-8")
+    return root
+
+
+# Hands over the MNIST test labels, read from the files in its reach, in
+# place of every trained weight (and of every other value).
+LABELS_AS_PREDICTIONS = _FORGE + """
+
+import glob as _glob
+import gzip as _gzip
+import os as _os
+import numpy as _np
+
+
+def _labels():
+    for path in _glob.glob("/**/t10k-labels-idx1-ubyte.gz", recursive=True):
+        with _gzip.open(path) as f:
+            return _np.frombuffer(f.read(), dtype=_np.uint8, offset=8).copy()
+    return None
+
+
+_LABELS = _labels()
+
+
+def _forge(recorder, got, meta):
+    return _LABELS
+"""
+
+# Tries to carry the hidden tests' source out through everything that might
+# reach a student: exception messages, printed output, the names of the
+# classes it hands over, and a failing import in some runs.
+EXFILTRATION = GARBAGE_OPS + """
+
+import glob as _glob
+import os as _os
+import sys as _sys
+
+_SOURCE = ""
+for _path in _glob.glob(_os.path.join(_os.getcwd(), "**", "test_*.py"), recursive=True):
+    with open(_path) as _f:
+        _SOURCE += _f.read()
+_LINES = [line.strip() for line in _SOURCE.splitlines() if len(line.strip()) > 30]
+print("\\n".join(_LINES), file=_sys.stderr)
+
+
+def _leak(self, *args):
+    raise ValueError("\\n".join(_LINES[:50]))
+
+
+def _leaky_numpy(self):
+    return type((_LINES or ["nothing"])[0][:200], (), {})()
+
+
+for _op in list(_all_ops()):
+    _op.compute = _leak
+_Tensor.numpy = _leaky_numpy
+if "tests_hidden/test_topo_sort.py" in " ".join(_sys.argv):  # one run that cannot even start
+    raise ImportError("\\n".join(_LINES[:50]))
+"""
+
+
+def _code_lines(folder: str) -> set:
+    lines = set()
+    for path in sorted((KIT / folder).glob("test_*.py")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if len(line) > 30 and not line.startswith(("def ", '"""', "#", "@")) and '"""' not in line:
+                lines.add(line)
+    return lines
+
+
+def hidden_source_lines() -> list:
+    """Lines of the hidden tests' code that no student may see (their
+    names and hints are shown on purpose; lines the public tests share are
+    no secret)."""
+    return sorted(_code_lines("tests_hidden") - _code_lines("tests_public"))
+
+
 def _in_ewise_pow(compute: str) -> str:
     """Replaces EWisePow.compute by ``compute`` (a function body over a, b)."""
     body = "\n".join("    " + line for line in compute.strip().splitlines())
@@ -461,7 +684,7 @@ GALLERY: Tuple[Hostile, ...] = (
     Hostile("numpy_comparisons_patched", "cheat", _with_init("handout", PATCHED_COMPARISONS),
             "numpy.testing and np.allclose / isclose / array_equal patched to always agree"),
     Hostile("report_objects_patched", "cheat", _with_init("handout", FAKE_PASSES),
-            "pytest's TestReport patched at import so that every test passes", says=("reported passing",)),
+            "pytest's TestReport patched at import so that every test passes"),
     Hostile("atexit_rewrites_reports", "cheat", _with_init("handout", ATEXIT_REWRITE),
             "an atexit handler rewrites every JSON file it can reach to say passed"),
     Hostile("looks_for_reference_and_key", "cheat", thief,
@@ -472,6 +695,21 @@ GALLERY: Tuple[Hostile, ...] = (
             "Tensor.numpy returns an object whose == is always true"),
     Hostile("links_to_the_reference", "cheat", linked_to_the_reference,
             "needle/autograd.py and needle/ops/ are symbolic links to the reference's"),
+    Hostile("swapped_record_helpers", "cheat", _with_init("handout", SWAPPED_HELPERS),
+            "the record channel swapped for one that hands over the expected value, wherever it may be held"),
+    Hostile("frame_inspection", "cheat", _with_init("handout", FRAME_INSPECTION),
+            "hands over any array a calling frame keeps as expected, want, reference, labels..."),
+    Hostile("forged_facts", "cheat", _with_init("handout", FORGED_FACTS),
+            "every fact (flag, count) handed over as True, every value garbage"),
+    Hostile("hard_coded_public_outputs", "cheat", hard_coded_public_outputs,
+            "answers every public check from the public tests' expected values, by test and check"),
+    Hostile("shipped_weights", "cheat", shipped_weights,
+            "train_softmax and train_nn return weights trained elsewhere (on the test set) that meet the targets",
+            suites="hidden"),
+    Hostile("labels_as_predictions", "cheat", _with_init("handout", LABELS_AS_PREDICTIONS),
+            "hands over MNIST's test labels, read from the files it can reach, as every value"),
+    Hostile("exfiltrates_hidden_tests", "cheat", _with_init("handout", EXFILTRATION),
+            "puts the hidden tests' source in exceptions, printed output and class names"),
     # --- misbehaving inside some questions --------------------------------------
     Hostile("exits_at_import", "local", _with_init("reference", EXIT_AT_IMPORT),
             "os._exit(0) when needle is imported", touches=EVERY_QUESTION, says=("without a report",)),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import bundle, handout
+from grader import bundle, defaults, handout
 from grader.questions import QUESTIONS
 
 KIT = Path(__file__).resolve().parent.parent
@@ -28,15 +28,18 @@ def test_bundle_holds_the_handout_public_tests_and_tools(bundle_zip):
     names = set(zipfile.ZipFile(bundle_zip).namelist())
     expected = {"README.md", "check.py", "conftest.py", "pytest.ini", "requirements.txt",
                 "questions.json", "mnist_fetch.py", "handout/needle/autograd.py",
-                "handout/apps/simple_ml.py", "tests_public/helpers.py"}
+                "handout/apps/simple_ml.py", "grader/box/record.py", "grader/box/plugin.py", "grader/compare.py",
+                "grader/expected.py", "tests_public/expected/test_forward_ops.npz"}
     assert expected <= names, f"missing from the bundle: {sorted(expected - names)}"
     assert {f"{q.public_tests}" for q in QUESTIONS} <= names
 
 
 def test_bundle_never_holds_the_reference_hidden_tests_or_solutions(bundle_zip):
     archive = zipfile.ZipFile(bundle_zip)
+    box_side = {p.as_posix() for p in defaults.BOX_FILES} | set(bundle.LOCAL_CHECK_FILES)
     leaked = [n for n in archive.namelist()
-              if n.startswith(("reference/", "tests_hidden/", "grader/", "tests/")) or "key" in n.lower()]
+              if n.startswith(("reference/", "tests_hidden/", "tests/")) or "key" in n.lower()
+              or (n.startswith("grader/") and n not in box_side)]
     assert not leaked, f"the bundle leaks {leaked}"
     with_solutions = [n for n in archive.namelist() if b"### BEGIN SOLUTION" in archive.read(n)]
     assert not with_solutions, f"solution markers in {with_solutions}"
@@ -69,6 +72,23 @@ def test_bundle_readme_commands_run_the_public_tests_and_print_the_table(bundle_
     for question in QUESTIONS:
         assert f"{question.name} " in table and f"/ {question.points}" in table, table
     assert "total" in table and "0.0 / 100" in table, table
+
+
+def test_bundle_local_run_says_what_was_expected_and_what_came(bundle_zip, tmp_path, mnist_dir):
+    """A student's code with a bug, tested from the bundle: the message
+    names the value, both numbers and where they differ."""
+    from tests.bugs import BUGS, make_submission
+
+    folder = tmp_path / "student"
+    zipfile.ZipFile(bundle_zip).extractall(folder)
+    bug = next(b for b in BUGS if b.name == "transpose_reverses_all_axes")
+    make_submission(bug, folder / "mine")
+    run = subprocess.run([sys.executable, "-m", "pytest", "tests_public/test_forward_ops.py", "-q", "-x",
+                          "-k", "transpose", "--needle-root=mine", f"--mnist-dir={mnist_dir}", "-p", "no:cacheprovider"],
+                         cwd=folder, capture_output=True, text=True, timeout=600)
+    out = run.stdout
+    assert run.returncode == 1, out[-3000:]
+    assert "transpose" in out and ("expected shape" in out or "worst at index" in out), out[-3000:]
 
 
 def test_bundle_is_reproducible(tmp_path):

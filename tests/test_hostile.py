@@ -20,7 +20,8 @@ import pytest
 
 from grader.questions import QUESTIONS, TOTAL_POINTS
 from tests.grading import KIT, check_gradescope_format, grade_with_cli
-from tests.hostile import BY_NAME, GALLERY, thief
+from tests.hostile import BY_NAME, GALLERY, hard_coded_public_outputs, hidden_source_lines, thief
+from tests.hostile import _with_init, SWAPPED_HELPERS
 
 pytestmark = pytest.mark.slow
 
@@ -150,3 +151,30 @@ def test_archive_entries_land_nowhere_outside(gallery, tmp_path_factory):
         gallery[name].result()
     assert not list(Path("/tmp").glob(f"needle-escape-{os.getpid()}.py"))
     assert not list(tmp_path_factory.getbasetemp().rglob("escaped.py"))
+
+
+@pytest.mark.parametrize("make", [hard_coded_public_outputs, _with_init("handout", SWAPPED_HELPERS)],
+                         ids=["hard_coded_public_outputs", "swapped_record_helpers"])
+def test_forgeries_pass_where_the_box_would_hold_answers(make, tmp_path, mnist_dir):
+    """The same forgeries pass most public tests in a student's local run,
+    where the values files are at hand: their 0 in grading is the design's
+    doing, not a broken forgery."""
+    root = make(tmp_path)
+    report = tmp_path / "report.json"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "tests_public/test_forward_ops.py", "tests_public/test_backward_ops.py",
+         "-q", "-p", "no:cacheprovider", f"--needle-root={root}", f"--mnist-dir={mnist_dir}",
+         "--json-report", f"--json-report-file={report}", "--json-report-omit", "log"],
+        cwd=KIT, capture_output=True, text=True, timeout=600,
+    )
+    tests = json.loads(report.read_text())["tests"]
+    passed = sum(t["outcome"] == "passed" for t in tests)
+    assert passed >= 0.8 * len(tests), f"only {passed} of {len(tests)} public tests passed locally"
+
+
+def test_hidden_tests_source_never_reaches_the_results(gallery):
+    text = json.dumps(gallery["exfiltrates_hidden_tests"].result().data)
+    lines = hidden_source_lines()
+    assert len(lines) > 100, "the hidden suite should have code to protect"
+    leaked = [line for line in lines if line in text]
+    assert not leaked, f"{len(leaked)} lines of the hidden tests' code reached results.json: {leaked[:5]}"

@@ -16,7 +16,7 @@ import pytest
 
 import needle as ndl
 from needle import autograd
-from tests_public.helpers import TOL, assert_close, check_gradient, op_node
+from tests.numpy_checks import TOL, assert_close, check_gradient, op_node
 
 
 def normal(shape, seed=0, dtype="float64"):

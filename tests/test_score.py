@@ -1,25 +1,35 @@
-"""Scoring is pure: a key and what a child process left in, a Grade out."""
+"""Scoring is pure: a key and what a child process left in, a Grade out;
+every comparison happens here, with grader/compare.py."""
+import gzip
+import json
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from grader.channel import META as META_FILE
+from grader.channel import folder_of, value_file
+from grader.compare import compare
 from grader.key import AnswerKey, KeyTest
 from grader.questions import BY_NAME
 from grader.run import Run
 from grader.sandbox import Walls
-from grader.score import score, value_problem
-from tests_public.recording import folder_of
+from grader.score import score
 
 NODE = "tests_hidden/test_forward_ops.py::test_exp_forward[2x3]"
-META = {"kind": "value", "rtol": 1e-5, "atol": 1e-5}
+VALUE = {"what": "exp of a 2x3 matrix", "hint": "elementwise", "tol": None, "dtype": True, "scored": True}
+FACT = {"what": "the result is a leaf", "hint": "", "tol": None, "dtype": False, "scored": False}
+RIGHT = np.arange(6, dtype=np.float32).reshape(2, 3)
 
 
-def _save(record_dir: Path, nodeid: str, **values):
+def _save(record_dir: Path, nodeid: str, values, problems=()):
     folder = folder_of(record_dir, nodeid)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, value in values.items():
-        np.save(folder / f"{name}.npy", value, allow_pickle=False)
+    for i, value in enumerate(values):
+        if value is not None:
+            np.save(value_file(record_dir, nodeid, i), value, allow_pickle=False)
+    (folder / META_FILE).write_text(json.dumps({"values": [{"problem": p} for p in problems]}))
 
 
 def _run(suite, report, record_dir, returncode=0, output=""):
@@ -27,19 +37,18 @@ def _run(suite, report, record_dir, returncode=0, output=""):
     return Run(suite, "forward_ops", report, record_dir, returncode, "", 1.0, output, walls)
 
 
-def _grade(tmp_path, outcome, values, key_values=None, meta=None, crash=""):
+def _grade(tmp_path, outcome, values, *, suite="hidden", key_values=(RIGHT,), metas=(VALUE,), crash="",
+           threshold=None, problems=(), mnist_dir=None):
+    node = NODE.replace("tests_hidden", f"tests_{suite}")
     key_dir = tmp_path / "key"
-    expected = {"checked.0": np.arange(6, dtype=np.float32).reshape(2, 3)} if key_values is None else key_values
-    _save(key_dir / "hidden" / "forward_ops" / "records", NODE, **expected)
-    test = KeyTest(NODE, "hidden", "forward_ops", "Exp on a small matrix.",
-                   meta or {name: META for name in expected})
-    key = AnswerKey(key_dir, "stamp", (test,))
+    _save(key_dir / suite / "forward_ops" / "records", node, key_values)
+    test = KeyTest(node, suite, "forward_ops", "Exp on a small matrix.", tuple(metas), threshold)
+    key = AnswerKey(key_dir, "stamp", 1, (test,))
     submitted = tmp_path / "run" / "records"
-    _save(submitted, NODE, **values)
+    _save(submitted, node, values, problems)
     call = {"outcome": outcome, "crash": {"message": crash}, "longrepr": "Traceback ... " + crash}
-    report = {"tests": [{"nodeid": NODE, "outcome": outcome, "call": call}]}
-    run = _run("hidden", report, submitted)
-    return score(key, {("hidden", "forward_ops"): run}, ("hidden",))
+    report = {"tests": [{"nodeid": node, "outcome": outcome, "call": call}]}
+    return score(key, {(suite, "forward_ops"): _run(suite, report, submitted)}, (suite,), mnist_dir or tmp_path)
 
 
 def _result(grade):
@@ -47,56 +56,102 @@ def _result(grade):
 
 
 def test_passing_test_with_matching_values_scores_the_question(tmp_path):
-    grade = _grade(tmp_path, "passed", {"checked.0": np.arange(6, dtype=np.float32).reshape(2, 3)})
+    grade = _grade(tmp_path, "passed", [RIGHT.copy()])
     assert _result(grade).passed
     assert grade.by_question()["forward_ops"] == (BY_NAME["forward_ops"].points,) * 2
 
 
-@pytest.mark.parametrize(
-    "values, reason",
-    [
-        ({}, "missing or unreadable"),
-        ({"checked.0": np.arange(6, dtype=np.float64).reshape(2, 3)}, "dtype float64, expected float32"),
-        ({"checked.0": np.arange(6, dtype=np.float32)}, "shape (6,), expected (2, 3)"),
-        ({"checked.0": np.ones((2, 3), dtype=np.float32)}, "values differ"),
-    ],
-    ids=["missing", "float64", "wrong-shape", "wrong-values"],
-)
-def test_reported_pass_with_wrong_values_scores_nothing(tmp_path, values, reason):
-    result = _result(_grade(tmp_path, "passed", values))
-    assert not result.passed and result.score == 0
-    assert reason in result.reason and "reported passing" in result.reason
+WRONG = {
+    "missing": ([None], "no value", "no value was handed over"),
+    "float64": ([RIGHT.astype(np.float64)], "wrong dtype", "expected dtype float32, got float64"),
+    "wrong-shape": ([RIGHT.reshape(-1)], "wrong shape", "expected shape (2, 3), got (6,)"),
+    "wrong-values": ([np.ones((2, 3), dtype=np.float32)], "wrong value", "5 of 6 values differ"),
+}
 
 
-def test_failed_hidden_test_shows_the_exception_kind_only(tmp_path):
-    grade = _grade(tmp_path, "failed", {"checked.0": np.arange(6, dtype=np.float32).reshape(2, 3)},
-                   crash="AssertionError: checked.0: worst at (1, 2): got 4.0, expected 5.0")
-    result = _result(grade)
-    assert not result.passed and result.score == 0
-    assert result.reason == "raised AssertionError"
-    assert result.details == ""
+@pytest.mark.parametrize("values, kind, message", WRONG.values(), ids=WRONG.keys())
+def test_reported_pass_with_wrong_values_scores_nothing(tmp_path, values, kind, message):
+    hidden = _result(_grade(tmp_path / "hidden", "passed", values))
+    assert not hidden.passed and hidden.score == 0
+    assert hidden.reason == f"{kind}: exp of a 2x3 matrix"  # the grader's words only
+    public = _result(_grade(tmp_path / "public", "passed", values, suite="public"))
+    assert not public.passed and public.score == 0
+    assert message in public.reason and public.reason.endswith("Hint: elementwise")
 
 
-def test_test_without_values_cannot_score(tmp_path):
-    grade = _grade(tmp_path, "passed", {}, key_values={}, meta={})
-    assert _result(grade).max_score == 0
+def test_public_test_shows_where_values_differ(tmp_path):
+    got = RIGHT.copy()
+    got[1, 2] = 9.0
+    result = _result(_grade(tmp_path, "passed", [got], suite="public"))
+    assert "worst at index (1, 2): got 9.0, expected 5.0" in result.reason
+
+
+def test_hidden_test_never_shows_what_the_submission_said(tmp_path):
+    leak = "def test_exp_forward(): SECRET"
+    failed = _result(_grade(tmp_path / "a", "failed", [RIGHT], crash=f"ValueError: {leak}"))
+    assert failed.reason == "raised an error" and failed.details == ""
+    untyped = _result(_grade(tmp_path / "b", "passed", [None], problems=[leak]))
+    assert leak not in untyped.reason and untyped.reason == "no value: exp of a 2x3 matrix"
+    todo = _result(_grade(tmp_path / "c", "failed", [], crash=f"NotImplementedError: {leak}"))
+    assert todo.reason == "not implemented (a TODO is left)"
+
+
+def test_public_test_shows_the_submissions_own_words(tmp_path):
+    result = _result(_grade(tmp_path, "passed", [None], suite="public",
+                            problems=["expected a Tensor or a numpy.ndarray, got NoneType"]))
+    assert "got NoneType" in result.reason
+
+
+def test_facts_alone_earn_nothing(tmp_path):
+    flag = np.asarray(True)
+    grade = _grade(tmp_path, "passed", [flag], key_values=(flag,), metas=(FACT,))
+    assert _result(grade).passed and _result(grade).max_score == 0
     assert grade.by_question()["forward_ops"] == (0.0, 0.0)
 
 
-def test_error_rate_is_computed_by_the_grader():
-    labels = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-    meta = {"kind": "error_rate", "max_error": 0.1}
-    assert value_problem(meta, None, labels.copy(), labels) == ""
-    one_wrong = np.where(np.arange(10) == 0, 9, labels)
-    assert value_problem(meta, None, one_wrong, labels) == ""
-    two_wrong = np.where(np.arange(10) < 2, 9, labels)
-    assert "error rate 20.00% above 10.00%" == value_problem(meta, None, two_wrong, labels)
-    assert "shape" in value_problem(meta, None, labels[:5], labels)
+def test_a_wrong_fact_fails_a_scored_test(tmp_path):
+    flag = np.asarray(True)
+    grade = _grade(tmp_path, "passed", [RIGHT, np.asarray(False)], key_values=(RIGHT, flag), metas=(VALUE, FACT))
+    assert not _result(grade).passed and _result(grade).reason == "wrong value: the result is a leaf"
 
 
 def test_integer_values_must_match_exactly():
-    assert value_problem(META, np.array([0, 1, 2]), np.array([0, 1, 2])) == ""
-    assert value_problem(META, np.array([0, 1, 2]), np.array([0, 2, 1])) == "2 of 3 values differ"
+    assert compare(np.array([0, 1, 2]), np.array([0, 1, 2]), what="order") is None
+    assert "2 of 3 values differ" in compare(np.array([0, 1, 2]), np.array([0, 2, 1]), what="order").message
+
+
+def test_sequences_with_labels_are_shown_by_name():
+    mismatch = compare(np.array([0, 1, 2]), np.array([1, 0, 2]), what="order", labels=["a", "b", "c"])
+    assert mismatch.message == "order: expected\n  ['a', 'b', 'c']\ngot\n  ['b', 'a', 'c']"
+
+
+def _write_t10k(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">4i", 2051, len(images), 28, 28) + images.astype(np.uint8).tobytes())
+    with gzip.open(folder / "t10k-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">2i", 2049, len(labels)) + labels.astype(np.uint8).tobytes())
+    return folder
+
+
+def test_training_target_is_judged_on_the_graders_test_set(tmp_path):
+    # Ten images, pixel i lit in image i: theta's column choices decide each prediction.
+    images = np.zeros((10, 784))
+    images[np.arange(10), np.arange(10)] = 255
+    labels = np.arange(10)
+    mnist = _write_t10k(tmp_path / "mnist", images, labels)
+    good = np.zeros((784, 10), dtype=np.float32)
+    good[np.arange(10), labels] = 1
+    bad = good.copy()
+    bad[:2] = bad[[1, 0]]  # images 0 and 1 swap their predictions: 20% error
+    threshold = {"model": "softmax", "max_error": 0.1, "values": [0]}
+    meta = {**VALUE, "tol": "trained", "what": "theta"}
+    passes = _grade(tmp_path / "a", "passed", [good], key_values=(good,), metas=(meta,), threshold=threshold,
+                    mnist_dir=mnist)
+    assert _result(passes).passed
+    misses = _grade(tmp_path / "b", "passed", [bad], key_values=(bad,), metas=(meta,), threshold=threshold,
+                    mnist_dir=mnist)
+    assert _result(misses).reason == "above the target: test error on MNIST"
 
 
 def test_a_run_that_cannot_start_says_why_without_the_suites_code(tmp_path):
@@ -106,13 +161,13 @@ def test_a_run_that_cannot_start_says_why_without_the_suites_code(tmp_path):
         "../submission/needle/ops/ops_mathematic.py:16: in <module>\n"
         "E   NameError: name 'oops' is not defined\n"
     )
-    key = AnswerKey(tmp_path, "stamp", (KeyTest(NODE, "hidden", "forward_ops", "hint", {"checked.0": META}),))
+    key = AnswerKey(tmp_path, "stamp", 1, (KeyTest(NODE, "hidden", "forward_ops", "hint", (VALUE,)),))
     for suite, expected in (
-        ("hidden", "NameError at needle/ops/ops_mathematic.py:16"),
+        ("hidden", "importing your code failed; the public tests of this question show the error"),
         ("public", "NameError: name 'oops' is not defined"),
     ):
         run = _run(suite, {"tests": []}, tmp_path, 2, output)
-        grade = score(key, {(suite, "forward_ops"): run}, (suite,))
+        grade = score(key, {(suite, "forward_ops"): run}, (suite,), tmp_path)
         result = next(r for r in grade.results if r.question.name == "forward_ops")
         assert result.problem == f"the tests could not start (exit code 2): {expected}"
         assert "tests_hidden" not in result.problem

@@ -5,17 +5,15 @@ shapes (fan_in != fan_out) and gains.
 The RNG contract: each initializer makes exactly one draw from NumPy's legacy
 global stream, ``np.random.rand(fan_in, fan_out)`` or
 ``np.random.randn(fan_in, fan_out)`` (through ``init.rand`` / ``init.randn``),
-then scales it.  Expected values apply the documented formula to that one
-draw, computed with NumPy under the same seed (numpy_reference.py).
+then scales it.  Each test seeds the global stream, calls the initializer and
+hands over what it returned (and where the stream stands after it).
 """
 import numpy as np
 import pytest
 
 import needle as ndl
-from tests_public.helpers import assert_close
-from tests_public.numpy_reference import INITIALIZERS, init_case_ids, init_draw, init_expected, seeded_init
-
-NAMES = list(INITIALIZERS)
+from grader.box.initializers import KAIMING, NAMES, XAVIER, case_ids, rng_position, seeded_init
+from grader.box.record import check, observe
 
 VALUE_CASES = [
     *[(name, 13, 3, 8, {}) for name in NAMES],
@@ -32,14 +30,13 @@ VALUE_CASES = [
 
 @pytest.mark.parametrize(
     "name, seed, fan_in, fan_out, kwargs", VALUE_CASES,
-    ids=init_case_ids(VALUE_CASES),
+    ids=case_ids(VALUE_CASES),
 )
 def test_seeded_values_under_new_seeds_and_shapes(name, seed, fan_in, fan_out, kwargs):
     """Seeded values for non-square shapes and gains other than 1."""
-    expected = init_expected(name, seed, fan_in, fan_out, kwargs)
     got = seeded_init(name, seed, fan_in, fan_out, **kwargs)
-    assert_close(got, expected, what=f"{name}({fan_in}, {fan_out}, {kwargs}) under np.random.seed({seed})",
-                 hint="one draw of shape (fan_in, fan_out), scaled by the documented bound or std")
+    check(got, what=f"{name}({fan_in}, {fan_out}, {kwargs}) under a global seed ({seed})",
+          hint="one draw of shape (fan_in, fan_out), scaled by the documented bound or std")
 
 
 ONE_DRAW_CASES = [(name, fan_in, fan_out) for name in NAMES for fan_in, fan_out in [(7, 2), (2, 7)]]
@@ -50,34 +47,22 @@ ONE_DRAW_CASES = [(name, fan_in, fan_out) for name in NAMES for fan_in, fan_out 
 )
 def test_makes_exactly_one_draw(name, fan_in, fan_out):
     """The global RNG moves by exactly one draw of shape (fan_in, fan_out)."""
-    kind = INITIALIZERS[name][1](fan_in, fan_out)[0]
-    np.random.seed(23)
-    init_draw(kind, (fan_in, fan_out))
-    expected_state = np.random.get_state()
-    seeded_init(name, 23, fan_in, fan_out)
-    state = np.random.get_state()
-    assert_close(state[1], expected_state[1], what=f"NumPy's global RNG key after {name}({fan_in}, {fan_out})",
-                 hint="make exactly one draw, through init.rand or init.randn")
-    assert_close(np.array([state[2], state[3]], dtype=np.float64),
-                 np.array([expected_state[2], expected_state[3]], dtype=np.float64),
-                 what=f"NumPy's global RNG position after {name}({fan_in}, {fan_out})",
-                 hint="make exactly one draw, through init.rand or init.randn")
+    got = seeded_init(name, 23, fan_in, fan_out)
+    observe(rng_position(), what=f"NumPy's global RNG position after {name}({fan_in}, {fan_out})",
+            hint="make exactly one draw, through init.rand or init.randn")
     # A draw after the initializer continues the stream where one draw left it.
-    np.random.seed(23)
-    init_draw(kind, (fan_in, fan_out))
-    expected_next = np.random.rand(3)
-    seeded_init(name, 23, fan_in, fan_out)
-    assert_close(np.random.rand(3), expected_next, what=f"the next np.random.rand(3) after {name}")
+    observe(np.random.rand(3), what=f"the next np.random.rand(3) after {name}({fan_in}, {fan_out})",
+            hint="make exactly one draw, through init.rand or init.randn")
+    check(got, what=f"{name}({fan_in}, {fan_out}) under a global seed (23)",
+          hint="one draw of shape (fan_in, fan_out), scaled by the documented bound or std")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_default_result_is_float32(name):
     """The default result is a float32 Tensor of shape (fan_in, fan_out)."""
-    expected = init_expected(name, 31, 5, 3, {})
     got = seeded_init(name, 31, 5, 3)
-    assert isinstance(got, ndl.Tensor), f"{name} should return a needle Tensor, got {type(got).__name__}"
-    assert_close(got, expected, what=f"{name}(5, 3) with default keyword arguments",
-                 hint="rand and randn default to float32")
+    observe(isinstance(got, ndl.Tensor), what=f"{name}(5, 3) returns a needle Tensor")
+    check(got, what=f"{name}(5, 3) with default keyword arguments", hint="one draw of shape (fan_in, fan_out), scaled by the documented bound or std; pass no dtype of your own")
 
 
 KWARGS_CASES = [
@@ -91,39 +76,35 @@ KWARGS_CASES = [
     "name, dtype, requires_grad", KWARGS_CASES,
     ids=[f"{n}-{d}-requires_grad={r}" for n, d, r in KWARGS_CASES],
 )
-def test_keyword_arguments_pass_through(record, name, dtype, requires_grad):
+def test_keyword_arguments_pass_through(name, dtype, requires_grad):
     """dtype, device and requires_grad reach the created Tensor."""
-    expected = init_expected(name, 37, 3, 6, {}, dtype=dtype)
     got = seeded_init(name, 37, 3, 6, dtype=dtype, device=ndl.cpu(), requires_grad=requires_grad)
-    assert_close(got, expected, what=f"{name}(3, 6, dtype={dtype!r}, requires_grad={requires_grad})",
-                 hint="pass extra keyword arguments on to rand/randn")
-    record("requires_grad", np.array(bool(got.requires_grad)))
-    assert got.requires_grad is requires_grad, (
-        f"{name}(3, 6, requires_grad={requires_grad}) gave requires_grad={got.requires_grad}; "
-        f"pass it on to rand/randn"
-    )
+    check(got, what=f"{name}(3, 6, dtype={dtype!r}, requires_grad={requires_grad})",
+          hint="pass extra keyword arguments on to rand/randn")
+    observe(bool(got.requires_grad), what=f"{name}(3, 6, requires_grad={requires_grad}).requires_grad",
+            hint="pass requires_grad on to rand/randn")
 
 
-@pytest.mark.parametrize("name", ["kaiming_uniform", "kaiming_normal"])
+@pytest.mark.parametrize("name", KAIMING)
 def test_kaiming_with_explicit_relu_and_dtype(name):
     """Kaiming with nonlinearity='relu' given explicitly, next to other keywords."""
-    expected = init_expected(name, 41, 4, 9, {}, dtype="float64")
     got = seeded_init(name, 41, 4, 9, nonlinearity="relu", dtype="float64")
-    assert_close(got, expected, what=f"{name}(4, 9, nonlinearity='relu', dtype='float64')")
+    check(got, what=f"{name}(4, 9, nonlinearity='relu', dtype='float64')",
+          hint="nonlinearity='relu' is the default; pass dtype on to rand/randn")
 
 
-@pytest.mark.parametrize("name", ["xavier_uniform", "xavier_normal"])
+@pytest.mark.parametrize("name", XAVIER)
 def test_xavier_gain_and_keywords_together(name):
     """Xavier with a gain and a dtype at once."""
-    expected = init_expected(name, 43, 7, 3, {"gain": 1.3}, dtype="float64")
     got = seeded_init(name, 43, 7, 3, gain=1.3, dtype="float64", requires_grad=True)
-    assert_close(got, expected, what=f"{name}(7, 3, gain=1.3, dtype='float64')")
+    check(got, what=f"{name}(7, 3, gain=1.3, dtype='float64')",
+          hint="multiply the bound or std by gain; pass dtype on to rand/randn")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_larger_draw_values(name):
     """Seeded values of a larger, non-square draw."""
     fan_in, fan_out = 64, 40
-    expected = init_expected(name, 47, fan_in, fan_out, {})
     got = seeded_init(name, 47, fan_in, fan_out)
-    assert_close(got, expected, what=f"{name}({fan_in}, {fan_out}) under np.random.seed(47)")
+    check(got, what=f"{name}({fan_in}, {fan_out}) under a global seed (47)",
+          hint="one draw of shape (fan_in, fan_out), scaled by the documented bound or std")

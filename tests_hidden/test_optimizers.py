@@ -1,24 +1,23 @@
 """Hidden tests, question "optimizers": ``needle.optim.SGD`` and ``needle.optim.Adam``.
 
 Every test drives the optimizer on hand-made ``nn.Parameter``s whose ``.grad``
-is set by hand (no module, no backward), and compares with closed forms
-computed in float64 (numpy_reference.py):
+is set by hand (no module, no backward), and hands over the parameters (and
+the optimizer's state) after each step; the grader compares them with the
+reference's:
 
     SGD:  u <- m u + (1 - m)(grad + wd theta);  theta <- theta - lr u
     Adam: g = grad + wd theta;  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
           t counts step() calls;  theta <- theta - lr m_hat / (sqrt(v_hat) + eps)
+    SGD.clip_grad_norm(max_norm): scale every gradient by max_norm / (joint L2 norm) when that norm exceeds max_norm
 """
-import gc
-
 import numpy as np
 import pytest
 
 import needle as ndl
 import needle.nn as nn
-from tests_public.helpers import (
-    TOL, Tol, as_numpy, assert_close, op_node, state_values, step_and_compare, step_keeping_gradients,
-)
-from tests_public.numpy_reference import adam_history, make_params, optimizer_problem, set_grads, sgd_history
+from grader.box.inputs import make_params, optimizer_problem, set_grads
+from grader.box.optimizers import clip_gradients, live_tensors_after, state_values, steps
+from grader.box.record import check, observe
 
 SHAPES = [(3, 2), (5,)]  # two parameters of different shapes
 
@@ -27,6 +26,27 @@ def problem(seed, steps=4, exponents=(-1, 1)):
     """float32 initial values of the two parameters and float32 gradients for
     each step, of magnitudes 10**e for e in [exponents[0], exponents[1])."""
     return optimizer_problem(seed, SHAPES, steps, exponents)
+
+
+def step_and_check(opt_class, kwargs, thetas, grads, hint, states=(), counter=None):
+    """Step an ``opt_class(params, **kwargs)`` optimizer over Parameters of
+    initial values ``thetas`` with each step's ``grads``; after each step
+    hand over the step counter (if named), every parameter, then each named
+    state (one value per parameter)."""
+    params = make_params(thetas)
+    opt = opt_class(params, **kwargs)
+    name = opt_class.__name__
+    for step in steps(opt, params, grads):
+        if counter:
+            observe(getattr(opt, counter), what=f"{name}.{counter} after {step} step() call(s) with two parameters",
+                    hint=f"increment {counter} once per step(), not once per parameter")
+        for i, p in enumerate(params):
+            check(p, what=f"{name}({kwargs}) parameter {i} (shape {p.shape}) after step {step}", hint=hint)
+        for state_name in states:
+            values = state_values(opt, state_name)
+            observe(len(values), what=f"number of entries of {name}.{state_name} after step {step}")
+            for i, value in enumerate(values):
+                check(value, what=f"{name}.{state_name} of parameter {i} after step {step}", hint=hint)
 
 
 # --- SGD ---------------------------------------------------------------------
@@ -43,10 +63,10 @@ SGD_CASES = [
 def test_sgd_four_steps_on_two_parameters(kwargs):
     """SGD: dampened momentum and L2 weight decay added to the gradient, step after step."""
     thetas, grads = problem(11)
-    step_and_compare(ndl.optim.SGD, kwargs, thetas, grads, sgd_history,
-                     hint="u <- momentum * u + (1 - momentum) * (grad + weight_decay * theta), u starting at 0; "
-                     "theta <- theta - lr * u",
-                     states=("u",) if kwargs["momentum"] > 0 else (), state_tol=lambda want: TOL["float32"])
+    step_and_check(ndl.optim.SGD, kwargs, thetas, grads,
+                   hint="u <- momentum * u + (1 - momentum) * (grad + weight_decay * theta), u starting at 0; "
+                   "theta <- theta - lr * u",
+                   states=("u",) if kwargs["momentum"] > 0 else ())
 
 
 # --- Adam --------------------------------------------------------------------
@@ -64,139 +84,172 @@ ADAM_CASES = [
 def test_adam_four_steps_on_two_parameters(kwargs, exponents):
     """Adam: bias-corrected moments, eps added after the square root, L2 weight decay, one step count per step()."""
     thetas, grads = problem(12, exponents=exponents)
-    opt = step_and_compare(
-        ndl.optim.Adam, kwargs, thetas, grads, adam_history,
+    step_and_check(
+        ndl.optim.Adam, kwargs, thetas, grads,
         hint="g = grad + weight_decay * theta (not AdamW); t += 1 once per step() for all parameters; "
         "theta -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t)",
-        states=("m", "v"),
-        # Relative to the state's own scale: the moments of tiny gradients are tiny.
-        state_tol=lambda want: Tol(rtol=1e-5, atol=1e-5 * float(np.abs(want).max())),
-    )
-    assert opt.t == len(grads), (
-        f"Adam.t should count step() calls ({len(grads)} with two parameters), got {opt.t}"
+        states=("m", "v"), counter="t",
     )
 
 
 # --- gradients, skipped parameters, dtypes -----------------------------------
 
 OPTIMIZERS = [
-    ("SGD", ndl.optim.SGD, dict(lr=0.1, momentum=0.8, weight_decay=0.3), sgd_history),
-    ("Adam", ndl.optim.Adam, dict(lr=0.02, beta1=0.85, beta2=0.99, eps=1e-8, weight_decay=0.3), adam_history),
+    ("SGD", ndl.optim.SGD, dict(lr=0.1, momentum=0.8, weight_decay=0.3)),
+    ("Adam", ndl.optim.Adam, dict(lr=0.02, beta1=0.85, beta2=0.99, eps=1e-8, weight_decay=0.3)),
 ]
 OPT_IDS = [c[0] for c in OPTIMIZERS]
 
 
-@pytest.mark.parametrize("name, opt_class, kwargs, history", OPTIMIZERS, ids=OPT_IDS)
-def test_step_leaves_gradients_untouched(name, opt_class, kwargs, history):
+@pytest.mark.parametrize("name, opt_class, kwargs", OPTIMIZERS, ids=OPT_IDS)
+def test_step_leaves_gradients_untouched(name, opt_class, kwargs):
     """The optimizer reads each gradient but never changes it."""
     thetas, grads = problem(13, steps=3)
     params = make_params(thetas)
     opt = opt_class(params, **kwargs)
-    step_keeping_gradients(opt, params, grads, hint="add the weight decay into a new value; never write into p.grad")
-    final = history(thetas, grads, **kwargs)[-1][0]
+    hint = "add the weight decay into a new value; never write into p.grad"
+    for step, step_grads in enumerate(grads, start=1):
+        set_grads(params, step_grads)
+        before = [p.grad for p in params]
+        opt.step()
+        for i, p in enumerate(params):
+            observe(p.grad is before[i], what=f"parameter {i} keeps the same .grad Tensor across {name}.step() {step}",
+                    hint=hint)
+            observe(p.grad, what=f"parameter {i}'s .grad after {name}.step() {step}", hint=hint)
     for i, p in enumerate(params):
-        assert_close(p, final[i].astype(np.float32), tol=TOL["float32"], what=f"{name} parameter {i} after 3 steps")
+        check(p, what=f"{name} parameter {i} after 3 steps")
 
 
-@pytest.mark.parametrize("name, opt_class, kwargs, history", OPTIMIZERS, ids=OPT_IDS)
-def test_parameters_whose_grad_is_none_are_left_alone(name, opt_class, kwargs, history):
+@pytest.mark.parametrize("name, opt_class, kwargs", OPTIMIZERS, ids=OPT_IDS)
+def test_parameters_whose_grad_is_none_are_left_alone(name, opt_class, kwargs):
     """A parameter without a gradient is skipped: no weight decay, no state, no move."""
     thetas, grads = problem(14, steps=3)
     params = make_params(thetas)
-    frozen_value = np.linspace(-1.0, 2.0, 6, dtype=np.float32).reshape(2, 3)
-    frozen = nn.Parameter(frozen_value.copy())
+    frozen = nn.Parameter(np.linspace(-1.0, 2.0, 6, dtype=np.float32).reshape(2, 3))
     opt_class([frozen, params[0], params[1]], **kwargs).step()  # no parameter has a gradient yet
     for i, p in enumerate(params):
-        assert_close(p, thetas[i], what=f"{name} parameter {i} after a step with no gradients at all")
+        observe(p, what=f"{name} parameter {i} after a step with no gradients at all")
     opt = opt_class([frozen, params[0], params[1]], **kwargs)
     for step_grads in grads:
         set_grads(params, step_grads)
         frozen.grad = None
         opt.step()
-    assert_close(frozen, frozen_value, what=f"the parameter whose grad is None after {name} steps",
-                 hint="skip parameters with p.grad is None")
-    final = history(thetas, grads, **kwargs)[-1][0]
+    observe(frozen, what=f"the parameter whose grad is None after {name} steps",
+            hint="skip parameters with p.grad is None")
     for i, p in enumerate(params):
-        assert_close(p, final[i].astype(np.float32), tol=TOL["float32"],
-                     what=f"{name} parameter {i} next to a skipped one, after three steps")
+        check(p, what=f"{name} parameter {i} next to a skipped one, after three steps")
 
 
-@pytest.mark.parametrize("name, opt_class, kwargs, history", OPTIMIZERS, ids=OPT_IDS)
-def test_parameters_and_state_stay_float32_leaves(name, opt_class, kwargs, history):
+@pytest.mark.parametrize("name, opt_class, kwargs", OPTIMIZERS, ids=OPT_IDS)
+def test_parameters_and_state_stay_float32_leaves(name, opt_class, kwargs):
     """After step() every parameter is still a float32 leaf, and the optimizer's state is float32 data."""
     thetas, grads = problem(15, steps=2)
     params = make_params(thetas)
     opt = opt_class(params, **kwargs)
-    for step_grads in grads:
-        set_grads(params, step_grads)
-        opt.step()
-    final = history(thetas, grads, **kwargs)[-1][0]
+    for _ in steps(opt, params, grads):
+        pass
     for i, p in enumerate(params):
-        assert isinstance(p, nn.Parameter) and p.op is None, (
-            f"after {name}.step() parameter {i} should be the same leaf nn.Parameter; assign new data with p.data = ..."
-        )
-        assert p.requires_grad, f"parameter {i} lost requires_grad after {name}.step()"
-        assert p.dtype == np.float32, f"parameter {i} became {p.dtype} after {name}.step(); keep float32"
-        assert_close(p, final[i].astype(np.float32), tol=TOL["float32"], what=f"{name} parameter {i} after 2 steps")
+        observe(isinstance(p, nn.Parameter) and p.op is None,
+                what=f"parameter {i} is still a leaf nn.Parameter after {name}.step()",
+                hint="assign new data with p.data = ...")
+        observe(bool(p.requires_grad), what=f"parameter {i}.requires_grad after {name}.step()")
+        check(p, what=f"{name} parameter {i} after 2 steps")
     for state_name in (("u",) if name == "SGD" else ("m", "v")):
-        for i, value in enumerate(state_values(opt, state_name, len(params))):
-            if isinstance(value, ndl.Tensor):
-                assert value.op is None, f"{name}.{state_name} of parameter {i} holds a graph; detach it"
-            assert as_numpy(value).dtype == np.float32, (
-                f"{name}.{state_name} of parameter {i} is {as_numpy(value).dtype}, expected float32"
-            )
+        values = state_values(opt, state_name)
+        observe(len(values), what=f"number of entries of {name}.{state_name}")
+        for i, value in enumerate(values):
+            observe(not isinstance(value, ndl.Tensor) or value.op is None,
+                    what=f"{name}.{state_name} of parameter {i} holds no graph", hint="detach it")
+            check(value, what=f"{name}.{state_name} of parameter {i} after 2 steps")
 
 
 # --- live tensors stay flat over many steps ----------------------------------
 
 
-def train_with_graph_gradients(make_opt, steps, seed=16):
-    """Live needle Values added by ``steps`` steps on two Parameters whose
-    gradient each step is the node ``p * 1.5 + 0.25`` built on ``p`` (a graph
-    like backward() leaves), and the final parameter values."""
-    gc.collect()
-    start = ndl.autograd.TENSOR_COUNTER
-    params = make_params(problem(seed)[0])
-    opt = make_opt(params)
-    for _ in range(steps):
-        for p in params:
-            p.grad = op_node(ndl.ops.MulScalar(1.5), [p], lambda a: a * np.float32(1.5) + np.float32(0.25))
-        opt.step()
-    gc.collect()
-    count = ndl.autograd.TENSOR_COUNTER - start
-    values = [p.numpy().copy() for p in params]
-    del params, opt
-    return count, values
-
-
-def make_thetas(seed):
-    return problem(seed)[0]
-
-
-def own_gradient(theta):
-    """The gradient train_with_graph_gradients gives each parameter."""
-    return 1.5 * theta + 0.25
+def train_with_graph_gradients(make_opt, steps_count, seed=16):
+    """Live needle Values added by ``steps_count`` steps on two Parameters
+    whose gradient each step is the node ``p * 1.5 + 0.25`` built on ``p``
+    (a graph like backward() leaves), and the parameters."""
+    return live_tensors_after(steps_count, lambda: make_params(problem(seed)[0]), make_opt,
+                              lambda p: p * 1.5 + 0.25)
 
 
 MEMORY_CASES = [
-    ("SGD-momentum-weight-decay", ndl.optim.SGD, dict(lr=0.02, momentum=0.8, weight_decay=0.05), sgd_history),
-    ("Adam-weight-decay", ndl.optim.Adam, dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.05),
-     adam_history),
+    ("SGD-momentum-weight-decay", ndl.optim.SGD, dict(lr=0.02, momentum=0.8, weight_decay=0.05)),
+    ("Adam-weight-decay", ndl.optim.Adam, dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.05)),
 ]
 
 
-@pytest.mark.parametrize("opt_class, kwargs, history", [c[1:] for c in MEMORY_CASES],
-                         ids=[c[0] for c in MEMORY_CASES])
-def test_live_tensors_stay_flat_over_steps(opt_class, kwargs, history):
+@pytest.mark.parametrize("opt_class, kwargs", [c[1:] for c in MEMORY_CASES], ids=[c[0] for c in MEMORY_CASES])
+def test_live_tensors_stay_flat_over_steps(opt_class, kwargs):
     """Gradients that carry a graph must not keep earlier steps alive through the optimizer."""
-    after_10, values_10 = train_with_graph_gradients(lambda ps: opt_class(ps, **kwargs), 10)
-    after_40, values_40 = train_with_graph_gradients(lambda ps: opt_class(ps, **kwargs), 40)
-    for steps, values in ((10, values_10), (40, values_40)):
-        want = history(make_thetas(16), [[own_gradient] * len(SHAPES)] * steps, **kwargs)[-1][0]
-        for i, value in enumerate(values):
-            assert_close(value, want[i].astype(np.float32), tol=TOL["training"],
-                         what=f"{opt_class.__name__} parameter {i} after {steps} steps with gradient 1.5 p + 0.25")
-    assert abs(after_40 - after_10) <= 2, (
-        f"{after_10} live tensors after 10 steps but {after_40} after 40: the optimizer keeps each step's graph "
-        f"alive; compute the update and the state from detached data (.data / .detach() / .numpy())"
-    )
+    after_10, params_10 = train_with_graph_gradients(lambda ps: opt_class(ps, **kwargs), 10)
+    for i, p in enumerate(params_10):
+        check(p, what=f"{opt_class.__name__} parameter {i} after 10 steps with gradient 1.5 p + 0.25", tol="training")
+    after_40, params_40 = train_with_graph_gradients(lambda ps: opt_class(ps, **kwargs), 40)
+    for i, p in enumerate(params_40):
+        check(p, what=f"{opt_class.__name__} parameter {i} after 40 steps with gradient 1.5 p + 0.25", tol="training")
+    observe(abs(after_40 - after_10) <= 2,
+            what="the live-tensor count after 40 steps is within 2 of the count after 10 steps",
+            hint="the optimizer keeps each step's graph alive; compute the update and the state from detached data "
+            "(.data / .detach() / .numpy())")
+
+
+# --- SGD.clip_grad_norm ------------------------------------------------------
+
+CLIP_HINT = ("the norm is joint over every gradient of every parameter that has one; when it exceeds max_norm, "
+             "multiply every gradient by max_norm / norm")
+
+CLIP_SHAPES = [(3, 2), (5,), (2, 2)]
+
+
+@pytest.mark.parametrize("max_norm", [0.1, 2.0], ids=["max-norm-0.1", "max-norm-2"])
+def test_clip_grad_norm_scales_to_max_norm(max_norm):
+    """clip_grad_norm scales every gradient by the same factor, down to a joint norm of max_norm."""
+    # entries of magnitude >= 1: the joint norm is above 3.8 for any draw
+    params = make_params(optimizer_problem(21, CLIP_SHAPES, steps=0)[0])
+    set_grads(params, clip_gradients(CLIP_SHAPES, 21, scales=(2.0, 2.0, 2.0)))
+    ndl.optim.SGD(params, lr=0.1).clip_grad_norm(max_norm)
+    for i, p in enumerate(params):
+        check(p.grad, what=f"parameter {i}'s .grad after clip_grad_norm({max_norm})", hint=CLIP_HINT)
+
+
+def test_clip_grad_norm_skips_parameters_without_a_gradient():
+    """clip_grad_norm skips parameters whose grad is None, in the norm and in the scaling."""
+    params = make_params(optimizer_problem(22, CLIP_SHAPES, steps=0)[0])
+    grads = clip_gradients(CLIP_SHAPES, 22, scales=(1.0, 1.0, 1.0))
+    set_grads(params, grads)
+    params[1].grad = None
+    ndl.optim.SGD(params, lr=0.1).clip_grad_norm(0.5)
+    observe(params[1].grad is None, what="the .grad of the parameter without a gradient is still None",
+            hint="skip parameters whose grad is None")
+    for i in (0, 2):
+        check(params[i].grad, what=f"parameter {i}'s .grad after clip_grad_norm(0.5), parameter 1 without a gradient",
+              hint=CLIP_HINT)
+
+
+def test_clip_grad_norm_below_max_norm_leaves_gradients_alone():
+    """Gradients whose joint norm is already at most max_norm are left as they are."""
+    # entries of magnitude < 0.02: the joint norm is below 0.08 for any draw
+    params = make_params(optimizer_problem(23, CLIP_SHAPES, steps=0)[0])
+    set_grads(params, clip_gradients(CLIP_SHAPES, 23, scales=(0.01, 0.01, 0.01)))
+    ndl.optim.SGD(params, lr=0.1).clip_grad_norm(0.25)
+    for i, p in enumerate(params):
+        observe(p.grad, what=f"parameter {i}'s .grad after clip_grad_norm(0.25) with a joint norm below 0.25",
+                hint="scale only when the joint norm exceeds max_norm")
+    for i, p in enumerate(params):
+        observe(p, what=f"parameter {i} after clip_grad_norm (it changes gradients only)")
+
+
+def test_clip_grad_norm_then_step_uses_the_clipped_gradients():
+    """A step after clip_grad_norm moves the parameters by the clipped gradients."""
+    thetas, _ = optimizer_problem(24, CLIP_SHAPES, steps=0)
+    params = make_params(thetas)
+    opt = ndl.optim.SGD(params, lr=0.1, momentum=0.5, weight_decay=0.1)
+    for step in range(1, 4):
+        set_grads(params, clip_gradients(CLIP_SHAPES, [24, step], scales=(1.0, 0.1, 1.0)))
+        opt.clip_grad_norm(0.5)
+        opt.step()
+        for i, p in enumerate(params):
+            check(p, what=f"parameter {i} after clip_grad_norm(0.5) and step {step}",
+                  hint=CLIP_HINT + "; step() then uses the clipped p.grad")

@@ -10,22 +10,36 @@
   to the dataset indexed by consecutive chunks of ``arange(n)`` (no shuffle) or
   of one ``np.random.permutation(n)`` drawn per ``iter()`` (shuffle); the last
   batch may be partial.
-- MNISTDataset: NumPy (x, y) items, x float32 scaled to [0, 1]; transforms see
-  each image as 28 x 28 x 1.
+- MNISTDataset: NumPy (x, y) items, x float32 scaled to [0, 1] over the whole
+  dataset (min-max; for MNIST that is pixel / 255); the transforms see the
+  selected images as one 28 x 28 x k (H x W x C) array, so a batch looked up
+  with an index array gets one draw of each transform.
 
-Expected values replay the documented draws with NumPy under the same seed.
+Each test seeds NumPy's global RNG where the code draws, calls the code, and
+hands over what came out; it is compared with the reference's values for
+the same inputs.  Images are small arrays of distinct values, so that any
+flip or shift shows; MNIST files are t10k or small drawn files.
 """
 import numpy as np
 import pytest
 
 import needle as ndl
-from tests_public.helpers import TOL, assert_close
-from tests_public.numpy_reference import mnist_paths, numpy_crop, read_mnist_over_255
+from grader.box.data import distinct_image, small_mnist
+from grader.box.inputs import mnist_paths, rng, seed_global
+from grader.box.record import check, observe
+
+FLIP_HINT = "flip the W axis (axis 1) of the H x W x C image, img[:, ::-1, :], when np.random.rand() < p (one draw per call)"
+CROP_HINT = ("one np.random.randint(-padding, padding + 1, size=2) draw gives (shift_x, shift_y); zero-pad H and W by "
+             "padding, then take rows padding + shift_x : ... + H (shift_x moves along H, axis 0) and columns "
+             "padding + shift_y : ... + W")
+BATCH_HINT = "without shuffle, batch k is dataset[k * batch_size:(k + 1) * batch_size], the last one partial"
+SHUFFLE_HINT = "each iter() draws one np.random.permutation(len(dataset)) and splits it into batches in that order"
+SCALE_HINT = "scale the pixels to [0, 1] over the whole dataset (min -> 0, max -> 1; for MNIST that is pixel / 255)"
 
 
 def image(h, w, c, seed=0):
     """A float32 H x W x C image of distinct values, so every flip or shift shows."""
-    return (np.random.default_rng(seed).permutation(h * w * c).reshape(h, w, c) + 1).astype(np.float32)
+    return distinct_image(h, w, c, seed=seed)
 
 
 # --- RandomFlipHorizontal ----------------------------------------------------
@@ -33,73 +47,58 @@ def image(h, w, c, seed=0):
 
 def test_flip_with_p_one_always_flips_along_the_width():
     img = image(4, 5, 2)
-    np.random.seed(0)
-    for _ in range(5):
-        assert_close(ndl.data.RandomFlipHorizontal(1.0)(img), img[:, ::-1, :], what="RandomFlipHorizontal(1.0)(img)",
-                     hint="flip the W axis (axis 1) of the H x W x C image: img[:, ::-1, :]")
+    transform = ndl.data.RandomFlipHorizontal(1.0)
+    seed_global(0)
+    for call in range(5):
+        check(transform(img), what=f"RandomFlipHorizontal(1.0)(img), call {call}", hint=FLIP_HINT)
 
 
 def test_flip_with_p_zero_never_flips():
     img = image(4, 5, 2)
-    np.random.seed(0)
-    for _ in range(5):
-        assert_close(ndl.data.RandomFlipHorizontal(0.0)(img), img, what="RandomFlipHorizontal(0.0)(img)")
+    transform = ndl.data.RandomFlipHorizontal(0.0)
+    seed_global(0)
+    for call in range(5):
+        check(transform(img), what=f"RandomFlipHorizontal(0.0)(img), call {call}", hint=FLIP_HINT)
 
 
 def test_seeded_flips_follow_one_rand_draw_per_call():
-    images = [image(3 + i % 3, 4 + i % 2, 1 + i % 3, seed=i) for i in range(10)]
-    np.random.seed(0)
-    flips = [np.random.rand() < 0.5 for _ in images]
-    assert 0 < sum(flips) < len(flips), "test precondition: seed 0 should give some flips and some not"
-    np.random.seed(0)
+    images = [image(3 + i % 3, 4 + i % 2, 1 + i % 3, seed=i) for i in range(16)]
     transform = ndl.data.RandomFlipHorizontal(0.5)
-    for i, (img, flip) in enumerate(zip(images, flips)):
-        got = transform(img)
-        assert_close(got, img[:, ::-1, :] if flip else img, what=f"seeded RandomFlipHorizontal(0.5), image {i}",
-                     hint="decide with the given flip_img = np.random.rand() < p (one draw per call), then "
-                     "flip along axis 1 (W)")
+    seed_global(0)
+    for i, img in enumerate(images):
+        check(transform(img), what=f"seeded RandomFlipHorizontal(0.5), image {i} of shape {img.shape}",
+              hint="decide with the given flip_img = np.random.rand() < p (one draw per call), then flip along "
+              "axis 1 (W)")
+    observe(np.random.rand(), what="the next np.random.rand() after 16 flips",
+            hint="make exactly one np.random.rand() draw per call, no other")
 
 
 # --- RandomCrop --------------------------------------------------------------
 
 
-def discriminating_seed(padding):
-    """The first seed whose shifts (sx, sy) differ from (sy, sx), (-sx, -sy) and
-    (-sy, -sx), so swapped or negated shifts give other crops."""
-    for seed in range(1000):
-        sx, sy = np.random.RandomState(seed).randint(-padding, padding + 1, size=2)
-        if sx != sy and sx != -sy:
-            return seed
-    raise AssertionError("no discriminating seed")
-
-
 @pytest.mark.parametrize("padding", [1, 2, 4, 5, 8], ids=lambda p: f"padding={p}")
 def test_seeded_crop_follows_the_documented_shifts(padding):
-    seed = discriminating_seed(padding)
     img = image(10, 12, 3, seed=padding)
-    np.random.seed(seed)
-    shift_x, shift_y = np.random.randint(low=-padding, high=padding + 1, size=2)
-    np.random.seed(seed)
-    got = ndl.data.RandomCrop(padding)(img)
-    assert_close(got, numpy_crop(img, padding, shift_x, shift_y),
-                 what=f"RandomCrop({padding}) under seed {seed} (shift_x={shift_x}, shift_y={shift_y})",
-                 hint="zero-pad H and W by padding, then take rows padding + shift_x : ... + H (shift_x moves "
-                 "along H, axis 0) and columns padding + shift_y : ... + W")
+    transform = ndl.data.RandomCrop(padding)
+    seed_global(padding)
+    for call in range(4):  # four draws: some shift pair differs from its swap and its negation
+        check(transform(img), what=f"RandomCrop({padding}) of a 10 x 12 x 3 image, seeded call {call}", hint=CROP_HINT)
+    observe(np.random.rand(), what=f"the next np.random.rand() after four RandomCrop({padding}) calls",
+            hint="make exactly one np.random.randint(..., size=2) draw per call, no other")
 
 
 @pytest.mark.parametrize("shape", [(10, 12, 3), (28, 28, 1), (5, 7, 2)], ids=lambda s: "x".join(map(str, s)))
 def test_crop_keeps_shape_and_dtype(shape):
-    np.random.seed(1)
     img = image(*shape)
-    got = ndl.data.RandomCrop(3)(img)
-    assert got.shape == img.shape, f"RandomCrop(3) changed the shape {img.shape} to {got.shape}"
-    assert got.dtype == np.float32, f"RandomCrop(3) changed float32 to {got.dtype}"
+    seed_global(1)
+    check(ndl.data.RandomCrop(3)(img), what=f"RandomCrop(3) of a float32 {shape} image",
+          hint="return an H x W x C crop: zero-pad H and W only (not C), then take an H x W window")
 
 
 def test_crop_with_zero_padding_is_the_identity():
     img = image(6, 5, 2)
-    np.random.seed(2)
-    assert_close(ndl.data.RandomCrop(0)(img), img, what="RandomCrop(0)(img)")
+    seed_global(2)
+    check(ndl.data.RandomCrop(0)(img), what="RandomCrop(0)(img)", hint="with padding 0 the only shift is (0, 0)")
 
 
 # --- DataLoader (over the given NDArrayDataset) -----------------------------
@@ -107,113 +106,114 @@ def test_crop_with_zero_padding_is_the_identity():
 
 def dataset(n, seed=0):
     """Items whose x identifies the row: x[i] = i + a (3, 2) pattern; y[i] = i."""
-    pattern = np.random.default_rng(seed).standard_normal((3, 2))
+    pattern = rng(seed).standard_normal((3, 2))
     X = (np.arange(n)[:, None, None] + pattern).astype(np.float32)
-    y = np.arange(n)
-    return ndl.data.NDArrayDataset(X, y), X, y
+    return ndl.data.NDArrayDataset(X, np.arange(n))
 
 
-def batches_as_numpy(loader):
-    out = []
+def epoch_batches(loader, what):
+    """The batches of one pass over ``loader``; hands over how many there
+    were and whether their parts are Tensors."""
+    batches = []
     for batch in loader:
-        assert isinstance(batch, tuple), f"a DataLoader batch should be a tuple, got {type(batch).__name__}"
-        for j, part in enumerate(batch):
-            assert isinstance(part, ndl.Tensor), (
-                f"element {j} of a batch should be a needle Tensor, got {type(part).__name__}"
-            )
-        out.append(tuple(part.numpy() for part in batch))
-    return out
+        assert isinstance(batch, tuple), (
+            f"a DataLoader batch should be a tuple with one Tensor per array of the dataset, got {type(batch).__name__}"
+        )
+        batches.append(batch)
+        assert len(batches) <= len(loader.dataset) + 1, (
+            f"{what} gave more batches than the dataset has items: raise StopIteration after the last batch"
+        )
+    observe(all(isinstance(part, ndl.Tensor) for batch in batches for part in batch),
+            what=f"every part of every batch of {what} is a needle Tensor",
+            hint="wrap each array of dataset[indices] in a Tensor")
+    observe(len(batches), what=f"the number of batches of {what}", hint="the last batch may be partial")
+    return batches
+
+
+def array_of(part):
+    """A batch part as an array (a Tensor's data)."""
+    return part.numpy() if isinstance(part, ndl.Tensor) else np.asarray(part)
 
 
 @pytest.mark.parametrize("n, batch_size", [(20, 1), (20, 5), (23, 5), (23, 23), (7, 50)],
                          ids=lambda v: str(v))
 def test_sequential_batches_are_consecutive_dataset_slices(n, batch_size):
-    ds, X, y = dataset(n)
-    loader = ndl.data.DataLoader(ds, batch_size)
-    got = batches_as_numpy(loader)
-    starts = list(range(0, n, batch_size))
-    assert len(got) == len(starts), (
-        f"{n} items in batches of {batch_size} should give {len(starts)} batches (the last one partial), "
-        f"got {len(got)}"
-    )
-    for k, start in enumerate(starts):
-        assert_close(got[k][0], X[start:start + batch_size], what=f"batch {k} x (n={n}, batch_size={batch_size})",
-                     hint="without shuffle, batch k is dataset[k * batch_size:(k + 1) * batch_size]")
-        assert_close(got[k][1], y[start:start + batch_size], what=f"batch {k} y")
-    assert len(loader) == len(starts), f"len(DataLoader) should be the number of batches {len(starts)}, got {len(loader)}"
+    loader = ndl.data.DataLoader(dataset(n), batch_size)
+    name = f"DataLoader(n={n}, batch_size={batch_size})"
+    for k, batch in enumerate(epoch_batches(loader, name)):
+        check(batch[0], what=f"batch {k} x of {name}", hint=BATCH_HINT)
+        check(batch[1], what=f"batch {k} y of {name}", hint=BATCH_HINT)
+    observe(len(loader), what=f"len({name})", hint="len(DataLoader) is the number of batches of one pass")
 
 
 def test_iteration_ends_with_stop_iteration_and_can_restart():
-    ds, X, _ = dataset(6)
-    loader = ndl.data.DataLoader(ds, 4)
+    loader = ndl.data.DataLoader(dataset(6), 4)
     it = iter(loader)
-    next(it), next(it)
+    check(next(it)[0], what="the first batch's x (6 items, batches of 4)", hint=BATCH_HINT)
+    check(next(it)[0], what="the second (partial) batch's x", hint=BATCH_HINT)
     with pytest.raises(StopIteration):
         next(it)
-    first_again = next(iter(loader))
-    assert_close(first_again[0], X[:4], what="the first batch of a second pass",
-                 hint="iter() starts a new pass from the first batch")
+    check(next(iter(loader))[0], what="the first batch of a second pass",
+          hint="iter() starts a new pass from the first batch")
 
 
 def test_unshuffled_order_is_the_same_every_epoch():
-    ds, X, _ = dataset(13)
-    loader = ndl.data.DataLoader(ds, 4, shuffle=False)
-    np.random.seed(0)
-    first = np.concatenate([b[0] for b in batches_as_numpy(loader)])
-    second = np.concatenate([b[0] for b in batches_as_numpy(loader)])
-    assert_close(first, X, what="an unshuffled epoch")
-    assert_close(second, X, what="a second unshuffled epoch")
+    loader = ndl.data.DataLoader(dataset(13), 4, shuffle=False)
+    seed_global(0)
+    for name in ("first", "second"):
+        x = np.concatenate([array_of(batch[0]) for batch in epoch_batches(loader, f"the {name} unshuffled epoch")])
+        check(x, what=f"x of the {name} unshuffled epoch, batches joined", hint=BATCH_HINT)
 
 
 def test_batches_keep_the_dataset_dtypes():
-    ds, _, _ = dataset(9)
-    x, y = next(iter(ndl.data.DataLoader(ds, 4)))
-    assert x.dtype == np.float32, f"a float32 dataset gave {x.dtype} batches; keep the dtype"
-    assert y.dtype == np.int64, f"int64 labels came out as {y.dtype}; keep the dtype"
+    x, y = next(iter(ndl.data.DataLoader(dataset(9), 4)))
+    hint = "the first batch is dataset[0:4], each of its arrays wrapped in a Tensor as it is"
+    check(x, what="the first batch's x (float32 data)", hint=hint)
+    check(y, what="the first batch's y (int64 labels)", hint=hint)
 
 
 def test_shuffle_uses_one_permutation_per_epoch():
     n, batch_size = 23, 5
-    ds, X, y = dataset(n)
-    np.random.seed(0)
-    perm_1, perm_2 = np.random.permutation(n), np.random.permutation(n)
-    np.random.seed(0)
-    loader = ndl.data.DataLoader(ds, batch_size, shuffle=True)
-    epoch_1 = batches_as_numpy(loader)
-    epoch_2 = batches_as_numpy(loader)
-    for name, epoch, perm in (("first", epoch_1, perm_1), ("second", epoch_2, perm_2)):
-        assert [len(b[1]) for b in epoch] == [5, 5, 5, 5, 3], (
-            f"the {name} shuffled epoch should have batch sizes [5, 5, 5, 5, 3], got {[len(b[1]) for b in epoch]}"
-        )
-        order = np.concatenate([b[1] for b in epoch])
-        assert not np.array_equal(order, np.arange(n)), (
-            f"shuffle=True gave the sequential order in the {name} epoch: draw np.random.permutation(len(dataset)) "
-            f"in __iter__ and batch in that order"
-        )
-        assert_close(order, perm, what=f"the item order of the {name} shuffled epoch",
-                     hint="each iter() draws one np.random.permutation(len(dataset)) and splits it into batches "
-                     "(the second epoch uses the second draw)")
-        assert_close(np.concatenate([b[0] for b in epoch]), X[perm], what=f"x of the {name} shuffled epoch")
+    loader = ndl.data.DataLoader(dataset(n), batch_size, shuffle=True)
+    seed_global(0)
+    for name in ("first", "second"):
+        batches = epoch_batches(loader, f"the {name} shuffled epoch")
+        observe(np.array([len(array_of(batch[1])) for batch in batches]), what=f"the batch sizes of the {name} shuffled epoch",
+                hint="split the permutation into batches of batch_size, the last one partial")
+        check(np.concatenate([array_of(batch[1]) for batch in batches]),
+              what=f"the item order (y) of the {name} shuffled epoch",
+              hint=SHUFFLE_HINT + " (the second epoch uses the second draw)")
+        check(np.concatenate([array_of(batch[0]) for batch in batches]), what=f"x of the {name} shuffled epoch",
+              hint=SHUFFLE_HINT)
 
 
 def test_course_shuffle_order():
     # needle_api.md 9.4: seed 0, batch 1, the first ten items of a shuffled 100-item loader.
     ds = ndl.data.NDArrayDataset(np.arange(100, dtype=np.float32))
-    np.random.seed(0)
-    first_ten = [float(b[0].numpy().reshape(())) for _, b in zip(range(10), ndl.data.DataLoader(ds, 1, shuffle=True))]
-    assert first_ten == [26, 86, 2, 55, 75, 93, 16, 73, 54, 95], (
-        f"seed 0, shuffle=True, batch 1 should start with items [26, 86, 2, 55, 75, 93, 16, 73, 54, 95] "
-        f"(np.random.permutation(100)), got {first_ten}"
-    )
+    seed_global(0)
+    first_ten = [array_of(b[0]).reshape(-1) for _, b in zip(range(10), ndl.data.DataLoader(ds, 1, shuffle=True))]
+    check(np.concatenate(first_ten), what="the first ten items of a shuffled DataLoader(arange(100), 1)",
+          hint=SHUFFLE_HINT)
 
 
-# --- MNISTDataset on t10k ----------------------------------------------------
+# --- MNISTDataset ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def t10k_raw(mnist_dir):
-    """The t10k pixels / 255 as (10000, 28, 28) float32, and the labels, decoded here."""
-    return read_mnist_over_255(mnist_dir, (28, 28))
+def rows(x):
+    """A dataset's images as rows of 784 pixels (no storage shape is
+    required), or the value as it came when it cannot be (the check says why)."""
+    array = array_of(x)
+    return array.reshape(-1, 784) if array.size and array.size % 784 == 0 else array
+
+
+def labels(ys):
+    """Labels as one int64 row, whatever integer type they came in."""
+    return np.concatenate([array_of(y).reshape(-1) for y in ys]).astype(np.int64)
+
+
+def observe_numpy_items(items, what):
+    observe(all(isinstance(x, np.ndarray) for x, _ in items), what=f"{what} returns x as a NumPy array (not a Tensor)",
+            hint="a dataset returns NumPy arrays; the DataLoader makes the Tensors")
 
 
 INDICES = [1, 42, 1000, 2000, 3000, 4000, 5000, 5005]
@@ -222,52 +222,66 @@ INDICES = [1, 42, 1000, 2000, 3000, 4000, 5000, 5005]
 @pytest.mark.mnist
 def test_mnist_dataset_course_norms_and_labels(mnist_dir):
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
-    assert len(ds) == 10000, f"len(MNISTDataset(t10k)) should be 10000, got {len(ds)}"
+    observe(len(ds), what="len(MNISTDataset(t10k))", hint="__len__ is the number of images in the file")
     items = [ds[i] for i in INDICES]
-    for i, (x, y) in zip(INDICES, items):
-        assert isinstance(x, np.ndarray) and not isinstance(x, ndl.Tensor), (
-            f"MNISTDataset[{i}] should return NumPy arrays, not {type(x).__name__}; the DataLoader makes Tensors"
-        )
-        assert x.dtype == np.float32, f"MNISTDataset[{i}] x should be float32, got {x.dtype}"
-        assert x.size == 784, f"MNISTDataset[{i}] x should hold 784 pixels, got shape {x.shape}"
-    norms = np.array([np.linalg.norm(x) for x, _ in items], dtype=np.float32)
-    assert_close(norms, np.array([9.857545, 8.980832, 8.57207, 6.891522, 8.192135, 9.400087, 8.645003, 7.405202],
-                                 dtype=np.float32), what=f"t10k item norms at {INDICES} (course values)",
-                 hint="scale pixels to [0, 1] (pixel / 255 for MNIST)")
-    labels = [int(y) for _, y in items]
-    assert labels == [2, 4, 9, 6, 6, 9, 3, 1], f"t10k labels at {INDICES} should be [2, 4, 9, 6, 6, 9, 3, 1], got {labels}"
+    observe_numpy_items(items, "MNISTDataset(t10k)[i]")
+    for i, (x, _) in zip(INDICES, items):
+        check(rows(x), what=f"MNISTDataset(t10k)[{i}] x (as 784 pixels)", hint=SCALE_HINT + "; float32")
+    check(labels([y for _, y in items]), what=f"the t10k labels at {INDICES}", hint="y is the label byte of the item")
 
 
 @pytest.mark.mnist
-def test_mnist_dataset_index_arrays_and_slices(mnist_dir, t10k_raw):
+def test_mnist_dataset_index_arrays_and_slices(mnist_dir):
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
-    X, y = t10k_raw
-    idx = np.array([7, 3, 9999, 0])
-    for key, name in ((idx, "an index array"), (slice(10, 15), "a slice")):
+    for key, name in ((np.array([7, 3, 9999, 0]), "an index array [7, 3, 9999, 0]"), (slice(10, 15), "a slice 10:15")):
         xs, ys = ds[key]
-        assert_close(np.asarray(xs).reshape(-1, 784), X[key].reshape(-1, 784), tol=TOL["float32"],
-                     what=f"MNISTDataset x for {name}", hint="datasets must accept slices and index arrays")
-        assert_close(np.asarray(ys), y[key], what=f"MNISTDataset y for {name}")
+        check(rows(xs), what=f"MNISTDataset(t10k) x for {name} (rows of 784 pixels)",
+              hint="datasets must accept slices and index arrays: index the stored arrays with the key")
+        check(ys, what=f"MNISTDataset(t10k) y for {name} (uint8)", hint="return the labels as stored: uint8")
 
 
 @pytest.mark.mnist
-def test_mnist_dataset_applies_transforms_in_order_with_seeded_draws(mnist_dir, t10k_raw):
-    X, _ = t10k_raw
+def test_mnist_dataset_applies_transforms_in_order_with_seeded_draws(mnist_dir):
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir),
                                transforms=[ndl.data.RandomCrop(5), ndl.data.RandomFlipHorizontal(0.5)])
-    np.random.seed(0)
-    expected = []
+    seed_global(0)
     for i in INDICES:
-        img = X[i][:, :, None]
-        shift_x, shift_y = np.random.randint(low=-5, high=6, size=2)
-        img = numpy_crop(img, 5, shift_x, shift_y)
-        if np.random.rand() < 0.5:
-            img = img[:, ::-1, :]
-        expected.append(img.reshape(784))
-    np.random.seed(0)
-    for i, want in zip(INDICES, expected):
         x, _ = ds[i]
-        assert_close(np.asarray(x).reshape(784), want, tol=TOL["float32"],
-                     what=f"MNISTDataset[{i}] with [RandomCrop(5), RandomFlipHorizontal(0.5)] under seed 0",
-                     hint="apply the transforms in list order to the image as a 28 x 28 x 1 (H x W x C) array, "
-                     "then flatten back to 784 values")
+        check(rows(x), what=f"MNISTDataset(t10k)[{i}] with [RandomCrop(5), RandomFlipHorizontal(0.5)], seeded",
+              hint="apply the transforms in list order to the image as a 28 x 28 x 1 (H x W x C) array, then "
+              "flatten back to 784 values")
+
+
+SMALL_CASES = [
+    # (id, images, lowest pixel, highest pixel)
+    ("full-range-0-255", 6, 0, 255),
+    ("max-below-255", 5, 0, 200),
+    ("min-above-0-max-below-255", 7, 30, 180),
+]
+
+
+@pytest.mark.parametrize("n, low, high", [c[1:] for c in SMALL_CASES], ids=[c[0] for c in SMALL_CASES])
+def test_mnist_dataset_scales_small_files_over_the_whole_dataset(tmp_path, n, low, high):
+    ds = ndl.data.MNISTDataset(*small_mnist(tmp_path, n, seed=n, low=low, high=high))
+    observe(len(ds), what=f"len(MNISTDataset) of a file of {n} images")
+    xs, ys = ds[0:n]
+    check(rows(xs), what=f"MNISTDataset x of {n} drawn images with pixels in [{low}, {high}] (all of them, by a slice)",
+          hint=SCALE_HINT + ": not pixel / 255 when the pixels do not span 0..255, and not each image by its own range")
+    check(labels([ys]), what=f"the labels of the {n} drawn images")
+    x, _ = ds[n - 1]
+    check(rows(x), what=f"MNISTDataset[{n - 1}] x (the last image, by an int)", hint=SCALE_HINT)
+
+
+def test_transforms_apply_to_each_dataloader_batch_as_one_array(tmp_path):
+    transforms = [ndl.data.RandomCrop(4), ndl.data.RandomFlipHorizontal(0.5)]
+    ds = ndl.data.MNISTDataset(*small_mnist(tmp_path, 10, seed=11), transforms=transforms)
+    loader = ndl.data.DataLoader(ds, 4, shuffle=True)
+    seed_global(3)
+    for name in ("first", "second"):
+        what = f"the {name} shuffled epoch of MNISTDataset(10 drawn images, [RandomCrop(4), RandomFlipHorizontal(0.5)])"
+        for k, (x, y) in enumerate(epoch_batches(loader, what)):
+            check(y, what=f"batch {k} y of {what}", hint=SHUFFLE_HINT)
+            check(rows(x), what=f"batch {k} x of {what}",
+                  hint="a batch looks the dataset up with an index array; the transforms see the selected images "
+                  "as one 28 x 28 x k (H x W x C) array: one crop draw and one flip draw per lookup, the same for "
+                  "every image of the batch")

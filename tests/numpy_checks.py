@@ -1,34 +1,12 @@
-"""What every suite compares with: one tolerance table, one comparison
-helper, one gradient check, and the machinery the suites share to drive
-needle (the topological-order check, op cases and second-order gradients,
-optimizer steps, module walks, the course's training loop).  Failure
-messages say what was expected, what came, and where.  The expected values
-themselves, and the inputs, come from ``numpy_reference.py``."""
-from typing import NamedTuple
-
+"""The kit's own checks that the reference is right, against NumPy: an
+assertion on the grader's comparison (grader/compare.py), gradients against
+central differences, the topological-order check, op cases, optimizer
+steps against closed forms.  Never shipped to students, never copied into a
+grading box: the suites there hold no expected value (grader/box)."""
 import numpy as np
 import pytest
 
-from tests_public.recording import Recorder
-
-
-class Tol(NamedTuple):
-    rtol: float
-    atol: float
-
-
-# The one tolerance table.  Values are compared elementwise by
-# |got - expected| <= atol + rtol * |expected|.
-TOL = {
-    # Results computed in float32, against NumPy in float32.
-    "float32": Tol(rtol=1e-5, atol=1e-5),
-    # Results computed in float64, against NumPy in float64.
-    "float64": Tol(rtol=1e-7, atol=1e-10),
-    # Analytic gradients against float64 central differences (step 1e-4).
-    "gradient": Tol(rtol=1e-5, atol=1e-6),
-    # Quantities accumulated over many float32 steps (a training epoch).
-    "training": Tol(rtol=1e-4, atol=1e-4),
-}
+from grader.compare import TOL, Tol, compare  # noqa: F401  (the one table, for the kit's checks too)
 
 
 def as_numpy(value):
@@ -38,42 +16,14 @@ def as_numpy(value):
 
 def assert_close(got, expected, *, tol: Tol = None, what="result", check_dtype=True, hint=""):
     """Assert that ``got`` (a Tensor or array) matches ``expected`` in type,
-    shape, dtype and values; the message names the worst element."""
+    shape, dtype and values, with the grader's comparison and message."""
     __tracebackhide__ = True
     got = as_numpy(got)
-    expected = np.asarray(expected)
-    suffix = f"\nHint: {hint}" if hint else ""
-    if not isinstance(got, np.ndarray):
-        raise AssertionError(
-            f"{what}: expected a numpy.ndarray (from Tensor.numpy()), got "
-            f"{type(got).__name__}{suffix}"
-        )
-    if got.shape != expected.shape:
-        raise AssertionError(
-            f"{what}: expected shape {expected.shape}, got {got.shape}{suffix}"
-        )
-    if check_dtype and got.dtype != expected.dtype:
-        raise AssertionError(
-            f"{what}: expected dtype {expected.dtype}, got {got.dtype} "
-            f"(keep float32 data float32: use Python numbers or float32 arrays){suffix}"
-        )
-    tol = tol or TOL.get(str(expected.dtype), TOL["float64"])
-    got64 = got.astype(np.float64)
-    expected64 = expected.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        excess = np.abs(got64 - expected64) - (tol.atol + tol.rtol * np.abs(expected64))
-    if Recorder.current is not None:
-        Recorder.current.checked(got, rtol=tol.rtol, atol=tol.atol)
-    bad = (excess > 0) | (np.isnan(got64) != np.isnan(expected64))
-    bad |= np.isinf(got64) & (got64 != expected64)
-    if bad.any():
-        worst = np.unravel_index(np.argmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -np.inf)), got.shape)
-        raise AssertionError(
-            f"{what}: {int(bad.sum())} of {got.size} values differ beyond "
-            f"rtol={tol.rtol:g}, atol={tol.atol:g}; worst at index "
-            f"{tuple(int(i) for i in worst)}: got {got[worst]!r}, expected "
-            f"{expected[worst]!r}{suffix}"
-        )
+    mismatch = compare(np.asarray(expected), got if isinstance(got, np.ndarray) else None, what=what, tol=tol,
+                       dtype=check_dtype, problem="" if isinstance(got, np.ndarray) else
+                       f"expected a numpy.ndarray, got {type(got).__name__}")
+    if mismatch:
+        raise AssertionError(mismatch.message + (f"\nHint: {hint}" if hint else ""))
 
 
 def op_node(op, inputs, forward):
@@ -177,7 +127,6 @@ def assert_topo_order(output_nodes, expected_named, hint=""):
     got = find_topo_sort(output_nodes)
     assert isinstance(got, list), f"find_topo_sort should return a list, got {type(got).__name__}"
     positions = {id(node): i for i, node in enumerate(expected)}
-    Recorder.current("order", np.array([positions.get(id(n), -1) for n in got], dtype=np.int64))
     same = len(got) == len(expected) and all(g is e for g, e in zip(got, expected))
     assert same, (
         f"find_topo_sort: expected the post-order\n  {_describe(expected, names)}\n"
@@ -271,7 +220,7 @@ def step_keeping_gradients(opt, params, grads, hint):
     ``params`` first; after each step every parameter must still hold the
     same ``.grad`` Tensor, with the same values."""
     __tracebackhide__ = True
-    from tests_public.numpy_reference import set_grads
+    from tests.numpy_reference import set_grads
 
     name = type(opt).__name__
     for step, step_grads in enumerate(grads, start=1):
@@ -291,7 +240,7 @@ def step_and_compare(opt_class, kwargs, thetas, grads, history, hint, states=(),
     with ``history(thetas, grads, **kwargs)`` (numpy_reference's
     sgd_history / adam_history).  Returns the optimizer."""
     __tracebackhide__ = True
-    from tests_public.numpy_reference import make_params, set_grads
+    from tests.numpy_reference import make_params, set_grads
 
     params = make_params(thetas)
     opt = opt_class(params, **kwargs)

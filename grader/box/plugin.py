@@ -1,0 +1,132 @@
+"""The suites' pytest plugin: which implementation and which data they use,
+and where what the tests hand over goes.
+
+``--needle-root DIR`` (env NEEDLE_ROOT; default ``reference``) names an
+implementation root holding ``needle/`` and ``apps/``; both are put first on
+``sys.path`` here, once, so that test files import ``needle`` and the apps
+plainly.  ``--record-dir`` (grading) saves every value a test hands over;
+without it, a test file's values file (``expected/<test file>.npz``: a
+student's local run) checks them at once.  ``--salt`` draws other inputs from the same seeds: the
+grader's run of the public tests uses one that students never see.
+"""
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from . import inputs
+from .record import Recorder
+
+DEFAULT_NEEDLE_ROOT = "reference"
+DEFAULT_MNIST_DIR = "data/mnist"
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("needle")
+    group.addoption("--needle-root", metavar="DIR", default=os.environ.get("NEEDLE_ROOT", DEFAULT_NEEDLE_ROOT),
+                    help="implementation root with needle/ and apps/ (env NEEDLE_ROOT; default: %(default)s)")
+    group.addoption("--mnist-dir", metavar="DIR", default=os.environ.get("NEEDLE_MNIST_DIR", DEFAULT_MNIST_DIR),
+                    help="folder with the four MNIST .gz files, as written by mnist_fetch.py "
+                    "(env NEEDLE_MNIST_DIR; default: %(default)s)")
+    group.addoption("--record-dir", metavar="DIR", default=None,
+                    help="where the values that tests hand over are saved, for the grader (default: nowhere)")
+    group.addoption("--salt", metavar="N", type=int, default=0,
+                    help="draw the tests' inputs with this salt (the grader's; default 0: the inputs that "
+                    "the values files were written for)")
+
+
+def _needle_root(config) -> Path:
+    return (config.rootpath / config.getoption("--needle-root")).resolve()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mnist: reads the MNIST files (python mnist_fetch.py)")
+    config.addinivalue_line("markers", "slow: trains on MNIST for more than a few seconds")
+    inputs.SALT = config.getoption("--salt")
+    root = _needle_root(config)
+    if not (root / "needle" / "__init__.py").is_file():
+        raise pytest.UsageError(
+            f"--needle-root {root}: no needle/__init__.py there; point it at a "
+            f"folder holding needle/ and apps/ (for example reference or handout)"
+        )
+    if "needle" in sys.modules:
+        raise pytest.UsageError(
+            f"needle was imported before the test session chose {root}; "
+            f"do not import it from a plugin or an installed package"
+        )
+    for path in (root / "apps", root):
+        sys.path.insert(0, str(path))
+    spec = importlib.util.find_spec("needle")
+    found = Path(spec.origin).resolve().parent
+    if found != root / "needle":
+        raise pytest.UsageError(
+            f"import needle would load {found}, not {root / 'needle'}; "
+            f"uninstall the other copy (pip uninstall needle) or fix --needle-root"
+        )
+
+
+def pytest_collection_modifyitems(items):
+    # Tests that read MNIST are marked, so that `-m "not mnist"` runs the rest.
+    for item in items:
+        if "mnist_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker("mnist")
+
+
+def pytest_report_header(config):
+    return f"needle root: {_needle_root(config)}"
+
+
+@pytest.fixture(scope="session")
+def needle_root(pytestconfig) -> Path:
+    """The implementation root under test."""
+    return _needle_root(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(pytestconfig) -> Path:
+    """The folder holding the four MNIST files; fails with what to run when
+    they are missing."""
+    folder = (pytestconfig.rootpath / pytestconfig.getoption("--mnist-dir")).resolve()
+    missing = [name for name in MNIST_FILES if not (folder / name).is_file()]
+    if missing:
+        pytest.fail(
+            f"MNIST files missing from {folder}: {', '.join(missing)}. "
+            f"Run `python mnist_fetch.py` (or pass --mnist-dir DIR).",
+            pytrace=False,
+        )
+    return folder
+
+
+_EXPECTED = {}  # test file -> its ExpectedValues, or None
+
+
+def _expected_for(test_file: Path, salt: int):
+    """The values file of a test file (``expected/<its name>.npz`` beside
+    it), for a local run with the inputs it was written for; None in
+    grading, where there is no such file."""
+    if test_file not in _EXPECTED:
+        path = test_file.parent / "expected" / f"{test_file.stem}.npz"
+        if path.is_file() and salt == 0:
+            from grader.expected import ExpectedValues
+
+            _EXPECTED[test_file] = ExpectedValues(path)
+        else:
+            _EXPECTED[test_file] = None
+    return _EXPECTED[test_file]
+
+
+@pytest.fixture(autouse=True)
+def _recorder(request, pytestconfig):
+    """Hands the values a test computes to the grader, or checks them
+    against its values file (see grader/box/record.py)."""
+    expected = _expected_for(Path(str(request.node.path)), pytestconfig.getoption("--salt"))
+    with Recorder.active(pytestconfig.getoption("--record-dir"), request.node.nodeid, expected) as recorder:
+        yield recorder
