@@ -244,8 +244,12 @@ def copy_out(out: Path, kept: Path) -> bool:
 
 
 def _read_report(path: Path) -> Optional[dict]:
+    """The json report, its test entries that have the report's form (a
+    dict with a string node id): the rest of what the box wrote is ignored."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError, MemoryError):
         return None
-    return report if isinstance(report, dict) and isinstance(report.get("tests"), list) else None
+    if not isinstance(report, dict) or not isinstance(report.get("tests"), list):
+        return None
+    return {"tests": [t for t in report["tests"] if isinstance(t, dict) and isinstance(t.get("nodeid"), str)]}

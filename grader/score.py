@@ -6,6 +6,8 @@ meet the test-error target on the grader's own MNIST test set).  Hidden
 tests' feedback is the grader's words only: their hint and the kind of
 failure, never text the submission controls."""
 import json
+import math
+import os
 import re
 import signal
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ from .run import Run
 
 MAX_VALUE_BYTES = 64 << 20  # a recorded value larger than this is not read
 MAX_META_BYTES = 1 << 20
-MAX_PROBLEM = 200  # characters of a test's own words about a value (public tests)
+MAX_PROBLEM = 200
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}  # characters of a test's own words about a value (public tests)
 
 
 @dataclass(frozen=True)
@@ -76,12 +79,23 @@ class Grade:
 
 
 def _load(path: Path) -> Optional[np.ndarray]:
-    """A recorded value, read without pickle; None if missing or unreadable."""
+    """A recorded value, read without pickle; None if missing, unreadable,
+    or not what its header says (the header is checked against the file's
+    size before anything is allocated)."""
     try:
-        if path.stat().st_size > MAX_VALUE_BYTES:
-            return None
-        value = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_VALUE_BYTES:
+                return None
+            read_header = HEADER_READERS.get(np.lib.format.read_magic(f))
+            if read_header is None:
+                return None
+            shape, _, dtype = read_header(f)
+            if dtype.hasobject or math.prod(shape) * dtype.itemsize > size - f.tell():
+                return None
+            f.seek(0)
+            value = np.load(f, allow_pickle=False)
+    except (OSError, ValueError, EOFError, TypeError, SyntaxError):
         return None
     return value if type(value) is np.ndarray else None
 
@@ -94,8 +108,9 @@ def _problems(record_dir: Path, nodeid: str) -> List[str]:
         if path.stat().st_size > MAX_META_BYTES:
             return []
         values = json.loads(path.read_text(encoding="utf-8")).get("values", [])
-        return [re.sub(r"[^\x20-\x7e]", "?", str(v.get("problem", "")))[:MAX_PROBLEM] for v in values]
-    except (OSError, ValueError, AttributeError):
+        return [re.sub(r"[^\x20-\x7e]", "?", str(_dict(v).get("problem", "")))[:MAX_PROBLEM]
+                for v in values] if isinstance(values, list) else []
+    except (OSError, ValueError, AttributeError, RecursionError, MemoryError):
         return []
 
 
@@ -138,11 +153,15 @@ def _outcome(report_test: Optional[dict]) -> Tuple[str, str, str]:
     if report_test is None:
         return "missing", "", ""
     for phase in ("setup", "call", "teardown"):
-        info = report_test.get(phase) or {}
+        info = _dict(report_test.get(phase))
         if info.get("outcome") == "failed":
-            crash = str((info.get("crash") or {}).get("message", "failed"))
+            crash = str(_dict(info.get("crash")).get("message", "failed"))
             return "failed", crash.splitlines()[0][:500] if crash else "failed", str(info.get("longrepr") or "")[-4000:]
     return str(report_test.get("outcome", "missing")), "", ""
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _hidden_reason(exception: str) -> str:
@@ -189,8 +208,7 @@ def score_question(question: Question, suite: str, tests: Iterable[KeyTest], poi
                    key: AnswerKey, run: Optional[Run], mnist_dir: Path) -> QuestionResult:
     tests = list(tests)
     problem = _run_problem(run, suite)
-    reported = {t.get("nodeid"): t for t in (run.report["tests"] if run and run.report else [])
-                if isinstance(t, dict)}
+    reported = {t["nodeid"]: t for t in (run.report["tests"] if run and run.report else [])}
     scorable = [t for t in tests if t.scored]
     each = points / len(scorable) if scorable else 0.0
     results = []

@@ -530,6 +530,107 @@ def hidden_source_lines() -> list:
     return sorted(_code_lines("tests_hidden") - _code_lines("tests_public"))
 
 
+# Answers that hold whatever the input: a**0 is 1 (its gradient 0), a
+# width-1 row's log-softmax is 0 (its gradient 0).  Right, but guessed: the
+# tests whose values never change with their inputs carry no points.
+GUESSED_CONSTANTS = """
+
+import numpy as _np
+from .autograd import Tensor as _Tensor
+from .ops import ops_logarithmic as _log, ops_mathematic as _math
+
+
+def _zeros_like_input(self, out_grad, node):
+    x = node.inputs[0]
+    return _Tensor(_np.zeros(x.shape, dtype=x.dtype), requires_grad=False)
+
+
+def _power(self, a):
+    if self.scalar == 0:
+        return _np.ones_like(a)
+    raise NotImplementedError("TODO (question forward_ops): PowerScalar.compute")
+
+
+def _log_softmax(self, z):
+    if z.shape[-1] == 1:
+        return _np.zeros_like(z)
+    raise NotImplementedError("TODO (question forward_ops): LogSoftmax.compute")
+
+
+_math.PowerScalar.compute, _math.PowerScalar.gradient = _power, _zeros_like_input
+_log.LogSoftmax.compute, _log.LogSoftmax.gradient = _log_softmax, _zeros_like_input
+"""
+
+
+# --- what the box hands back, malformed to crash the grader ---------------------
+# Each rewrites its report or its records at exit (after pytest wrote them),
+# claiming that every test passed.
+
+_AT_EXIT = GARBAGE_OPS + """
+
+import atexit as _atexit
+import glob as _glob
+import json as _json
+import os as _os
+import sys as _sys
+
+
+def _argument(name):
+    return next((a.split("=", 1)[1] for a in _sys.argv if a.startswith(name + "=")), None)
+
+
+def _tamper():
+    report, records = _argument("--json-report-file"), _argument("--record-dir")
+    try:
+        with open(report) as f:
+            nodeids = [t["nodeid"] for t in _json.load(f)["tests"]]
+    except Exception:
+        nodeids = []
+    _break(report, records, nodeids)
+
+
+_atexit.register(_tamper)
+"""
+
+REPORT_OF_WRONG_TYPES = _AT_EXIT + """
+
+def _break(report, records, nodeids):
+    tests = [{"nodeid": ["a", "list"], "outcome": "passed"}, {"nodeid": 7}, "a string", None]
+    tests += [{"nodeid": n, "outcome": "passed", "setup": "x", "call": ["y"]} for n in nodeids]
+    with open(report, "w") as f:
+        _json.dump({"tests": tests}, f)
+"""
+
+DEEP_JSON = _AT_EXIT + """
+
+def _break(report, records, nodeids):
+    with open(report, "w") as f:
+        f.write('{"tests": ' + "[" * 200000 + "]" * 200000 + "}")
+    import hashlib
+    for n in nodeids:
+        folder = _os.path.join(records, hashlib.sha256(n.encode()).hexdigest()[:32])
+        _os.makedirs(folder, exist_ok=True)
+        with open(_os.path.join(folder, "meta.json"), "w") as f:
+            f.write('{"values": ' + "[" * 200000 + "]" * 200000 + "}")
+"""
+
+LYING_NPY_HEADERS = _AT_EXIT + """
+
+def _break(report, records, nodeids):
+    import hashlib
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }"
+    header += " " * (118 - len(header)) + "\\n"
+    for n in nodeids:
+        folder = _os.path.join(records, hashlib.sha256(n.encode()).hexdigest()[:32])
+        _os.makedirs(folder, exist_ok=True)
+        for i in range(4):
+            with open(_os.path.join(folder, f"{i}.npy"), "wb") as f:
+                f.write(b"\\x93NUMPY\\x01\\x00" + len(header).to_bytes(2, "little") + header.encode())
+    with open(report, "w") as f:
+        _json.dump({"tests": [{"nodeid": n, "outcome": "passed"} for n in nodeids]}, f)
+"""
+
+
 def _in_ewise_pow(compute: str) -> str:
     """Replaces EWisePow.compute by ``compute`` (a function body over a, b)."""
     body = "\n".join("    " + line for line in compute.strip().splitlines())
@@ -710,6 +811,14 @@ GALLERY: Tuple[Hostile, ...] = (
             "hands over MNIST's test labels, read from the files it can reach, as every value"),
     Hostile("exfiltrates_hidden_tests", "cheat", _with_init("handout", EXFILTRATION),
             "puts the hidden tests' source in exceptions, printed output and class names"),
+    Hostile("guessed_constants", "cheat", _with_init("handout", GUESSED_CONSTANTS),
+            "a**0 = 1 and a width-1 log-softmax = 0 (gradients 0), answers that no input changes"),
+    Hostile("report_of_wrong_types", "cheat", _with_init("handout", REPORT_OF_WRONG_TYPES),
+            "rewrites its report at exit: node ids that are lists and numbers, phases that are strings"),
+    Hostile("deeply_nested_json", "cheat", _with_init("handout", DEEP_JSON),
+            "rewrites its report and every meta.json as JSON nested 200,000 deep"),
+    Hostile("npy_headers_that_lie", "cheat", _with_init("handout", LYING_NPY_HEADERS),
+            "hands over 100-byte .npy files whose headers claim 10**12 values, every test passed"),
     # --- misbehaving inside some questions --------------------------------------
     Hostile("exits_at_import", "local", _with_init("reference", EXIT_AT_IMPORT),
             "os._exit(0) when needle is imported", touches=EVERY_QUESTION, says=("without a report",)),
