@@ -1,6 +1,6 @@
 """What the public and the hidden suites compute expected values with, and
 the inputs they make: NumPy forward formulas and closed forms (each one
-already stated by a public test or by needle_api.md), seeded data makers, the
+already stated by a public test or by the course's API reference), seeded data makers, the
 course's seeded helpers (get_tensor, Linear's draws, the initializers under a
 seed), and small IDX (MNIST) file writers and readers.
 
@@ -217,7 +217,7 @@ def softmax_minus_one_hot(logits, y_b):
 
 
 def numpy_nn_epoch(X, y, W1, W2, lr, batch):
-    """nn_epoch in float64 with the closed-form gradients (needle_api.md 7.1)."""
+    """nn_epoch in float64 with the closed-form gradients (the course's API reference 7.1)."""
     W1, W2 = W1.astype(np.float64), W2.astype(np.float64)
     for start in range(0, X.shape[0], batch):
         X_b, y_b = X[start:start + batch].astype(np.float64), y[start:start + batch]
@@ -309,7 +309,7 @@ def norm_input_gradient(x, w, g, eps, axis):
 
 
 # --------------------------------------------------------------------------
-# The course's seeded helpers (needle_api.md 3.1 and 9.4)
+# The course's seeded helpers (the course's API reference 3.1 and 9.4)
 # --------------------------------------------------------------------------
 
 def get_tensor(*shape, entropy=1):
@@ -333,7 +333,7 @@ def course_1d_batches():
 
 
 # --------------------------------------------------------------------------
-# Initializers: the formula on the one draw (needle_api.md section 3.3)
+# Initializers: the formula on the one draw (the course's API reference section 3.3)
 # --------------------------------------------------------------------------
 
 def xavier_uniform_expected(fan_in, fan_out, gain=1.0):
@@ -390,7 +390,7 @@ def init_expected(name, seed, fan_in, fan_out, kwargs, dtype="float32"):
 
 
 # --------------------------------------------------------------------------
-# Optimizers: hand-made parameters and the closed forms (needle_api.md 5)
+# Optimizers: hand-made parameters and the closed forms (the course's API reference 5)
 # --------------------------------------------------------------------------
 
 def optimizer_problem(seed, shapes, steps=3, exponents=(-2, 1)):
@@ -458,7 +458,7 @@ def adam_history(thetas, grads, lr, beta1, beta2, eps, weight_decay):
 
 
 # --------------------------------------------------------------------------
-# MLP ResNet in NumPy (needle_api.md 7.2), replaying the documented draws
+# MLP ResNet in NumPy (the course's API reference 7.2), replaying the documented draws
 # --------------------------------------------------------------------------
 
 def numpy_norm(x, norm, training=True, eps=1e-5):
@@ -513,7 +513,7 @@ def synthetic_classification(n, dim, classes, seed, loud, factor):
 
 
 # --------------------------------------------------------------------------
-# IDX files (needle_api.md section 8), written and read with gzip and NumPy
+# IDX files (the course's API reference section 8), written and read with gzip and NumPy
 # --------------------------------------------------------------------------
 
 IMAGE_MAGIC = 2051
@@ -581,7 +581,7 @@ def min_max_scaled(images):
 
 
 # --------------------------------------------------------------------------
-# Image transforms (needle_api.md 3.1)
+# Image transforms (the course's API reference 3.1)
 # --------------------------------------------------------------------------
 
 def numpy_crop(img, padding, shift_x, shift_y):

@@ -1,5 +1,5 @@
 """The kit's proof that the reference's ``needle.data`` is right, against
-NumPy: the transforms replay their documented draws (needle_api.md 3.1 and
+NumPy: the transforms replay their documented draws (the course's API reference 3.1 and
 6) on the shapes of the public and hidden suites; the DataLoader gives the
 slices of ``arange(n)`` or of one ``np.random.permutation(n)`` per pass;
 MNISTDataset gives t10k's bytes / 255 (decoded here) and min-max scales

@@ -1,5 +1,5 @@
 """The kit's proof that the reference's ``needle.nn`` layers give what the
-modules suites ask for: NumPy formulas (needle_api.md 1.5, 3.1 and 4), the
+modules suites ask for: NumPy formulas (the course's API reference 1.5, 3.1 and 4), the
 replayed draws of Linear and Dropout, closed-form and central-difference
 gradients, the course's published values (Linear's bias, Dropout's output,
 learn_model_1d's losses), and the structure facts the suites observe.
@@ -368,7 +368,7 @@ def test_float32_in_gives_float32_out_parameters_and_gradients(name):
         assert p.dtype == np.float32 and p.grad is not None and p.grad.dtype == np.float32
 
 
-# --- the course's learn_model_1d values with norm layers (needle_api.md 9.4) --
+# --- the course's learn_model_1d values with norm layers (the course's API reference 9.4) --
 
 def ln_residual():
     nn.LayerNorm1d(8)
