@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from . import defaults, grade, results
+from . import grade, results
 from .errors import SandboxError
 from .key import AnswerKey
 from .questions import QUESTIONS
-from .sandbox import Limits
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 
@@ -58,7 +57,7 @@ def _previous(out: Path, stamp: str) -> Optional[dict]:
     return data if data.get("extra_data", {}).get("fingerprint") == stamp else None
 
 
-def _grade_one(student: str, path: Path, out_dir: Path, *, key, suites, mnist_dir, limits) -> StudentResult:
+def _grade_one(student: str, path: Path, out_dir: Path, *, key, suites, mnist_dir, options) -> StudentResult:
     out = out_dir / f"{student}.json"
     stamp = fingerprint(path, key, suites)
     previous = _previous(out, stamp)
@@ -66,8 +65,8 @@ def _grade_one(student: str, path: Path, out_dir: Path, *, key, suites, mnist_di
         return StudentResult(student, previous, reused=True)
     try:
         # Classmates' submissions are out of reach of each other's code.
-        data = grade.grade(path, out, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits,
-                           private=[path.resolve().parent])
+        data = grade.grade(path, out, key=key, suites=suites, mnist_dir=mnist_dir,
+                           secrets=[path.resolve().parent], **options)
     except SandboxError:  # the machine's fault, the same for every student: stop
         raise
     except Exception:  # a grader bug must not stop the class: record it and go on
@@ -110,13 +109,14 @@ def summary(graded: List[StudentResult]) -> str:
 
 
 def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Path, jobs: int = 1,
-          limits: Limits = defaults.LIMITS) -> str:
-    """Grade every submission in ``folder`` into ``out_dir``; returns the summary."""
+          **options) -> str:
+    """Grade every submission in ``folder`` into ``out_dir``; returns the
+    summary.  ``options`` are ``grade.grade``'s (limits, budget, ...)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     found = submissions(folder)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         graded = list(pool.map(
-            lambda item: _grade_one(*item, out_dir, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits),
+            lambda item: _grade_one(*item, out_dir, key=key, suites=suites, mnist_dir=mnist_dir, options=options),
             found,
         ))
     write_csv(out_dir / "scores.csv", graded)

@@ -4,11 +4,14 @@ writes, the grader reads), it holds layout and nothing else.
 
     <record dir>/<folder_of(nodeid)>/<i>.npy     the i-th value handed over, saved without pickle
     <record dir>/<folder_of(nodeid)>/meta.json   what each value is (read by the grader only from the reference's runs)
+    <record dir>/progress.jsonl                  each test's outcome as it ends, in pytest-json-report's form
+                                                 (the report of a run stopped before its end)
 """
 import hashlib
 from pathlib import Path
 
 META = "meta.json"
+PROGRESS = "progress.jsonl"
 
 
 def folder_of(record_dir, nodeid: str) -> Path:

@@ -1,6 +1,7 @@
 """``python -m grader COMMAND``: a thin layer over the grader's verbs."""
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from . import defaults, handout
@@ -78,7 +79,7 @@ def _grade(args) -> int:
     from . import grade
 
     data = grade.grade(args.submission, args.out, key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir,
-                       limits=_limits(args))
+                       **_grading_options(args))
     print(data["output"])
     print(f"\nwrote {args.out}")
     return 0
@@ -102,7 +103,7 @@ def _batch(args) -> int:
     from . import batch
 
     print(batch.batch(args.submissions, args.out, key=_key(args), suites=args.suites,
-                      mnist_dir=args.mnist_dir, jobs=args.jobs, limits=_limits(args)))
+                      mnist_dir=args.mnist_dir, jobs=args.jobs, **_grading_options(args)))
     print(f"\nwrote {args.out}/<student>.json, scores.csv and summary.txt")
     return 0
 
@@ -115,8 +116,9 @@ def _gradescope(args) -> int:
     return 0
 
 
-def _limits(args):
-    return defaults.limits(args.timeout)
+def _grading_options(args) -> dict:
+    return {"limits": defaults.limits(args.timeout), "budget": args.budget, "workers": args.workers,
+            "require_isolation": args.require_isolation}
 
 
 def _seconds(text: str) -> float:
@@ -126,9 +128,18 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _add_timeout_option(p):
+def _add_grading_options(p):
     p.add_argument("--timeout", type=_seconds, default=defaults.QUESTION_TIMEOUT, metavar="SECONDS",
                    help="wall-clock limit for one question's tests in one suite (default: %(default)g)")
+    p.add_argument("--budget", type=_seconds, default=defaults.BUDGET, metavar="SECONDS",
+                   help="time for a whole submission; questions not started in it are reported as not graded "
+                        "(default: %(default)g, within Gradescope's default limit of 10 minutes)")
+    p.add_argument("--workers", type=int, default=defaults.WORKERS,
+                   help="questions run at once for one submission (default: %(default)s)")
+    p.add_argument("--require-isolation", action="store_true",
+                   help="refuse to run student code unless the full sandbox holds (namespaces and a "
+                        "default-deny view of the files); without it, a machine that refuses namespaces "
+                        "grades with uid separation only and says so in results.json")
 
 
 def _add_key_options(p):
@@ -170,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("submission", type=Path, help="a folder with needle/ and apps/, or a .zip / .tar.gz of one")
     p.add_argument("--out", type=Path, default=Path("results.json"), help="default: %(default)s")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
-    _add_timeout_option(p)
+    _add_grading_options(p)
     _add_key_options(p)
     p.set_defaults(run=_grade)
 
@@ -188,7 +199,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="where results, scores.csv and summary.txt go")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
     p.add_argument("--jobs", type=int, default=1, help="students graded at once (default: %(default)s)")
-    _add_timeout_option(p)
+    _add_grading_options(p)
     _add_key_options(p)
     p.set_defaults(run=_batch)
 
@@ -206,3 +217,8 @@ def main(argv=None) -> int:
     except GraderError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except Exception:  # the grader's own bug: the traceback is for its developers
+        traceback.print_exc()
+        print("error: the grader failed (a bug in the grader, not in a submission); see the traceback above",
+              file=sys.stderr)
+        return 2

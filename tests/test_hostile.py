@@ -11,6 +11,7 @@ built; the gradings that must hang use the public suite and a short
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,8 @@ import pytest
 
 from grader.questions import QUESTIONS, TOTAL_POINTS
 from tests.grading import KIT, check_gradescope_format, grade_with_cli
-from tests.hostile import BY_NAME, GALLERY, hard_coded_public_outputs, hidden_source_lines, thief
+from tests.hostile import BY_NAME, GALLERY, SECOND_CLONES, git_thief, hard_coded_public_outputs, hidden_source_lines
+from tests.hostile import thief
 from tests.hostile import _with_init, SWAPPED_HELPERS
 
 pytestmark = pytest.mark.slow
@@ -46,6 +48,8 @@ def gallery(answer_key, mnist_dir, tmp_path_factory):
     futures = {h.name: pool.submit(grade, h) for h in GALLERY}
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
+    for clone in SECOND_CLONES.glob("needle-kit-clone-*"):
+        shutil.rmtree(clone)
 
 
 def _outputs(graded, questions=None):
@@ -95,27 +99,45 @@ def test_ungradable_submission_gets_zero_and_says_what_to_fix(gallery, name):
 @pytest.mark.parametrize("name", [h.name for h in GRADABLE])
 def test_results_report_the_sandboxs_walls(gallery, name):
     isolation = gallery[name].result().data["extra_data"]["isolation"]
+    assert isolation["filesystem"] == "only what the run needs (bubblewrap)", isolation
     assert isolation["network"] == "none", isolation
     assert isolation["processes"] == "own PID namespace", isolation
+    assert isolation["keyrings"] == "refused", isolation
     assert isolation["private_files"] == "unreadable", isolation
-    expected_user = "separate unprivileged uid" if os.geteuid() == 0 else "same user as the grader"
+    expected_user = "separate unprivileged uid" if os.geteuid() == 0 else "the grader's user, in a user namespace"
     assert isolation["user"] == expected_user, isolation
 
 
-def test_thief_finds_the_reference_and_the_key_without_the_sandbox(answer_key, tmp_path):
-    """The thief's search works: run plainly from the kit's folder, it finds
-    both (so its 0 above is the sandbox's doing)."""
-    root = thief(tmp_path)
+@pytest.mark.parametrize("make, finds", [
+    (thief, [f"thief: found the reference at {KIT / 'reference'}", "thief: found the answer key at"]),
+    (git_thief, [f"git thief: took the reference from {KIT / '.git'}"]),
+], ids=["thief", "git-thief"])
+def test_thieves_find_what_they_look_for_without_the_sandbox(answer_key, tmp_path, make, finds):
+    """Each thief's search works: run plainly from the kit's folder, it
+    finds its loot (so its 0 above is the sandbox's doing)."""
+    root = make(tmp_path)
     found = subprocess.run([sys.executable, "-c", "import needle"], cwd=KIT, capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
-    assert f"thief: found the reference at {KIT / 'reference'}" in found.stderr, found.stderr[-2000:]
-    assert "thief: found the answer key at" in found.stderr, found.stderr[-2000:]
+                           env={**os.environ, "PYTHONPATH": str(root)}, timeout=300)
+    for line in finds:
+        assert line in found.stderr, found.stderr[-2000:]
+
+
+def test_endless_loop_in_find_topo_sort_is_graded_within_ten_minutes(gallery):
+    graded = gallery["endless_loop_in_find_topo_sort"].result()
+    assert graded.data["execution_time"] < 600, graded.data["execution_time"]
+
+
+def test_no_file_outlives_its_grading(gallery):
+    for future in gallery.values():
+        future.result()
+    left = [p for folder in ("/tmp", "/var/tmp", "/dev/shm") for p in Path(folder).glob("needle-left-*")]
+    assert left == []
 
 
 def test_thief_finds_nothing_when_an_ordinary_user_grades(answer_key, mnist_dir, tmp_path):
     """Run by a user other than root (here: uid 1000 in a user namespace),
-    the grader cannot give student code a uid of its own, says so, and
-    still keeps the reference and the key out of its reach."""
+    the grader cannot give student code a uid of its own: the sandbox's
+    user namespace still keeps the reference and the key out of its reach."""
     submission = thief(tmp_path)
     out = tmp_path / "results.json"
     graded = subprocess.run(
@@ -128,8 +150,9 @@ def test_thief_finds_nothing_when_an_ordinary_user_grades(answer_key, mnist_dir,
     check_gradescope_format(data)
     assert data["score"] == 0, data["output"]
     isolation = data["extra_data"]["isolation"]
-    assert isolation["user"] == "same user as the grader" and isolation["private_files"] == "unreadable", isolation
-    assert "reduced isolation" in graded.stderr
+    assert isolation["user"] == "the grader's user, in a user namespace", isolation
+    assert isolation["filesystem"] == "only what the run needs (bubblewrap)", isolation
+    assert isolation["private_files"] == "unreadable", isolation
 
 
 def test_no_process_outlives_its_grading(gallery):
@@ -172,8 +195,9 @@ def test_forgeries_pass_where_the_box_would_hold_answers(make, tmp_path, mnist_d
     assert passed >= 0.8 * len(tests), f"only {passed} of {len(tests)} public tests passed locally"
 
 
-def test_hidden_tests_source_never_reaches_the_results(gallery):
-    text = json.dumps(gallery["exfiltrates_hidden_tests"].result().data)
+@pytest.mark.parametrize("name", ["exfiltrates_hidden_tests", "keyring_channel"])
+def test_hidden_tests_source_never_reaches_the_results(gallery, name):
+    text = json.dumps(gallery[name].result().data)
     lines = hidden_source_lines()
     assert len(lines) > 100, "the hidden suite should have code to protect"
     leaked = [line for line in lines if line in text]

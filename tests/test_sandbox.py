@@ -1,11 +1,14 @@
 """The sandbox that runs student code (grader/sandbox.py), and the copying
-out of what a run leaves behind (grader/run.py), tested directly: each wall,
-the fallback without namespaces, and the limits enforced from outside."""
+out of what a run leaves behind (grader/run.py), tested directly: the
+default-deny view of the machine, each wall, the fallback without
+namespaces, and the limits enforced from outside."""
+import json
 import os
-import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -13,27 +16,37 @@ import numpy as np
 import pytest
 
 from grader import defaults, sandbox
+from grader.errors import SandboxError
+from grader.grade import write_json
 from grader.run import copy_out
 
 AS_ROOT = os.geteuid() == 0
 LIMITS = defaults.limits(wall_seconds=20)
+only_root = pytest.mark.skipif(not AS_ROOT, reason="only root can run code as another uid")
 
 
 @pytest.fixture
 def box():
-    """A folder the sandbox may enter, and a private folder next to it
-    (outside pytest's temporary folders, which only their owner may enter)."""
+    """A run's own folder, and a secret next to it (outside pytest's
+    temporary folders, which only their owner may enter)."""
     folder = Path(tempfile.mkdtemp(prefix="sandbox-test-"))
     os.chmod(folder, 0o755)
     (folder / "box").mkdir(mode=0o755)
-    (folder / "secret").mkdir()
+    (folder / "secret").mkdir(mode=0o755)
     (folder / "secret" / "answer.txt").write_text("42")
     yield folder
-    shutil.rmtree(folder)
+    subprocess.run(["rm", "-rf", str(folder)], check=True)
 
 
 def run_python(code, box, *, limits=LIMITS, **kwargs):
-    return sandbox.run([sys.executable, "-c", textwrap.dedent(code)], cwd=box / "box", env=dict(os.environ),
+    return sandbox.run([sys.executable, "-c", textwrap.dedent(code)], box=box / "box", env=dict(os.environ),
+                       limits=limits, **kwargs)
+
+
+def run_shell(script, box, *, limits=LIMITS, **kwargs):
+    # Without namespaces the interpreter may be out of the sandbox uid's
+    # reach (a pyenv under /root); /bin/sh never is.
+    return sandbox.run(["/bin/sh", "-c", textwrap.dedent(script)], box=box / "box", env={"PATH": "/usr/bin:/bin"},
                        limits=limits, **kwargs)
 
 
@@ -41,51 +54,102 @@ PROBE = """
     import os, socket
     print("uid", os.getuid(), "pid", os.getpid())
     print("interfaces", [name for _, name in socket.if_nameindex()])
-    try:
-        print("secret", open(%r).read())
-    except OSError as error:
-        print("secret refused", type(error).__name__)
+    print("root", sorted(os.listdir("/")))
+    for name, path in [("secret", %r), ("git", %r)]:
+        try:
+            print(name, os.listdir(path) if os.path.isdir(path) else open(path).read())
+        except OSError as error:
+            print(name, "refused", type(error).__name__)
 """
 
 
-def test_command_runs_behind_every_wall(box):
-    outcome = run_python(PROBE % str(box / "secret" / "answer.txt"), box, private=[box / "secret"])
+def test_command_sees_only_the_system_the_interpreter_and_its_box(box):
+    git = defaults.KIT_ROOT / ".git"
+    outcome = run_python(PROBE % (str(box / "secret" / "answer.txt"), str(git)), box,
+                         secrets=[box / "secret", git])
     assert outcome.returncode == 0, outcome.output
     walls = outcome.walls
-    assert walls.network and walls.pid_namespace and walls.complete == AS_ROOT, walls
-    assert walls.hidden == (str(box / "secret"),) and walls.readable == (), walls
-    assert "pid 1\n" in outcome.output and "interfaces ['lo']" in outcome.output
-    assert "secret refused" in outcome.output
+    assert walls.filesystem and walls.network and walls.pid_namespace and walls.keyrings and walls.complete, walls
+    assert walls.readable == ()
+    assert "secret refused FileNotFoundError" in outcome.output and "git refused FileNotFoundError" in outcome.output
+    assert "interfaces ['lo']" in outcome.output
+    # Top level: the system's folders, fresh /tmp, /dev and /proc, and the
+    # first folders of the paths it was given (the box, the interpreter).
+    given = {Path(p).parts[1] for p in [str(box), *sandbox._interpreter_paths()]}
+    system = {Path(p).parts[1] for p in sandbox.SYSTEM + sandbox.SHARED_TEMP if os.path.lexists(p)}
+    seen = eval(next(line for line in outcome.output.splitlines() if line.startswith("root "))[5:])
+    assert set(seen) <= given | system | {"dev", "proc"}, set(seen) - given - system
     if AS_ROOT:
         assert f"uid {walls.uid} " in outcome.output and walls.uid >= sandbox.UID_RANGE[0]
 
 
-def run_shell(script, box, *, limits=LIMITS, **kwargs):
-    # Without namespaces the interpreter may be out of the sandbox uid's
-    # reach (a pyenv under /root); /bin/sh never is.
-    return sandbox.run(["/bin/sh", "-c", textwrap.dedent(script)], cwd=box / "box", env={"PATH": "/usr/bin:/bin"},
-                       limits=limits, **kwargs)
+def test_nothing_a_run_writes_reaches_the_next_run(box):
+    write = """
+        for path in ["/tmp/left", "/var/tmp/left", "/dev/shm/left", "out/left"]:
+            open(path, "w").write("from the first run")
+        print("wrote")
+    """
+    out = box / "box" / "out"
+    out.mkdir()
+    first = run_python(write, box, writable=[out])
+    assert first.returncode == 0 and "wrote" in first.output, first.output
+    read = """
+        import os
+        print([p for p in ["/tmp/left", "/var/tmp/left", "/dev/shm/left"] if os.path.exists(p)])
+    """
+    second = run_python(read, box)
+    assert second.returncode == 0 and "[]" in second.output, second.output
+    assert not any(os.path.exists(p) for p in ("/tmp/left", "/var/tmp/left", "/dev/shm/left"))
+
+
+def test_a_run_cannot_reach_another_runs_box(box):
+    other = box / "other"
+    other.mkdir()
+    (other / "solution.py").write_text("answer = 42")
+    started = threading.Event()
+
+    def busy():
+        started.set()
+        sandbox.run(["/bin/sleep", "3"], box=other, env={}, limits=LIMITS)
+
+    thread = threading.Thread(target=busy)
+    thread.start()
+    started.wait()
+    outcome = run_python(f"import os; print(os.path.exists({str(other)!r}))", box, secrets=[other])
+    thread.join()
+    assert outcome.returncode == 0 and "False" in outcome.output, outcome.output
+    assert outcome.walls.readable == ()
 
 
 def test_without_namespaces_only_permissions_guard_private_files(box):
     (box / "open").mkdir(mode=0o755)
     (box / "open" / "notes.txt").write_text("readable by all")
     os.chmod(box / "secret", 0o700)
-    outcome = run_shell("echo ran", box, private=[box / "secret", box / "open"], namespaces=False)
+    outcome = run_shell("echo ran", box, secrets=[box / "secret", box / "open"], namespaces=False)
     assert outcome.returncode == 0 and "ran" in outcome.output, outcome.output
     walls = outcome.walls
-    assert not walls.network and not walls.pid_namespace and not walls.complete
+    assert not walls.filesystem and not walls.network and not walls.pid_namespace and not walls.complete
     assert str(box / "open") in walls.readable
     # A separate uid cannot read a folder closed to others; the same user can.
-    assert (str(box / "secret") in walls.hidden) == AS_ROOT
+    assert (str(box / "secret") in walls.readable) != AS_ROOT
     described = walls.describe()
     assert described["private_files"].startswith("READABLE: ") and described["network"] == "not isolated"
+    assert described["filesystem"].startswith("the whole machine")
 
 
-def test_private_path_holding_the_sandbox_is_left_open_and_says_so(box):
-    outcome = run_shell("echo ran", box, private=[box])
+@only_root
+def test_without_namespaces_what_the_uid_left_in_shared_folders_is_removed(box):
+    script = "for d in /tmp /var/tmp /dev/shm; do mkdir -p $d/needle-left-$$/a/b && echo x > $d/needle-left-$$/f; done"
+    outcome = run_shell(script, box, namespaces=False)
     assert outcome.returncode == 0, outcome.output
-    assert any(note.startswith(f"left {box} open: it holds") for note in outcome.walls.notes), outcome.walls
+    left = [p for folder in sandbox.SHARED_TEMP for p in Path(folder).glob("needle-left-*")]
+    assert left == []
+
+
+def test_required_isolation_refuses_to_run_without_namespaces(box):
+    with pytest.raises(SandboxError, match="full sandbox is required"):
+        run_shell("touch ran", box, namespaces=False, require_isolation=True)
+    assert not (box / "box" / "ran").exists()
 
 
 SLEEPER = """
@@ -137,11 +201,16 @@ def test_resource_limits_hold_inside(box):
             bytearray(%d)
         except MemoryError:
             print("memory refused")
-    """ % (LIMITS.memory_bytes + (1 << 30))
+        try:
+            open("/tmp/big", "wb").write(bytes(%d))
+        except OSError as error:
+            print("temp full", type(error).__name__)
+    """ % (LIMITS.memory_bytes + (1 << 30), LIMITS.file_bytes + (1 << 20))
     outcome = run_python(code, box)
     assert f"cpu ({LIMITS.cpu_seconds}, {LIMITS.cpu_seconds})" in outcome.output, outcome.output
     assert f"nproc ({LIMITS.processes}, {LIMITS.processes})" in outcome.output
     assert "memory refused" in outcome.output
+    assert "temp full OSError" in outcome.output
 
 
 def test_run_output_is_copied_out_without_following_links(tmp_path):
@@ -158,3 +227,36 @@ def test_run_output_is_copied_out_without_following_links(tmp_path):
     assert copy_out(out, tmp_path / "kept") is False  # the report was a link
     kept = sorted(p.relative_to(tmp_path / "kept").as_posix() for p in (tmp_path / "kept").rglob("*") if p.is_file())
     assert kept == [f"records/{'a' * 32}/checked.0.npy"]
+
+
+def test_results_are_written_through_no_planted_link_or_fifo(tmp_path):
+    """Root replaces whatever entry sits at the results' path (a link to a
+    file it must not touch, a FIFO that would block a plain open)."""
+    target = tmp_path / "not-yours.txt"
+    target.write_text("keep")
+    for name, plant in (("linked.json", lambda p: p.symlink_to(target)), ("fifo.json", os.mkfifo)):
+        plant(tmp_path / name)
+        write_json(tmp_path / name, {"score": 1})
+        assert not (tmp_path / name).is_symlink() and (tmp_path / name).is_file()
+        assert json.loads((tmp_path / name).read_text()) == {"score": 1}
+    assert target.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo.json", "linked.json", "not-yours.txt"]
+
+
+@only_root
+def test_a_machine_with_no_uid_to_spare_runs_as_the_graders_user(box):
+    """Root in a rootless container (here: a user namespace that maps uid 0
+    only) cannot hand out a fresh uid: the run goes on, and says so."""
+    code = textwrap.dedent(f"""
+        import os, sys
+        from pathlib import Path
+        from grader import defaults, sandbox
+        outcome = sandbox.run(["/bin/sh", "-c", "echo ran"], box=Path({str(box / "box")!r}), env={{}},
+                              limits=defaults.limits(wall_seconds=20))
+        print(outcome.returncode, outcome.output.strip(), outcome.walls.uid, outcome.walls.notes)
+    """)
+    done = subprocess.run(["unshare", "--user", "--map-root-user", sys.executable, "-c", code],
+                          cwd=defaults.KIT_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("0 ran None ("), done.stdout
+    assert "no uid to spare for the sandbox" in done.stdout

@@ -33,7 +33,8 @@ def _save(record_dir: Path, nodeid: str, values, problems=()):
 
 
 def _run(suite, report, record_dir, returncode=0, output=""):
-    walls = Walls(uid=None, network=True, pid_namespace=True, hidden=(), readable=(), notes=())
+    walls = Walls(uid=None, filesystem=True, network=True, pid_namespace=True, keyrings=True, readable=(),
+                  notes=())
     return Run(suite, "forward_ops", report, record_dir, returncode, "", 1.0, output, walls)
 
 

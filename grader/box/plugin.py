@@ -10,11 +10,14 @@ student's local run) checks them at once.  ``--salt`` draws other inputs from th
 grader's run of the public tests uses one that students never see.
 """
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
 
 import pytest
+
+from grader.channel import PROGRESS
 
 from . import inputs
 from .record import Recorder
@@ -38,6 +41,9 @@ def pytest_addoption(parser):
                     "(env NEEDLE_MNIST_DIR; default: %(default)s)")
     group.addoption("--record-dir", metavar="DIR", default=None,
                     help="where the values that tests hand over are saved, for the grader (default: nowhere)")
+    group.addoption("--test-timeouts", metavar="FILE", default=None,
+                    help="a JSON object of node id to seconds: each such test fails when it runs longer "
+                    "(pytest-timeout; the grader's)")
     group.addoption("--salt", metavar="N", type=int, default=0,
                     help="draw the tests' inputs with this salt (the grader's; default 0: the inputs that "
                     "the values files were written for)")
@@ -73,11 +79,48 @@ def pytest_configure(config):
         )
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     # Tests that read MNIST are marked, so that `-m "not mnist"` runs the rest.
+    timeouts = _timeouts(config.getoption("--test-timeouts"))
     for item in items:
         if "mnist_dir" in getattr(item, "fixturenames", ()):
             item.add_marker("mnist")
+        if item.nodeid in timeouts:
+            # A signal, not a thread: the test fails and the run goes on.
+            item.add_marker(pytest.mark.timeout(timeouts[item.nodeid], method="signal"))
+
+
+def _timeouts(path) -> dict:
+    return {} if path is None else json.loads(Path(path).read_text())
+
+
+_PROGRESS = {"file": None, "tests": {}}
+
+
+def pytest_sessionstart(session):
+    record_dir = session.config.getoption("--record-dir")
+    if record_dir:
+        _PROGRESS["file"] = Path(record_dir) / PROGRESS
+
+
+def pytest_runtest_logreport(report):
+    """Each test's outcome as it ends (grading only): a run stopped from
+    outside before its report is written still shows what it did."""
+    if _PROGRESS["file"] is None:
+        return
+    entry = _PROGRESS["tests"].setdefault(report.nodeid, {"nodeid": report.nodeid, "outcome": "passed"})
+    phase = {"outcome": report.outcome, "duration": report.duration}
+    if report.failed:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        phase["crash"] = {"message": crash.message if crash else str(report.longrepr)[:500]}
+        phase["longrepr"] = str(report.longrepr)[-4000:]
+        entry["outcome"] = "failed"
+    elif report.skipped and entry["outcome"] == "passed":
+        entry["outcome"] = "skipped"
+    entry[report.when] = phase
+    if report.when == "teardown":
+        with open(_PROGRESS["file"], "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
 
 
 def pytest_report_header(config):
