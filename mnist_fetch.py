@@ -21,6 +21,7 @@ import hashlib
 import math
 import os
 import re
+import socket
 import struct
 import sys
 import time
@@ -161,26 +162,33 @@ def _url(mirror: str, name: str) -> str:
     return f"{mirror.rstrip('/')}/{name}"
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it wraps: the useful OS error (refused,
+    unknown host, ...) is buried in urllib3's wrappers."""
+    found: dict[int, BaseException] = {}
+    todo = [exc]
+    while todo:
+        err = todo.pop()
+        if id(err) not in found:
+            found[id(err)] = err
+            linked = [*err.args, err.__cause__, err.__context__, getattr(err, "reason", None)]
+            todo += [e for e in linked if isinstance(e, BaseException)]
+    return list(found.values())
+
+
 def _describe(exc: requests.RequestException, timeout: float) -> str:
     """A short human reason for a requests exception ("connection refused", ...)."""
     if isinstance(exc, requests.Timeout):
         return f"timed out after {timeout:g} s"
-    # The useful OS error (refused, unknown host, ...) is buried in urllib3's wrappers.
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        err = todo.pop()
-        if id(err) in seen:
-            continue
-        seen.add(id(err))
-        if isinstance(err, OSError) and err.strerror:
-            return err.strerror.lower()
-        linked = [*err.args, err.__cause__, err.__context__, getattr(err, "reason", None)]
-        todo += [e for e in linked if isinstance(e, BaseException)]
-    return f"{type(exc).__name__}: {exc}"[:300]
+    reasons = [err.strerror.lower() for err in _causes(exc) if isinstance(err, OSError) and err.strerror]
+    return reasons[0] if reasons else f"{type(exc).__name__}: {exc}"[:300]
 
 
 def _is_transient(exc: requests.RequestException) -> bool:
+    # A host name that does not resolve (offline, say) will not resolve a
+    # second later: retrying it only makes an offline run wait.
+    if any(isinstance(err, socket.gaierror) for err in _causes(exc)):
+        return False
     return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
 
 

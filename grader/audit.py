@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from . import grade
+from . import grade, sandbox
+from .errors import GradingStopped
 from .results import points_by_question as result_points
 from .key import AnswerKey
 from .questions import BY_NAME, QUESTIONS
@@ -116,6 +117,8 @@ def audit(bugs: Iterable, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir:
             out = out_dir / f"{bug.name}.json" if out_dir else None
             try:
                 result = audit_bug(bug, Path(tmp), key=key, suites=suites, mnist_dir=mnist_dir, out=out)
+            except GradingStopped:
+                raise
             except Exception as error:  # a grader bug: report it with the others
                 result = BugResult(bug.name, bug.question, bug.why, 0.0, {}, 0.0,
                                    f"the grader failed: {type(error).__name__}: {error}")
@@ -126,7 +129,9 @@ def audit(bugs: Iterable, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir:
             return result
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            return list(pool.map(one, bugs))
+            futures = [pool.submit(one, bug) for bug in bugs]
+            with sandbox.stop_on_interrupt(futures):
+                return [future.result() for future in futures]
 
 
 def _elsewhere(result: BugResult) -> str:

@@ -1,7 +1,9 @@
 """Grade a whole class: one results file per student, a CSV of points per
 question, a summary.  One student's failure never stops the batch, and a
-rerun skips submissions already graded and unchanged."""
+rerun skips submissions already graded and unchanged (never a result the
+grader failed on, or one cut short by a stop)."""
 import csv
+import functools
 import hashlib
 import json
 import statistics
@@ -11,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from . import grade, results
-from .errors import SandboxError
+from . import grade, results, sandbox
+from .errors import GradingStopped, SandboxError
 from .key import AnswerKey
 from .questions import QUESTIONS
 
@@ -39,9 +41,20 @@ def submissions(folder: Path) -> List[Tuple[str, Path]]:
     return found
 
 
-def fingerprint(path: Path, key: AnswerKey, suites) -> str:
-    """What a results file depends on: the submission's bytes, the key, the suites."""
-    digest = hashlib.sha256(f"{key.fingerprint} {','.join(suites)}".encode())
+@functools.lru_cache(maxsize=None)
+def _grader_source() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(path: Path, key: AnswerKey, suites, options: dict) -> str:
+    """What a results file depends on: the submission's bytes, the key, the
+    suites, the grading options (limits, budget, isolation) and the
+    grader's own code."""
+    settings = json.dumps({name: repr(value) for name, value in sorted(options.items())})
+    digest = hashlib.sha256(f"{key.fingerprint} {','.join(suites)} {settings} {_grader_source()}".encode())
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()) if path.is_dir() else [path]
     for file in files:
         digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0")
@@ -59,7 +72,7 @@ def _previous(out: Path, stamp: str) -> Optional[dict]:
 
 def _grade_one(student: str, path: Path, out_dir: Path, *, key, suites, mnist_dir, options) -> StudentResult:
     out = out_dir / f"{student}.json"
-    stamp = fingerprint(path, key, suites)
+    stamp = fingerprint(path, key, suites, options)
     previous = _previous(out, stamp)
     if previous is not None:
         return StudentResult(student, previous, reused=True)
@@ -67,12 +80,13 @@ def _grade_one(student: str, path: Path, out_dir: Path, *, key, suites, mnist_di
         # Classmates' submissions are out of reach of each other's code.
         data = grade.grade(path, out, key=key, suites=suites, mnist_dir=mnist_dir,
                            secrets=[path.resolve().parent], **options)
-    except SandboxError:  # the machine's fault, the same for every student: stop
+    except (SandboxError, GradingStopped):  # the machine's fault, or the instructor's wish: stop
         raise
-    except Exception:  # a grader bug must not stop the class: record it and go on
+    except Exception:  # a grader bug must not stop the class: record it (never reused) and go on
         data = results.gradescope(None, 0.0, error="the grader failed on this submission; "
                                   "ask your instructor.\n" + traceback.format_exc(limit=3))
-    data["extra_data"] = {**data.get("extra_data", {}), "fingerprint": stamp}
+    else:
+        data["extra_data"] = {**data.get("extra_data", {}), "fingerprint": stamp}
     grade.write_json(out, data)
     return StudentResult(student, data, reused=False)
 
@@ -115,10 +129,16 @@ def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     found = submissions(folder)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        graded = list(pool.map(
-            lambda item: _grade_one(*item, out_dir, key=key, suites=suites, mnist_dir=mnist_dir, options=options),
-            found,
-        ))
+        futures = [pool.submit(_grade_one, *item, out_dir, key=key, suites=suites, mnist_dir=mnist_dir,
+                               options=options) for item in found]
+        try:
+            with sandbox.stop_on_interrupt(futures):  # the students in flight: their results say so
+                graded = [future.result() for future in futures]
+        except (KeyboardInterrupt, GradingStopped) as error:
+            stop = error if isinstance(error, GradingStopped) else GradingStopped("interrupted")
+            done = sum(f.done() and not f.cancelled() and not f.exception() for f in futures)
+            raise GradingStopped(f"{stop}; {done} of {len(found)} students were graded, their results are "
+                                 f"kept; the same command grades the rest", stop.exit_code) from None
     write_csv(out_dir / "scores.csv", graded)
     text = summary(graded)
     (out_dir / "summary.txt").write_text(text + "\n", encoding="utf-8")

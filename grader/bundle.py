@@ -13,6 +13,8 @@ STUDENT_FILES = Path(__file__).resolve().parent / "student"
 # What a local run needs beyond the box side: the values files' reader and
 # the grader's comparison (no answers: those are in the values files).
 LOCAL_CHECK_FILES = ("grader/expected.py", "grader/compare.py")
+# The API reference that the tests and their hints cite by section.
+DOCS = ("docs/API.md",)
 
 
 def _questions_table() -> str:
@@ -45,7 +47,7 @@ def contents(handout_dir: Path = defaults.HANDOUT) -> dict:
     # The public tests, their expected values (for local runs), and the box
     # side's library with the comparison that turns values into messages.
     shipped = [*sorted(defaults.TESTS_PUBLIC.glob("*.py")), *sorted((defaults.TESTS_PUBLIC / "expected").glob("*.npz"))]
-    shipped += [defaults.KIT_ROOT / p for p in (*defaults.BOX_FILES, *LOCAL_CHECK_FILES)]
+    shipped += [defaults.KIT_ROOT / p for p in (*defaults.BOX_FILES, *LOCAL_CHECK_FILES, *DOCS)]
     for path in shipped:
         files[path.relative_to(defaults.KIT_ROOT).as_posix()] = path.read_bytes()
     return files

@@ -5,7 +5,7 @@ import traceback
 from pathlib import Path
 
 from . import defaults, handout
-from .errors import GraderError
+from .errors import GraderError, GradingStopped
 
 
 def _handout(args) -> int:
@@ -76,9 +76,18 @@ def _build_key(args) -> int:
 
 
 def _grade(args) -> int:
-    from . import grade
+    try:
+        from . import grade
 
-    data = grade.grade(args.submission, args.out, key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir,
+        # From here on, no older results stand at --out, however this ends.
+        grade.write_json(args.out, grade.stopped_results("the grader ended before it could write results"))
+        answer_key = _key(args)
+    except GradingStopped as stop:  # further signals are ignored: the import can end now
+        from . import grade
+
+        grade.write_json(args.out, grade.stopped_results(str(stop)))
+        raise
+    data = grade.grade(args.submission, args.out, key=answer_key, suites=args.suites, mnist_dir=args.mnist_dir,
                        **_grading_options(args))
     print(data["output"])
     print(f"\nwrote {args.out}")
@@ -214,6 +223,9 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
+    except GradingStopped as error:
+        print(f"stopped by {error}", file=sys.stderr)
+        return error.exit_code
     except GraderError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

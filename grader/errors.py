@@ -8,7 +8,8 @@ becomes a results file with score 0).
     ├── HandoutOutOfSyncError handout/ differs from what reference/ generates
     ├── AnswerKeyError        the reference fails its own suites: no key can be built
     ├── SubmissionError       a submission that cannot be graded (no needle/, bad archive, ...)
-    └── SandboxError          the machine refused a wall that student code must not run without
+    ├── SandboxError          the machine refused a wall that student code must not run without
+    └── GradingStopped        Ctrl-C or SIGTERM: what was graded is written, the rest is marked not graded
 """
 
 
@@ -39,3 +40,12 @@ class SubmissionError(GraderError):
 class SandboxError(GraderError):
     """The sandbox could not be built as it must be (say, root could not be
     dropped), so no student code ran."""
+
+
+class GradingStopped(GraderError):
+    """The grading was stopped from outside (Ctrl-C, SIGTERM): every sandbox
+    was killed; results written so far say what was not graded."""
+
+    def __init__(self, why: str, exit_code: int = 130):
+        super().__init__(why)
+        self.exit_code = exit_code

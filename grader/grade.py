@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterable, Optional, Tuple
 
-from . import defaults, results, score
-from .errors import SandboxError, SubmissionError
+from . import defaults, results, sandbox, score
+from .errors import GradingStopped, SandboxError, SubmissionError
 from .key import AnswerKey
 from .questions import QUESTIONS
-from .run import Run, remove_tree, run_question, stage_mnist
+from .run import LEDGER, Run, remove_abandoned, remove_work_folder, run_question, stage_mnist, work_folder
 from .sandbox import Limits, Walls
 from .submission import prepare
 
@@ -55,25 +55,46 @@ class Budget:
                 f"these tests could run (an endless loop or very slow code in another question?)")
 
 
+def stopped_message(why: str, what: str = "these tests") -> str:
+    return (f"the grading was stopped ({why}) before {what} finished; this says nothing about your code: "
+            f"ask for a regrade")
+
+
 def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path,
           limits: Limits = defaults.LIMITS, budget: float = defaults.BUDGET, workers: int = defaults.WORKERS,
           secrets: Iterable[Path] = (), require_isolation: bool = False) -> dict:
     """Grade ``submission`` and write Gradescope's results to ``out``;
     returns them.  An ungradable submission gets score 0 and a message.
     Each run sees nothing of the machine but its box; the answer key, the
-    folder of ``out`` and ``secrets`` are checked to be out of its reach."""
+    folder of ``out`` and ``secrets`` are checked to be out of its reach.
+    Stopped (KeyboardInterrupt or GradingStopped, from a signal or
+    ``sandbox.stop_all``), it kills its runs, writes what was graded and
+    raises GradingStopped."""
     budget = Budget(budget, time.monotonic())
     secrets = (key.folder, out.resolve().parent, *secrets)
-    work = Path(tempfile.mkdtemp(prefix="grade-"))
+    work = grading = None
     try:
+        remove_abandoned()  # what killed gradings left behind
+        work = work_folder()
         try:
             root = prepare(submission, work)
         except SubmissionError as error:
             data = results.gradescope(None, time.monotonic() - budget.started, error=str(error))
         else:
-            data = _grade_root(root, work, out, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits,
-                               budget=budget, workers=workers, secrets=secrets,
-                               require_isolation=require_isolation, label=str(submission))
+            grading = _Grading(root, work, out, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits,
+                               budget=budget, secrets=secrets, require_isolation=require_isolation)
+            data = grading.run_all(workers, label=str(submission))
+    except (KeyboardInterrupt, GradingStopped) as error:
+        stop = error if isinstance(error, GradingStopped) else GradingStopped("interrupted")
+        sandbox.stop_all(str(stop))
+        if grading is None:
+            write_json(out, stopped_results(str(stop), time.monotonic() - budget.started))
+        else:
+            data = grading.report("not graded: " + stopped_message(str(stop)))
+            data["extra_data"]["stopped"] = str(stop)
+            write_json(out, data)
+        raise GradingStopped(f"{stop}; {out} says what was graded and what was not; the same command "
+                             f"grades it all again", stop.exit_code) from None
     except SandboxError as error:
         write_json(out, results.gradescope(None, time.monotonic() - budget.started, error=(
             f"the grading machine could not isolate your code ({error}); this is not a problem of "
@@ -85,50 +106,71 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
             f"submission: tell your instructor.")))
         raise
     finally:
-        remove_tree(work)
+        if work is not None:
+            remove_work_folder(work)
     write_json(out, data)
     return data
 
 
-def _grade_root(root: Path, work: Path, out: Path, *, key: AnswerKey, suites, mnist_dir: Path, limits: Limits,
-                budget: Budget, workers: int, secrets, require_isolation: bool, label: str) -> dict:
-    mnist = stage_mnist(mnist_dir, work)
-    runs = {}
+def stopped_results(why: str, seconds: float = 0.0) -> dict:
+    """The results of a grading stopped before any run ended."""
+    data = results.gradescope(None, seconds, error=stopped_message(why, "the grading"))
+    data["extra_data"]["stopped"] = why
+    return data
 
-    def one(suite, question) -> Optional[Run]:
-        left = budget.left()
+
+class _Grading:
+    """The runs of one implementation root, and the results they make so far."""
+
+    def __init__(self, root: Path, work: Path, out: Path, *, key: AnswerKey, suites, mnist_dir: Path,
+                 limits: Limits, budget: Budget, secrets, require_isolation: bool):
+        self.root, self.work, self.out, self.key, self.suites = root, work, out, key, suites
+        self.mnist_dir, self.limits, self.budget = mnist_dir, limits, budget
+        self.secrets, self.require_isolation = secrets, require_isolation
+        self.staged = stage_mnist(mnist_dir, work)
+        self.runs = {}
+        self.scored = {}  # score.score's cache: each run is scored once
+
+    def one(self, suite, question) -> Optional[Run]:
+        left = self.budget.left()
         if left < MIN_RUN_SECONDS:
             return None
-        wall = min(limits.wall_seconds, left)
-        return run_question(root, suite, question, work / "runs", mnist_dir=mnist, salt=key.salt,
-                            limits=dataclasses.replace(limits, wall_seconds=wall,
-                                                       cpu_seconds=min(limits.cpu_seconds, int(wall) + 30)),
-                            secrets=secrets, require_isolation=require_isolation,
-                            timeouts={t.nodeid: t.timeout for t in key.tests
+        wall = min(self.limits.wall_seconds, left)
+        limits = dataclasses.replace(self.limits, wall_seconds=wall,
+                                     cpu_seconds=min(self.limits.cpu_seconds, int(wall) + 30))
+        return run_question(self.root, suite, question, self.work / "runs", mnist_dir=self.staged,
+                            salt=self.key.salt, limits=limits, secrets=self.secrets,
+                            require_isolation=self.require_isolation, ledger=self.work / LEDGER,
+                            timeouts={t.nodeid: t.timeout for t in self.key.tests
                                       if (t.suite, t.question) == (suite, question.name)})
 
-    def report(missing: str) -> dict:
-        walls = Walls.weakest(run.walls for run in runs.values() if run is not None)
-        return results.gradescope(score.score(key, runs, suites, mnist_dir, missing=missing),
-                                  time.monotonic() - budget.started,
-                                  extra={"isolation": {**walls.describe(), "limits": limits.describe(),
-                                                       "budget": f"{budget.seconds:g} s"}})
+    def report(self, missing: str) -> dict:
+        walls = Walls.weakest(run.walls for run in self.runs.values() if run is not None)
+        grade = score.score(self.key, self.runs, self.suites, self.mnist_dir, missing=missing, cache=self.scored)
+        return results.gradescope(grade, time.monotonic() - self.budget.started,
+                                  extra={"isolation": {**walls.describe(), "limits": self.limits.describe(),
+                                                       "budget": f"{self.budget.seconds:g} s"}})
 
-    # Longest first (the reference's time), so that the budget cuts short runs, if any.
-    order = sorted(((suite, q) for suite in suites for q in QUESTIONS),
-                   key=lambda run: -sum(t.seconds for t in key.tests if (t.suite, t.question) == (run[0], run[1].name)))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(one, suite, q): (suite, q.name) for suite, q in order}
-        try:
-            for future in as_completed(futures):
-                runs[futures[future]] = future.result()
-                write_json(out, report("not graded yet: grading goes on (or was stopped)"))
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    walls = Walls.weakest(run.walls for run in runs.values() if run is not None)
-    if not walls.complete:
-        print(f"warning: {label}: student code ran with reduced isolation: {json.dumps(walls.describe())}",
-              file=sys.stderr)
-    return report(budget.not_run())
+    def run_all(self, workers: int, label: str) -> dict:
+        # Longest first (the reference's time), so that the budget cuts short runs, if any.
+        order = sorted(((suite, q) for suite in self.suites for q in QUESTIONS),
+                       key=lambda run: -sum(t.seconds for t in self.key.tests
+                                            if (t.suite, t.question) == (run[0], run[1].name)))
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = {pool.submit(self.one, suite, q): (suite, q.name) for suite, q in order}
+            try:
+                with sandbox.stop_on_interrupt(futures):
+                    for future in as_completed(futures):
+                        self.runs[futures[future]] = future.result()
+                        write_json(self.out, self.report("not graded yet: grading goes on (or was stopped)"))
+            finally:
+                for future, name in futures.items():
+                    future.cancel()  # after a failure, what has not started never will
+                    # Runs that ended before a stop still count.
+                    if name not in self.runs and future.done() and not future.cancelled() and not future.exception():
+                        self.runs[name] = future.result()
+        walls = Walls.weakest(run.walls for run in self.runs.values() if run is not None)
+        if not walls.complete:
+            print(f"warning: {label}: student code ran with reduced isolation: {json.dumps(walls.describe())}",
+                  file=sys.stderr)
+        return self.report(self.budget.not_run())

@@ -19,7 +19,7 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple
 import numpy as np
 
 
-from . import defaults, handout
+from . import defaults, handout, sandbox
 from .channel import META, folder_of, value_file
 from .errors import AnswerKeyError
 from .questions import QUESTIONS
@@ -152,11 +152,14 @@ def run_reference(reference: Path, suites: Tuple[str, ...], questions, work: Pat
     missing = [suite_file(s, q) for s, q in pairs if not suite_file(s, q).is_file()]
     failures += [f"{path} is missing: every question needs a file in each suite" for path in missing]
     with ThreadPoolExecutor(max_workers=defaults.WORKERS) as pool:
-        runs = pool.map(lambda pair: run_question(reference, *pair, work, mnist_dir=mnist_dir, salt=salt),
-                        [(s, q) for s, q in pairs if suite_file(s, q).is_file()])
+        futures = [pool.submit(run_question, reference, s, q, work, mnist_dir=mnist_dir, salt=salt)
+                   for s, q in pairs if suite_file(s, q).is_file()]
+        for future in futures:
+            future.add_done_callback(_log_run)
+        with sandbox.stop_on_interrupt(futures):
+            runs = [future.result() for future in futures]
         for run in runs:
             suite, question = run.suite, next(q for q in questions if q.name == run.question)
-            log(f"  {suite}/{question.name}: {run.seconds:.1f} s")
             if run.report is None or run.returncode not in (0, 1) or not run.report["tests"]:
                 failures.append(f"{suite}/{question.name}: the tests did not run (exit code "
                                 f"{run.returncode}): {collection_error(run.output_tail) or 'no tests'}")
@@ -184,6 +187,12 @@ def run_reference(reference: Path, suites: Tuple[str, ...], questions, work: Pat
             + "\nFix reference/ or the suite, then build the key again."
         )
     return tests
+
+
+def _log_run(future) -> None:
+    if not future.cancelled() and future.exception() is None:
+        run = future.result()
+        log(f"  {run.suite}/{run.question}: {run.seconds:.1f} s")
 
 
 def _without_guessable_points(test: KeyTest, key_dir: Path, other_dir: Path) -> KeyTest:

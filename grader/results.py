@@ -1,29 +1,53 @@
 """Export a Grade: Gradescope's results.json, and a table for people."""
-from typing import Dict, Optional, Tuple
+import re
+from typing import Dict, List, Optional, Tuple
 
 from .questions import QUESTIONS
 from .score import Grade, QuestionResult
 
 MAX_OUTPUT = 8000  # characters of one test entry's output
+MAX_DETAILS = 1500  # characters of one public test's failure message
+# Where a run's files were, which means nothing to a student: a traceback's
+# "/tmp/needle-grade-x/runs/box-y/submission/needle/autograd.py" (or
+# "../submission/needle/autograd.py") is "needle/autograd.py" in the submission.
+BOX_PATH = re.compile(r"(?:[^\s\"']*/box-[^/\s]+/|(?:\.\./)+)(?:submission|suite)/")
 
 
-def _public_output(result: QuestionResult) -> str:
-    lines = []
+def _details(text: str) -> str:
+    """The end of a failure's message, in whole lines, without sandbox paths."""
+    text = BOX_PATH.sub("", text)
+    if len(text) <= MAX_DETAILS:
+        return text
+    tail = text[-MAX_DETAILS:]
+    return "...\n" + tail[tail.find("\n") + 1:]
+
+
+def _fit(blocks: List[str], room: int) -> str:
+    """As many whole blocks as ``room`` characters hold, then how many were left out."""
+    shown, used = [], 0
+    for i, block in enumerate(blocks):
+        note = (f"... and {len(blocks) - i} more failing tests not shown here (run the public tests on your "
+                f"computer to see them all: python check.py)")
+        if used + len(block) + len(note) + 2 > room:
+            return "\n".join([*shown, note])
+        shown.append(block)
+        used += len(block) + 1
+    return "\n".join(shown)
+
+
+def _public_output(result: QuestionResult, room: int) -> str:
+    blocks = []
     for test in result.tests:
         if not test.passed:
-            lines.append(f"FAILED {test.nodeid}\n  {test.reason}")
-            if test.details:
-                lines.append(test.details[-1500:])
-    return "\n".join(lines)
+            block = f"FAILED {test.nodeid}\n  {BOX_PATH.sub('', test.reason)[:MAX_DETAILS]}"
+            blocks.append(block + (f"\n{_details(test.details)}" if test.details else ""))
+    return _fit(blocks, room)
 
 
-def _hidden_output(result: QuestionResult) -> str:
+def _hidden_output(result: QuestionResult, room: int) -> str:
     # Name, hint and a one-line reason only: never code, values or tracebacks.
-    return "\n".join(
-        f"FAILED {test.nodeid.split('::')[-1]}: {test.hint or 'no hint'}\n  {test.reason}"
-        for test in result.tests
-        if not test.passed
-    )
+    return _fit([f"FAILED {test.nodeid.split('::')[-1]}: {test.hint or 'no hint'}\n  {test.reason}"
+                 for test in result.tests if not test.passed], room)
 
 
 def _entry(number: str, result: QuestionResult) -> dict:
@@ -32,8 +56,9 @@ def _entry(number: str, result: QuestionResult) -> dict:
     if result.problem:
         summary += f"\n{result.problem}"
     # When the run itself failed, its problem says it all: no list of every test.
+    room = MAX_OUTPUT - len(summary) - 2
     body = "" if result.problem else (
-        _public_output(result) if result.suite == "public" else _hidden_output(result)
+        _public_output(result, room) if result.suite == "public" else _hidden_output(result, room)
     )
     output = (summary + ("\n\n" + body if body else ""))[:MAX_OUTPUT]
     return {

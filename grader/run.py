@@ -8,6 +8,7 @@ configuration and no other, and one folder it may write, from which the
 json report and the recorded .npy values are copied out as plain files
 (links and special files are refused) before the box is deleted.
 """
+import fcntl
 import json
 import os
 import re
@@ -16,9 +17,10 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Dict, Iterable, Mapping, Optional
 
 from . import defaults, sandbox
 from .channel import PROGRESS
@@ -68,13 +70,15 @@ def run_question(
     secrets: Iterable[Path] = (),
     require_isolation: bool = False,
     timeouts: Optional[Mapping[str, float]] = None,
+    ledger: Optional[Path] = None,
 ) -> Run:
     """Run ``suite``'s tests of ``question`` on the implementation ``root``,
     their inputs drawn with ``salt``; the report and the recorded values are
     kept under ``work``.  ``mnist_dir`` is ``stage_mnist``'s copy.  The child
     sees its box and nothing else of the machine; ``secrets`` (besides
     ``defaults.SECRETS``) are checked from inside to be out of its reach.
-    ``timeouts`` (node id to seconds) stop single tests that run too long."""
+    ``timeouts`` (node id to seconds) stop single tests that run too long.
+    ``ledger`` keeps the run's uid (see ``sandbox.run``)."""
     kept = work / suite / question.name
     kept.mkdir(parents=True, exist_ok=True)
     _open_to_others(work)
@@ -87,8 +91,8 @@ def run_question(
         _copy_files(root, box / "submission", implementation_files(root))
         mnist = _link_mnist(mnist_dir, box / "mnist")
         out = box / "out"
-        writable = [out, out / "records", out / "home", out / "tmp"]
-        for folder in writable:
+        writable, scratch = [out, out / "records"], [out / "home", out / "tmp"]
+        for folder in writable + scratch:
             folder.mkdir(parents=True)
         command = [
             sys.executable, "-m", "pytest", str(test_file.relative_to(box / "suite")),
@@ -100,8 +104,9 @@ def run_question(
             "--json-report-omit", "collectors", "keywords", "log", "streams", "warnings",
         ]
         outcome = sandbox.run(
-            command, box=box, cwd=box / "suite", env=_environment(out), limits=limits, writable=writable,
-            secrets=[*defaults.SECRETS, *secrets], require_isolation=require_isolation,
+            command, box=box, cwd=box / "suite", env=_environment(*scratch), limits=limits, writable=writable,
+            scratch=scratch, secrets=[*defaults.SECRETS, *secrets], require_isolation=require_isolation,
+            ledger=ledger,
         )
         copy_out(out, kept)
     finally:
@@ -125,13 +130,14 @@ def implementation_files(root: Path) -> list:
                   if not p.is_symlink())
 
 
-def _environment(out: Path) -> dict:
-    """A fresh environment: nothing of the grader's but the search path."""
+def _environment(home: Path, temp: Path) -> dict:
+    """A fresh environment: nothing of the grader's but the search path;
+    its own home and temporary folders (scratch folders of the sandbox)."""
     return {
         "PATH": os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
                                                "/bin"])),
-        "HOME": str(out / "home"),
-        "TMPDIR": str(out / "tmp"),
+        "HOME": str(home),
+        "TMPDIR": str(temp),
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
@@ -185,6 +191,55 @@ def _link_mnist(staged: Path, folder: Path) -> Path:
             shutil.copyfile(path, folder / path.name)
             os.chmod(folder / path.name, 0o644)
     return folder
+
+
+WORK_PREFIX = "needle-grade-"
+LEDGER = "uids"  # in a working folder: the uids its runs were given
+# A working folder younger than this is never taken for abandoned: its
+# grader may not have locked it yet.
+ABANDONED_AFTER = 5.0
+_HELD: Dict[Path, int] = {}  # working folder -> descriptor holding its lock
+
+
+def work_folder() -> Path:
+    """A fresh working folder in the temporary folder, locked for as long as
+    this process lives, so that a later grader can tell it from one that a
+    killed grading left (``remove_abandoned``)."""
+    folder = Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _HELD[folder] = fd
+    return folder
+
+
+def remove_work_folder(folder: Path) -> None:
+    remove_tree(folder)
+    os.close(_HELD.pop(folder))
+
+
+def remove_abandoned() -> list:
+    """Remove the working folders of gradings that were killed (nobody holds
+    their lock), and whatever their runs' uids still run or left in the
+    shared temporary folders; returns them."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(WORK_PREFIX + "*"):
+        fd = _open_folder(path)
+        if fd is None:
+            continue
+        try:
+            info = os.fstat(fd)
+            if info.st_uid != os.geteuid() or time.time() - info.st_mtime < ABANDONED_AFTER:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its grader still runs
+            sandbox.sweep_ledger(path / LEDGER)
+            remove_tree(path)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def remove_tree(path: Path) -> None:

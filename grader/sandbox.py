@@ -11,8 +11,8 @@ bubblewrap (``bwrap``), which builds a default-deny view of the machine:
 * a new root holding only the system's programs and libraries, the
   interpreter and its packages (read-only), the folders the run was given
   (read-only, or read-write for ``writable`` ones) and fresh, small
-  ``/tmp``, ``/var/tmp`` and ``/dev/shm``: no kit checkout, no ``.git``, no
-  home folder, no other run's files;
+  ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``scratch`` folders: no kit
+  checkout, no ``.git``, no home folder, no other run's files;
 * its own network (none), PID (a fresh ``/proc``; everything dies with it),
   IPC, UTS and user namespaces.
 
@@ -27,8 +27,17 @@ run at all.  From outside, the parent enforces the wall-clock limit by
 killing the whole process group, keeps only a bounded tail of the output,
 kills whatever still runs under the sandbox's uid and removes what that uid
 left in the machine's shared temporary folders.
+
+The launcher stays as the run's supervisor, so that no student code
+outlives the grader however it ends: the kernel tells it when its parent
+dies (even by SIGKILL), and it enforces the wall clock itself as well; it
+then kills bubblewrap, whose PID namespace dies with it (without
+namespaces: every process of the sandbox's uid).  ``stop_all`` stops every
+live run at once (the grader was interrupted); runs started after it raise
+GradingStopped.
 """
 import base64
+import contextlib
 import errno
 import functools
 import json
@@ -124,20 +133,28 @@ class Outcome:
 
 
 def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limits, cwd: Optional[Path] = None,
-        writable: Iterable[Path] = (), secrets: Iterable[Path] = (), namespaces: bool = True,
-        require_isolation: bool = False) -> Outcome:
+        writable: Iterable[Path] = (), scratch: Iterable[Path] = (), secrets: Iterable[Path] = (),
+        namespaces: bool = True, require_isolation: bool = False, ledger: Optional[Path] = None) -> Outcome:
     """Run ``command`` in ``cwd`` (default: ``box``) inside the sandbox, which
     sees the system, this interpreter and ``box``, the run's own folder:
-    read-only but for its ``writable`` folders.  ``box`` is handed to the
+    read-only but for its ``writable`` folders and its ``scratch`` folders
+    (what nobody reads afterwards, such as a home: with bubblewrap each is a
+    fresh size-capped tmpfs, off the host's disk).  ``box`` is handed to the
     sandbox's uid and closed to every other user.  Each of ``secrets`` is
     checked from inside to be out of reach.  Without namespaces (refused by
     the kernel, or ``namespaces=False``) the command sees the whole machine
     as an unprivileged uid; ``require_isolation`` then raises SandboxError
-    before anything runs."""
-    from .errors import SandboxError
+    before anything runs.  The uid is added to ``ledger`` before anything
+    runs as it, for ``sweep_ledger`` should the grader be killed."""
+    from .errors import GradingStopped, SandboxError
 
-    writable = list(writable)
-    uid, notes = _own_uid([box, *writable])
+    if _STOP["why"]:
+        raise GradingStopped(_STOP["why"])
+    writable, scratch = list(writable), list(scratch)
+    uid, notes = _own_uid([box, *writable, *scratch])
+    if uid is not None and ledger is not None:
+        with open(ledger, "a", opener=lambda path, flags: os.open(path, flags | os.O_NOFOLLOW, 0o600)) as f:
+            f.write(f"{uid}\n")
     os.chmod(box, 0o700)
     refused = _refused() if namespaces else "namespaces were not asked for"
     notes += [refused] if refused else []
@@ -148,7 +165,10 @@ def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limit
         "cwd": str(cwd or box),
         "readable": _outermost([str(box), *_interpreter_paths()]),
         "writable": [str(p) for p in writable],
+        "scratch": [str(p) for p in scratch],
         "temp_bytes": limits.file_bytes,
+        "parent": os.getpid(),
+        "wall": limits.wall_seconds + SUPERVISOR_GRACE,
         "limits": {"cpu": limits.cpu_seconds, "memory": limits.memory_bytes, "processes": limits.processes,
                    "file": limits.file_bytes, "open_files": limits.open_files},
         "check": {"host": _namespace_ids(), "secrets": _identities(secrets), "require": require_isolation},
@@ -159,11 +179,13 @@ def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limit
     finally:
         if uid is not None and refused:
             _remove_files_of(uid, SHARED_TEMP)
+    if stopped == _STOPPED:
+        raise GradingStopped(_STOP["why"])
     if not status and config["bwrap"] and tail.text().startswith("bwrap: "):
         # Nothing of the command ran: the check inside speaks first.
         _refuse(f"bubblewrap could not build the sandbox: {tail.text().strip()[-500:] or 'no message'}")
-        return run(command, box=box, env=env, limits=limits, cwd=cwd, writable=writable, secrets=secrets,
-                   namespaces=namespaces, require_isolation=require_isolation)
+        return run(command, box=box, env=env, limits=limits, cwd=cwd, writable=writable, scratch=scratch,
+                   secrets=secrets, namespaces=namespaces, require_isolation=require_isolation, ledger=ledger)
     if "error" in status or not status:
         raise SandboxError(f"the sandbox could not start: {status.get('error', 'the launcher died')}; "
                            f"it printed: {tail.text().strip()[-500:] or 'nothing'}")
@@ -181,7 +203,12 @@ def _own_uid(folders) -> Tuple[Optional[int], list]:
     its user namespace maps exist, and the run keeps the grader's."""
     if os.geteuid() != 0:
         return None, []
+    # The range is not everyone's to take (directory services, containers'
+    # subordinate ids): a uid with an account or a process is left alone.
+    taken = {_live_uid(pid) for pid in _pids()}
     uid = random.randrange(*UID_RANGE)
+    while uid in taken or _has_account(uid):
+        uid = random.randrange(*UID_RANGE)
     try:
         for folder in folders:
             os.chown(folder, uid, uid)
@@ -189,6 +216,56 @@ def _own_uid(folders) -> Tuple[Optional[int], list]:
         return None, [f"no uid to spare for the sandbox (chown to {uid}: {error.strerror}): "
                       f"it ran as the grader's user"]
     return uid, []
+
+
+# The supervisor's own wall clock strikes this long after the parent's, which
+# says why it stopped the run; the supervisor's is for a parent that hangs.
+SUPERVISOR_GRACE = 5.0
+# Runs in flight (launcher pid to process), for ``stop_all``.
+_LIVE: Dict[int, subprocess.Popen] = {}
+_LIVE_LOCK = threading.Lock()
+_STOP = {"why": ""}
+_STOPPED = "stopped: the grading was stopped"
+
+
+def stop_all(why: str) -> None:
+    """Kill every run in flight and refuse new ones (``run`` raises
+    GradingStopped, saying ``why``): the grading is being stopped."""
+    with _LIVE_LOCK:
+        _STOP["why"] = _STOP["why"] or why
+        for pid in _LIVE:
+            _kill_group(pid)
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(futures):
+    """Around the wait for ``futures`` (runs in a thread pool): on Ctrl-C or
+    GradingStopped, cancel those not started and stop every run in flight,
+    so that the pool's shutdown does not wait for them, then re-raise."""
+    from .errors import GradingStopped
+
+    try:
+        yield
+    except (KeyboardInterrupt, GradingStopped) as error:
+        for future in futures:
+            future.cancel()
+        stop_all(str(error) or "interrupted")
+        raise
+
+
+def resume() -> None:
+    """Allow runs again after ``stop_all`` (for callers that go on)."""
+    _STOP["why"] = ""
+
+
+def _has_account(uid: int) -> bool:
+    import pwd  # not in the launcher, which runs without it
+
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
 
 
 def _start(command, config, env, limits, started):
@@ -201,6 +278,10 @@ def _start(command, config, env, limits, started):
         )
     finally:
         os.close(status_write)
+    with _LIVE_LOCK:
+        _LIVE[process.pid] = process
+        if _STOP["why"]:  # stop_all came between the check in run() and now
+            _kill_group(process.pid)
     tail = _Tail(process.stdout, limits.output_kept, limits.output_bytes, lambda: _kill_group(process.pid))
     stopped = ""
     try:
@@ -208,11 +289,17 @@ def _start(command, config, env, limits, started):
         try:
             process.wait(timeout=max(0.0, limits.wall_seconds - (time.monotonic() - started)))
         except subprocess.TimeoutExpired:
+            pass
+        if _STOP["why"]:
+            stopped = _STOPPED
+        elif process.returncode is None or time.monotonic() - started >= limits.wall_seconds:
             stopped = (f"ran past the wall-clock limit of {limits.wall_seconds:g} s "
                        f"(an endless loop, or code far slower than it needs to be?)")
     finally:
         _kill_group(process.pid)  # and whatever it left in its group
         process.wait()
+        with _LIVE_LOCK:
+            del _LIVE[process.pid]
         if config["uid"] is not None:
             _sweep(config["uid"])  # before the output ends: an escaped process may hold it open
         tail.finish()
@@ -340,6 +427,13 @@ class _Tail:
         return b"".join(self.chunks)[-self.keep:].decode("utf-8", errors="replace")
 
 
+def _kill_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -348,24 +442,70 @@ def _kill_group(pgid: int) -> None:
 
 
 def _sweep(uid: int) -> None:
-    """Kill every live process of ``uid`` (escaped from the group, say),
-    until none is left; zombies are harmless and left to their reaper."""
+    """Kill every process of ``uid`` (escaped from the group, say), until
+    none is left, from a fresh single-threaded process (``_sweep_here``
+    forks, which a process with threads must not)."""
+    try:
+        subprocess.run([sys.executable, "-I", "-S", __file__, "--sweep", str(uid)], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for pid in _pids():  # whatever that could not reach
+        if _live_uid(pid) == uid:
+            _kill_pid(pid)
+
+
+def _sweep_here(uid: int) -> None:
+    """``kill(-1)`` signals every process the caller may signal in one
+    call, so that none escapes by changing its PID between a listing and a
+    kill.  The helper that calls it must reach ``uid``'s processes without
+    being theirs to kill (one of them may be killing all it can): its
+    effective uid is ``uid``, its real and saved uid a fresh one."""
+    taken = {_live_uid(pid) for pid in _pids()}
+    other = random.randrange(*UID_RANGE)
+    while other in taken:
+        other = random.randrange(*UID_RANGE)
     for _ in range(100):
-        found = [pid for pid in _pids() if _live_uid(pid) == uid]
-        if not found:
-            return
-        for pid in found:
+        helper = os.fork()
+        if helper == 0:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.setgroups([])
+                os.setresgid(other, uid, other)
+                os.setresuid(other, uid, other)
+                for _ in range(100):
+                    os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
-                pass
+                os._exit(0)  # none left to signal, zombies included
+            finally:
+                os._exit(1)
+        _, status = os.waitpid(helper, 0)
+        if os.waitstatus_to_exitcode(status) == 0 or not any(_live_uid(pid) == uid for pid in _pids()):
+            return
         time.sleep(0.01)
+
+
+def sweep_ledger(ledger: Path) -> None:
+    """Kill what the uids in ``ledger`` (a killed grading's) still run, and
+    remove what they left in the shared temporary folders."""
+    try:
+        uids = {int(line) for line in ledger.read_text().split() if line.isdigit()}
+    except OSError:
+        return
+    for uid in sorted(u for u in uids if UID_RANGE[0] <= u < UID_RANGE[1]):
+        _sweep(uid)
+        _remove_files_of(uid, SHARED_TEMP)
 
 
 def _remove_files_of(uid: int, folders: Iterable[str]) -> None:
     """Remove what ``uid`` left at the top of shared folders (without
-    namespaces it shares them with every other run).  ``rm`` walks deep
-    trees without recursion limits and never follows links."""
+    namespaces it shares them with every other run)."""
+    _remove_files(folders, lambda owner: owner == uid)
+
+
+def _remove_files(folders: Iterable[str], owned_by) -> None:
+    # ``rm`` walks deep trees without recursion limits and never follows
+    # links; one ``rm`` per thousand entries, however many a run left.
+    found = []
     for folder in folders:
         try:
             names = os.listdir(folder)
@@ -374,12 +514,13 @@ def _remove_files_of(uid: int, folders: Iterable[str]) -> None:
         for name in names:
             path = os.path.join(folder, name)
             try:
-                owner = os.lstat(path).st_uid
+                if owned_by(os.lstat(path).st_uid):
+                    found.append(path)
             except OSError:
                 continue
-            if owner == uid:
-                subprocess.run(["rm", "-rf", "--one-file-system", "--", path], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, check=False)
+    for start in range(0, len(found), 1000):
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", *found[start:start + 1000]],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def _pids():
@@ -437,6 +578,8 @@ def check_and_exec(fd, config, command):
         if 0 in os.getresuid() or 0 in os.getresgid():
             report({"error": "still root after setuid"})
             os._exit(126)
+    PR_SET_PDEATHSIG = 1  # dies with the supervisor (cleared by the uid change above)
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     namespace = lambda kind: os.stat("/proc/self/ns/" + kind).st_ino
     status = {
         "network": namespace("net") != config["host"]["net"] and all(n == "lo" for _, n in socket.if_nameindex()),
@@ -501,6 +644,8 @@ def _bwrap_arguments(config: dict) -> list:
         args += ["--ro-bind", path, path]
     for path in config["writable"]:
         args += ["--bind", path, path]
+    for path in config["scratch"]:
+        args += ["--perms", "0777", "--size", str(config["temp_bytes"]), "--tmpfs", path]
     if config["seccomp"]:
         program = os.memfd_create("seccomp", 0)
         os.write(program, base64.b64decode(config["seccomp"]))
@@ -508,6 +653,13 @@ def _bwrap_arguments(config: dict) -> list:
         os.set_inheritable(program, True)
         args += ["--seccomp", str(program)]
     return args + ["--chdir", config["cwd"]]
+
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+# What makes the supervisor stop the run: its child ended (SIGCHLD), or
+# somebody asked (the parent's death arrives as SIGTERM, see _launch).
+SUPERVISOR_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def _launch(argv: list) -> None:
@@ -525,18 +677,65 @@ def _launch(argv: list) -> None:
         exec(compile(_CHECK, "sandbox-check", "exec"), check)
         bwrap = config["bwrap"]
         wrapper = [bwrap, *_bwrap_arguments(config), "--"] if bwrap else []
-        _set_limits(config["limits"])
-        PR_SET_NO_NEW_PRIVS = 38
         if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             report_and_exit("prctl(PR_SET_NO_NEW_PRIVS) failed")
         settings = {**config["check"], "filesystem": bool(bwrap), "uid": config["uid"]}
+        # Signals wait for sigtimedwait from here on: none is lost between
+        # the fork and the wait, nor before the parent-death check.
+        signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISOR_SIGNALS)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            report_and_exit("prctl(PR_SET_PDEATHSIG) failed")
     except Exception as error:  # any failure here must stop the command from running
         report_and_exit(f"{type(error).__name__}: {error}")
-    if wrapper:
-        os.execv(wrapper[0], [*wrapper, sys.executable, "-I", "-S", "-c", _CHECK, str(status_fd),
-                              json.dumps(settings), *command])
-    check["check_and_exec"](status_fd, settings, command)
+    if os.getppid() != config["parent"]:
+        os._exit(125)  # the grader died before the kernel was told to say so
+    child = os.fork()
+    if child == 0:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            _set_limits(config["limits"])  # the child's alone: the supervisor must still sweep
+        except Exception as error:
+            report_and_exit(f"{type(error).__name__}: {error}")
+        try:
+            if wrapper:
+                os.execv(wrapper[0], [*wrapper, sys.executable, "-I", "-S", "-c", _CHECK, str(status_fd),
+                                      json.dumps(settings), *command])
+            check["check_and_exec"](status_fd, settings, command)
+        finally:
+            os._exit(127)
+    os.close(status_fd)  # the child's copy alone: the parent reads to its end
+    _supervise(child, config)
+
+
+def _supervise(child: int, config: dict) -> None:
+    """Wait for ``child``, then end as it ended; kill it and everything it
+    started when the wall clock strikes or a signal comes (the grader died,
+    or stopped the run)."""
+    deadline = time.monotonic() + config["wall"]
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            break
+        left = deadline - time.monotonic()
+        info = signal.sigtimedwait(SUPERVISOR_SIGNALS, left) if left > 0 else None
+        if info is None or info.si_signo != signal.SIGCHLD:
+            # bubblewrap's PID namespace dies with it (--die-with-parent);
+            # without one, the sandbox's uid is swept; the group goes last.
+            _kill_pid(child)
+            try:
+                if config["uid"] is not None:
+                    _sweep_here(config["uid"])
+            finally:
+                os.killpg(0, signal.SIGKILL)
+    if os.WIFSIGNALED(status):
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128)
 
 
 if __name__ == "__main__":
-    _launch(sys.argv)
+    if sys.argv[1] == "--sweep":
+        _sweep_here(int(sys.argv[2]))
+    else:
+        _launch(sys.argv)

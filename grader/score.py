@@ -235,16 +235,26 @@ def score_question(question: Question, suite: str, tests: Iterable[KeyTest], poi
 
 
 def score(key: AnswerKey, runs: Dict[Tuple[str, str], Optional[Run]], suites: Tuple[str, ...], mnist_dir: Path,
-          missing: str = "not run") -> Grade:
+          missing: str = "not run", cache: Optional[dict] = None) -> Grade:
     """The grade of one submission: each question's points shared equally by
     the suites that have scorable tests for it, then by those tests.  A
-    question without a run (None, or absent) fails with ``missing``."""
+    question without a run (None, or absent) fails with ``missing``.  A
+    ``cache`` (a dict kept between calls on growing ``runs``) keeps each
+    run's result, so that a run is scored once (MNIST targets cost time)."""
+    cache = {} if cache is None else cache
     results = []
     for question in QUESTIONS:
         per_suite = {s: [t for t in key.tests if t.suite == s and t.question == question.name] for s in suites}
         with_points = [s for s, ts in per_suite.items() if any(t.scored for t in ts)]
         for suite in suites:
             points = question.points / len(with_points) if suite in with_points else 0.0
-            results.append(score_question(question, suite, per_suite[suite], points, key,
-                                          runs.get((suite, question.name)), mnist_dir, missing))
+            run = runs.get((suite, question.name))
+            if run is None:
+                results.append(score_question(question, suite, per_suite[suite], points, key, None, mnist_dir,
+                                              missing))
+                continue
+            if (suite, question.name) not in cache:
+                cache[suite, question.name] = score_question(question, suite, per_suite[suite], points, key, run,
+                                                             mnist_dir)
+            results.append(cache[suite, question.name])
     return Grade(tuple(results))

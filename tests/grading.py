@@ -1,6 +1,7 @@
 """What the end-to-end grader tests share: running the grader's command
 line, reading what it wrote, and checking Gradescope's format."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,10 +14,12 @@ KIT = Path(__file__).resolve().parent.parent
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 
 
-def run_grader(*args, timeout=3600) -> subprocess.CompletedProcess:
+def run_grader(*args, timeout=3600, temp=None) -> subprocess.CompletedProcess:
+    """``python -m grader *args``; its working folders in ``temp`` if given."""
     return subprocess.run(
         [sys.executable, "-m", "grader", *[str(a) for a in args]],
         cwd=KIT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "TMPDIR": str(temp)} if temp else None,
     )
 
 
@@ -33,10 +36,10 @@ class Graded:
 
 
 def grade_with_cli(submission: Path, out: Path, *, suites: str, key_dir: Path, mnist_dir: Path,
-                   extra=()) -> Graded:
+                   extra=(), temp=None) -> Graded:
     """Grade through ``python -m grader grade``; it must exit 0 and write results."""
     result = run_grader("grade", submission, "--out", out, "--suites", suites,
-                        "--key-dir", key_dir, "--mnist-dir", mnist_dir, *extra)
+                        "--key-dir", key_dir, "--mnist-dir", mnist_dir, *extra, temp=temp)
     assert result.returncode == 0, (
         f"grading {submission} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     )

@@ -871,6 +871,77 @@ time.sleep(10 ** 6)
 '''
 
 
+# Found by the red team against the stop and clean-up code: in a run without
+# namespaces, a process that forks and exits at once, each child in a
+# session of its own, is never at one PID long enough for a sweep that lists
+# /proc and then kills by PID; it then writes where the test can see it.
+PID_HOPPER = """
+import os, sys, time
+fd = os.open("/dev/null", os.O_RDWR)
+for f in (0, 1, 2):
+    os.dup2(fd, f)
+started = time.time()
+while time.time() - started < 5:
+    try:
+        pid = os.fork()
+    except BlockingIOError:
+        time.sleep(0.001)
+        continue
+    if pid:
+        os._exit(0)
+    os.setsid()
+while True:
+    with open(sys.argv[1], "a") as beat:
+        beat.write(f"{os.getpid()}\\n")
+    time.sleep(0.5)
+"""
+# Found in the second round: a detached process that signals every process
+# of its own uid, again and again, killed the helper that was to kill it
+# (the helper ran as that uid), so that it outlived the run and the sweeps.
+KILLS_ITS_OWN_UID = """
+import os, sys, time
+if os.fork():
+    os._exit(0)
+os.setsid()
+if os.fork():
+    os._exit(0)
+started = time.time()
+while True:
+    try:
+        os.kill(-1, 9)
+    except ProcessLookupError:
+        pass
+    time.sleep(0.0002)
+    if time.time() - started > 5:
+        with open(sys.argv[1], "a") as beat:
+            beat.write(f"{os.getpid()}\\n")
+        started = time.time() - 4.5
+"""
+# Thousands of entries left in the shared /tmp (a run without namespaces):
+# removing them one process each kept the grader busy for minutes.
+MANY_TEMP_FILES = """
+import os
+for i in range(20000):
+    os.close(os.open(f"/tmp/needle-left-many-{os.getpid()}-{i}", os.O_CREAT | os.O_WRONLY, 0o600))
+"""
+
+# The same, and a detached grandchild in a session of its own that sleeps too.
+SLEEP_AND_FORK_AT_IMPORT = """import os
+import signal
+import time
+
+for _signal in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM, signal.SIGXCPU):
+    signal.signal(_signal, signal.SIG_IGN)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(10 ** 6)
+    os._exit(0)
+time.sleep(10 ** 6)
+"""
+sleeps_and_forks_at_import = _with_init("handout", "", top=SLEEP_AND_FORK_AT_IMPORT)
+
+
 def sleeps_at_import(folder: Path) -> Path:
     root = copy_root(KIT / "reference", folder / "submission")
     app = root / "apps" / "mlp_resnet.py"

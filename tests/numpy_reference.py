@@ -333,7 +333,7 @@ def course_1d_batches():
 
 
 # --------------------------------------------------------------------------
-# Initializers: the formula on the one draw (the course's API reference section 3.3)
+# Initializers: the formula on the one draw (docs/API.md section 4.3)
 # --------------------------------------------------------------------------
 
 def xavier_uniform_expected(fan_in, fan_out, gain=1.0):
@@ -513,7 +513,7 @@ def synthetic_classification(n, dim, classes, seed, loud, factor):
 
 
 # --------------------------------------------------------------------------
-# IDX files (the course's API reference section 8), written and read with gzip and NumPy
+# IDX files (docs/API.md section 9), written and read with gzip and NumPy
 # --------------------------------------------------------------------------
 
 IMAGE_MAGIC = 2051

@@ -7,17 +7,34 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from grader.questions import QUESTIONS
+
+pytestmark = pytest.mark.grading
 
 KIT = Path(__file__).resolve().parent.parent
 
 
-def _batch(submissions, out, answer_key, mnist_dir):
+def _batch(submissions, out, answer_key, mnist_dir, *extra):
     return subprocess.run(
         [sys.executable, "-m", "grader", "batch", str(submissions), f"--out={out}", "--suites=public",
-         "--jobs=2", f"--key-dir={answer_key}", f"--mnist-dir={mnist_dir}"],
+         "--jobs=2", f"--key-dir={answer_key}", f"--mnist-dir={mnist_dir}", *extra],
         cwd=KIT, capture_output=True, text=True, timeout=900,
     )
+
+
+def test_batch_regrades_when_the_grading_options_change(tmp_path, answer_key, mnist_dir):
+    """A result graded with a 5-second budget is no result for a rerun with
+    the default one (found by the red team: it was reused)."""
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    (class_dir / "eve.zip").write_text("not an archive")
+    out = tmp_path / "out"
+    for extra, unchanged in (((), 0), ((), 1), (("--budget=5",), 0), (("--budget=5",), 1), (("--timeout=30",), 0)):
+        result = _batch(class_dir, out, answer_key, mnist_dir, *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"1 submissions ({unchanged} unchanged" in result.stdout, (extra, result.stdout)
 
 
 def test_batch_grades_each_student_writes_csv_and_summary_and_skips_unchanged(tmp_path, answer_key, mnist_dir):

@@ -44,7 +44,7 @@ AUDIT_SUITES = "public"
 # hidden suite's MNIST training alone (which stays fast).
 LEAK_BUG = "parse_mnist_divides_by_255"
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.grading
 
 
 # --- submissions -------------------------------------------------------------

@@ -31,6 +31,7 @@ def autograder(tmp_path_factory, answer_key, mnist_dir) -> Path:
     return root
 
 
+@pytest.mark.grading
 @pytest.mark.parametrize("implementation, full_marks", [("reference", True), ("handout", False)])
 def test_run_autograder_writes_results_for_a_submission(autograder, implementation, full_marks):
     submission = autograder / "submission"

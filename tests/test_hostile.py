@@ -25,7 +25,7 @@ from tests.hostile import BY_NAME, GALLERY, SECOND_CLONES, git_thief, hard_coded
 from tests.hostile import thief
 from tests.hostile import _with_init, SWAPPED_HELPERS
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.grading
 
 GRADABLE = [h for h in GALLERY if h.kind != "ungradable"]
 
@@ -35,7 +35,13 @@ def _ids(kind):
 
 
 @pytest.fixture(scope="session")
-def gallery(answer_key, mnist_dir, tmp_path_factory):
+def gallery_temp(tmp_path_factory) -> Path:
+    """The gallery's gradings' temporary folder: what is in it is theirs."""
+    return tmp_path_factory.mktemp("gallery-temp")
+
+
+@pytest.fixture(scope="session")
+def gallery(answer_key, mnist_dir, tmp_path_factory, gallery_temp):
     """Name to the future of its grading."""
     pool = ThreadPoolExecutor(max_workers=2)
 
@@ -43,7 +49,7 @@ def gallery(answer_key, mnist_dir, tmp_path_factory):
         folder = tmp_path_factory.mktemp(hostile.name)
         extra = ("--timeout", hostile.timeout) if hostile.timeout else ()
         return grade_with_cli(hostile.make(folder), folder / "results.json", suites=hostile.suites,
-                              key_dir=answer_key, mnist_dir=mnist_dir, extra=extra)
+                              key_dir=answer_key, mnist_dir=mnist_dir, extra=extra, temp=gallery_temp)
 
     futures = {h.name: pool.submit(grade, h) for h in GALLERY}
     yield futures
@@ -155,7 +161,10 @@ def test_thief_finds_nothing_when_an_ordinary_user_grades(answer_key, mnist_dir,
     assert isolation["private_files"] == "unreadable", isolation
 
 
-def test_no_process_outlives_its_grading(gallery):
+def test_no_process_or_folder_outlives_its_grading(gallery, gallery_temp):
+    """Every process of the gallery's gradings names its box, in the
+    gallery's own temporary folder (other gradings on the machine are not
+    this test's business)."""
     for future in gallery.values():
         future.result()
     left = []
@@ -164,9 +173,10 @@ def test_no_process_outlives_its_grading(gallery):
             command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "/runs/box-" in command:
+        if str(gallery_temp) in command:
             left.append(f"{proc.name}: {command[:200]}")
     assert not left, "processes of finished gradings still run:\n" + "\n".join(left[:10])
+    assert list(gallery_temp.iterdir()) == []
 
 
 def test_archive_entries_land_nowhere_outside(gallery, tmp_path_factory):

@@ -1,8 +1,9 @@
 """Tests for mnist_fetch.py, run against loopback HTTP mirrors (never the real network).
 
-The files come from the read-only local mirror `<repo>/../shared/data/mnist`
-(or $NEEDLE_MNIST_MIRROR_DIR). Its gzip bytes are re-compressed, so they do
-not match the canonical checksums: exactly the situation of CI.
+The mirrors serve IDX files these tests write: MNIST's names, magic numbers
+and shapes, made-up pixels and labels, and a SHA256SUMS of their own.  They
+pass on any machine, and, like any re-compressed copy, do not match the
+canonical checksums.
 """
 
 import gzip
@@ -20,6 +21,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,11 +30,6 @@ SUMS = "SHA256SUMS"
 # Fast settings for every call: no backoff delay, one retry, short timeout.
 FAST = {"retries": 1, "timeout": 5.0, "backoff": 0.0, "quiet": True}
 FAST_CLI = ["--retries", "1", "--timeout", "5", "--backoff", "0"]
-
-
-def shared_mirror_dir() -> Path:
-    override = os.environ.get("NEEDLE_MNIST_MIRROR_DIR")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "data" / "mnist"
 
 
 def read_sums(path: Path) -> dict[str, str]:
@@ -148,19 +145,29 @@ def mnist_fetch():
     return module
 
 
+def write_idx(path: Path, kind: str, count: int, rng: np.random.Generator) -> None:
+    """A gzipped IDX file of MNIST's form: ``count`` 28x28 images, each with
+    a patch of random pixels (so that the file is not all zeros and does not
+    compress to nothing), or ``count`` labels."""
+    if kind == "images":
+        data = np.zeros((count, 28, 28), dtype=np.uint8)
+        data[:, 10:18, 10:18] = rng.integers(0, 256, size=(count, 8, 8), dtype=np.uint8)
+        header = struct.pack(">4i", 2051, count, 28, 28)
+    else:
+        data = rng.integers(0, 10, size=count, dtype=np.uint8)
+        header = struct.pack(">2i", 2049, count)
+    path.write_bytes(gzip.compress(header + data.tobytes(), compresslevel=1, mtime=0))
+
+
 @pytest.fixture(scope="session")
 def originals(tmp_path_factory, mnist_fetch) -> Path:
-    """One session copy of the shared local mirror: the four .gz files and SHA256SUMS."""
-    source = shared_mirror_dir()
-    needed = [*mnist_fetch.FILES, SUMS]
-    missing = [name for name in needed if not (source / name).is_file()]
-    if missing:
-        pytest.fail(f"the local MNIST mirror {source} is missing {missing}. These tests need it "
-                    "(beside the repo as shared/data/mnist, or set NEEDLE_MNIST_MIRROR_DIR).", pytrace=False)
-    copy = tmp_path_factory.mktemp("originals")
-    for name in needed:
-        shutil.copyfile(source / name, copy / name)
-    return copy
+    """A mirror's files, written once: the four .gz files and SHA256SUMS."""
+    folder = tmp_path_factory.mktemp("originals")
+    rng = np.random.default_rng(0)
+    for name, (kind, count) in mnist_fetch.FILES.items():
+        write_idx(folder / name, kind, count, rng)
+    (folder / SUMS).write_text("".join(f"{sha256(folder / name)}  {name}\n" for name in mnist_fetch.FILES))
+    return folder
 
 
 @pytest.fixture
@@ -353,6 +360,17 @@ def test_unreachable_mirror_fails_naming_url_and_suggesting_mirror_option(mnist_
     assert "connection refused" in message
     assert "--mirror URL" in message
     assert dest_listing(dest) == []
+
+
+def test_host_that_does_not_resolve_is_not_retried(mnist_fetch, tmp_path, capsys):
+    # Offline, every default mirror fails to resolve: retrying each with backoff only made students wait.
+    url = "http://needle-kit-no-such-host.invalid/"
+
+    message = fetch_error(mnist_fetch, tmp_path / "mnist", [url], **{**FAST, "retries": 3, "backoff": 30.0,
+                                                                      "quiet": False})
+
+    assert f"{url}train-images-idx3-ubyte.gz" in message
+    assert "retry" not in capsys.readouterr().err
 
 
 def test_transient_server_error_is_retried(mnist_fetch, mirror, tmp_path):

@@ -148,7 +148,7 @@ def test_logsumexp(shape, axes):
 
 
 def test_logsumexp_course_published_values():
-    # the course's API reference section 2: the course's input and result.
+    # the course's published test (hw2's logsumexp tests): the course's input and result.
     z = np.array(public.COURSE_LOGSUMEXP_INPUT)
     assert_close(ndl.logsumexp(ndl.Tensor(z), axes=(0,)), np.array([1e10, 1e9, 1.00000001e8, -9.30685282]),
                  what="logsumexp of the course's example")

@@ -1,5 +1,5 @@
 """The kit's proof that the reference's initializers are right: the
-documented formula (the course's API reference section 3.3) on the one draw, computed
+documented formula (docs/API.md section 4.3) on the one draw, computed
 with NumPy under the same seed (tests/numpy_reference.py), on the cases of
 the public and hidden suites; the one-draw RNG contract; the bound and std
 of large draws; gain; the keyword arguments; nonlinearity."""

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from grader import defaults, sandbox
-from grader.errors import SandboxError
+from grader.errors import GradingStopped, SandboxError
 from grader.grade import write_json
-from grader.run import copy_out
+from tests.hostile import KILLS_ITS_OWN_UID, MANY_TEMP_FILES, PID_HOPPER
+from grader.run import WORK_PREFIX, copy_out, remove_abandoned, remove_work_folder, work_folder
 
 AS_ROOT = os.geteuid() == 0
 LIMITS = defaults.limits(wall_seconds=20)
@@ -146,6 +147,56 @@ def test_without_namespaces_what_the_uid_left_in_shared_folders_is_removed(box):
     assert left == []
 
 
+def _system_python() -> str:
+    """A Python that any uid may run (the kit's own may live under /root)."""
+    found = [p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.access(p, os.X_OK)]
+    assert found, "these tests need a system python3 in /usr/bin or /usr/local/bin"
+    return found[0]
+
+
+@only_root
+@pytest.mark.parametrize("code", [PID_HOPPER, KILLS_ITS_OWN_UID], ids=["pid_hopper", "kills_its_own_uid"])
+def test_without_namespaces_no_process_outlives_its_run(box, code):
+    """Processes that make a sweep's work hard: one changes its PID all the
+    time, one kills every process of its uid (the helper that sweeps it too,
+    were it of that uid).  Each starts beating after 5 s if still alive."""
+    beats = box / "beats"
+    beats.mkdir(mode=0o777)
+    os.chmod(beats, 0o777)
+    outcome = sandbox.run([_system_python(), "-c", code, str(beats / "beat")], box=box / "box", env={},
+                          limits=LIMITS, namespaces=False)
+    assert outcome.returncode == 0, outcome.output
+    time.sleep(8)
+    assert not (beats / "beat").exists(), "a process of the run outlived it: " + (beats / "beat").read_text()[:200]
+
+
+@only_root
+def test_without_namespaces_thousands_of_leftovers_are_removed_at_once(box):
+    outcome = sandbox.run([_system_python(), "-c", MANY_TEMP_FILES], box=box / "box", env={}, limits=LIMITS,
+                          namespaces=False)
+    assert outcome.returncode == 0, outcome.output
+    # One process per entry took minutes here (20,000 entries); one per thousand, seconds.
+    assert outcome.seconds < 30, outcome.seconds
+    assert not list(Path("/tmp").glob("needle-left-many-*"))
+
+
+@only_root
+def test_a_killed_gradings_uids_alone_are_swept(tmp_path):
+    """What a killed grading's runs left is found by the uids it handed out
+    (its ledger), never by a range of uids that other accounts may use."""
+    handed, foreign = sandbox.UID_RANGE[0] + 7, sandbox.UID_RANGE[0] + 8
+    left = {uid: Path(f"/tmp/needle-left-{uid}-{os.getpid()}") for uid in (handed, foreign)}
+    for uid, path in left.items():
+        path.write_text("left")
+        os.chown(path, uid, uid)
+    try:
+        (tmp_path / "uids").write_text(f"{handed}\n")
+        sandbox.sweep_ledger(tmp_path / "uids")
+        assert not left[handed].exists() and left[foreign].exists()
+    finally:
+        left[foreign].unlink(missing_ok=True)
+
+
 def test_required_isolation_refuses_to_run_without_namespaces(box):
     with pytest.raises(SandboxError, match="full sandbox is required"):
         run_shell("touch ran", box, namespaces=False, require_isolation=True)
@@ -183,8 +234,100 @@ def _sleepers():
     return found
 
 
+GRADER = """
+import os, sys
+from pathlib import Path
+from grader import defaults, sandbox
+sandbox.run(["/bin/sh", "-c", sys.argv[1]], box=Path(sys.argv[2]), env={"PATH": "/usr/bin:/bin"},
+            limits=defaults.limits(wall_seconds=300), namespaces=sys.argv[3] == "namespaces")
+"""
+
+
+@pytest.mark.parametrize("namespaces", [True, False], ids=["namespaces", "no-namespaces"])
+def test_runs_die_with_a_grader_killed_by_sigkill(box, tmp_path, namespaces):
+    """The launcher stays as the run's supervisor and hears of its parent's
+    death from the kernel: a 300 s run ends within seconds of it."""
+    if not namespaces and not AS_ROOT:
+        pytest.skip("without a PID namespace, only root can sweep the processes of another uid")
+    reaped = subprocess.run(
+        [sys.executable, "-m", "tests.reaper", "--signal", "KILL", "--when-started", "1001", "--settle", "1",
+         "--grace", "5", "--log", str(tmp_path / "log"), "--", sys.executable, "-c", GRADER,
+         textwrap.dedent(SLEEPER), str(box / "box"), "namespaces" if namespaces else "none"],
+        cwd=defaults.KIT_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    report = json.loads(reaped.stdout)
+    assert report["condition_met"] and report["returncode"] == -9, (report, (tmp_path / "log").read_text())
+    assert report["left"] == [], report["left"]
+
+
+def test_the_supervisor_keeps_the_wall_clock_when_its_parent_does_not(box, monkeypatch):
+    monkeypatch.setattr(sandbox, "SUPERVISOR_GRACE", 3 - LIMITS.wall_seconds)  # its clock: 3 s, the parent's: 20 s
+    outcome = run_shell(SLEEPER, box)
+    assert outcome.seconds < 10 and outcome.returncode == -9, outcome
+    assert not _sleepers(), "the detached sleeper survived"
+
+
+def test_stop_all_kills_the_runs_in_flight_and_refuses_new_ones(box):
+    stopped = []
+
+    def run():
+        try:
+            run_shell(SLEEPER, box)
+        except GradingStopped as error:
+            stopped.append(str(error))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not _sleepers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        sandbox.stop_all("asked by the test")
+        thread.join(timeout=10)
+        assert not thread.is_alive() and stopped == ["asked by the test"]
+        assert not _sleepers(), "the detached sleeper survived"
+        with pytest.raises(GradingStopped, match="asked by the test"):
+            run_shell("echo never", box)
+    finally:
+        sandbox.resume()
+    assert run_shell("echo again", box).returncode == 0
+
+
+def test_only_abandoned_working_folders_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    held = work_folder()
+    abandoned, young = tmp_path / (WORK_PREFIX + "abandoned"), tmp_path / (WORK_PREFIX + "young")
+    for folder in (abandoned, young):
+        (folder / "runs").mkdir(parents=True)
+    for folder in (held, abandoned):
+        os.utime(folder, (time.time() - 60, time.time() - 60))
+    assert remove_abandoned() == [abandoned]
+    assert held.is_dir() and young.is_dir() and not abandoned.exists()
+    remove_work_folder(held)
+    assert not held.exists()
+
+
+def test_scratch_folders_are_private_and_size_capped(box):
+    """A run's home and TMPDIR: what it writes there never reaches the
+    host's disk, and there is only so much room."""
+    scratch = box / "box" / "scratch"
+    scratch.mkdir()
+    code = f"""
+        for name in ("first", "second"):
+            try:
+                open({str(scratch)!r} + "/" + name, "wb").write(bytes(40 << 20))
+                print(name, "written")
+            except OSError as error:
+                print(name, "refused", error.strerror)
+    """
+    outcome = run_python(code, box, scratch=[scratch])
+    assert "first written" in outcome.output and "second refused No space left on device" in outcome.output, \
+        outcome.output
+    assert list(scratch.iterdir()) == []
+
+
 def test_flood_of_output_is_stopped_and_its_tail_kept(box):
-    limits = defaults.limits(wall_seconds=20)
+    limits = defaults.limits(wall_seconds=120)  # the flood, not the clock, must stop it
     code = "import sys\nfor i in range(10 ** 9):\n    sys.stdout.write(f'line {i}\\n')"
     outcome = run_python(code, box, limits=limits)
     assert outcome.stopped.startswith(f"printed more than {limits.output_bytes >> 20} MiB")

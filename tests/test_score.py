@@ -15,7 +15,9 @@ from grader.key import AnswerKey, KeyTest
 from grader.questions import BY_NAME
 from grader.run import Run
 from grader.sandbox import Walls
-from grader.score import score
+from grader.results import MAX_OUTPUT, gradescope
+from grader import score as scoring
+from grader.score import Grade, QuestionResult, score
 
 NODE = "tests_hidden/test_forward_ops.py::test_exp_forward[2x3]"
 VALUE = {"what": "exp of a 2x3 matrix", "hint": "elementwise", "tol": None, "dtype": True, "scored": True}
@@ -172,3 +174,23 @@ def test_a_run_that_cannot_start_says_why_without_the_suites_code(tmp_path):
         result = next(r for r in grade.results if r.question.name == "forward_ops")
         assert result.problem == f"the tests could not start (exit code 2): {expected}"
         assert "tests_hidden" not in result.problem
+
+
+def test_public_feedback_fits_gradescope_in_whole_lines_without_sandbox_paths():
+    box = "/tmp/needle-grade-abc/runs/box-xyz"
+    tests = tuple(
+        scoring.TestResult(nodeid=f"tests_public/test_forward_ops.py::test_exp[{i}]", suite="public",
+                   question="forward_ops", hint="", passed=False, score=0.0, max_score=1.0,
+                   reason=f"NotImplementedError: TODO in {box}/submission/needle/ops/ops_mathematic.py",
+                   details=f"{box}/suite/tests_public/test_forward_ops.py:41: in test_exp\n" + "x = 1\n" * 400
+                   + "../submission/needle/ops/ops_mathematic.py:141: NotImplementedError")
+        for i in range(40))
+    entry = gradescope(Grade((QuestionResult(BY_NAME["forward_ops"], "public", tests, ""),)), 1.0)["tests"][0]
+    output = entry["output"]
+    assert len(output) <= MAX_OUTPUT
+    assert "box-" not in output and "needle-grade" not in output
+    assert "TODO in needle/ops/ops_mathematic.py" in output and "\nneedle/ops/ops_mathematic.py:141" in output
+    last = output.splitlines()[-1]
+    shown = output.count("FAILED ")
+    assert 0 < shown < 40 and last.startswith(f"... and {40 - shown} more failing tests not shown")
+    assert all(line == "x = 1" for line in output.splitlines() if line.startswith("x ")), "a line cut in two"

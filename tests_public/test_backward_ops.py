@@ -145,7 +145,7 @@ def test_relu_gradient_at_exactly_zero_is_zero():
 
 
 def test_logsumexp_gradient_of_course_1e10_example_is_finite_softmax():
-    # The course's stability input (needle_api.md section 2).
+    # The course's stability input (the course's published test: hw2's logsumexp tests; docs/API.md section 3.5).
     z = np.array([[1e10, 1e9, 1e8, -10], [1e-10, 1e9, 1e8, -10]])
     check_gradients(ndl.ops.LogSumExp((0,)), [ndl.Tensor(z)], (4,), seed=1, what=" at inputs of size 1e10",
                     hint="the gradient is out_grad times exp(z - logsumexp(z)); computing "

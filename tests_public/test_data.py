@@ -1,5 +1,5 @@
 """Question "data": ``needle.data`` transforms, datasets and DataLoader
-(needle_api.md sections 3.1 and 6).
+(docs/API.md sections 4.1 and 7).
 
 - RandomFlipHorizontal(p): one ``np.random.rand()`` per call; flips an H x W x C
   image along W (axis 1) when that draw is < p.
@@ -188,7 +188,8 @@ def test_shuffle_uses_one_permutation_per_epoch():
 
 
 def test_course_shuffle_order():
-    # needle_api.md 9.4: seed 0, batch 1, the first ten items of a shuffled 100-item loader.
+    # The course's published test (hw2's test_dataloader_ndarray):
+    # seed 0, batch 1, the first ten items of a shuffled 100-item loader.
     ds = ndl.data.NDArrayDataset(np.arange(100, dtype=np.float32))
     seed_global(0)
     first_ten = [array_of(b[0]).reshape(-1) for _, b in zip(range(10), ndl.data.DataLoader(ds, 1, shuffle=True))]

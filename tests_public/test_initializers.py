@@ -1,10 +1,10 @@
 """Question "initializers": ``needle.init.xavier_uniform``, ``xavier_normal``,
 ``kaiming_uniform``, ``kaiming_normal``.
 
-The RNG contract (needle_api.md section 3): each initializer makes exactly one
+The RNG contract (docs/API.md section 4.1): each initializer makes exactly one
 draw from NumPy's legacy global stream, ``np.random.rand(fan_in, fan_out)`` or
 ``np.random.randn(fan_in, fan_out)`` (through ``init.rand`` / ``init.randn``),
-then scales it by the documented bound or std (section 3.3).
+then scales it by the documented bound or std (docs/API.md section 4.3).
 
 Each test seeds the global stream, calls the initializer and hands over what
 it returned (and, for the one-draw contract, where the stream stands after
@@ -18,7 +18,7 @@ from grader.box.initializers import DRAW, KAIMING, NAMES, NORMAL, UNIFORM, XAVIE
 from grader.box.record import check, observe
 
 FORMULA_HINT = ("draw once with init.{draw}(fan_in, fan_out, ...) (np.random.{draw}), with the bound or std of "
-                "needle_api.md section 3.3")
+                "docs/API.md section 4.3")
 
 VALUE_CASES = [
     # The course's seed-42 3x5 cases, the hidden seed-0 2x5 shape, and non-square shapes.
@@ -81,14 +81,14 @@ def test_uniform_large_draw_fills_the_bound(name):
     fan_in, fan_out = LARGE_FANS
     check(seeded_init(name, 1, fan_in, fan_out), what=f"{name}({fan_in}, {fan_out}) under a global seed (1)",
           hint="uniform over [-bound, bound): rand's low and high (or draw * 2 * bound - bound), with the bound "
-          "of needle_api.md section 3.3")
+          "of docs/API.md section 4.3")
 
 
 @pytest.mark.parametrize("name", NORMAL)
 def test_normal_large_draw_has_the_documented_std(name):
     fan_in, fan_out = LARGE_FANS
     check(seeded_init(name, 2, fan_in, fan_out), what=f"{name}({fan_in}, {fan_out}) under a global seed (2)",
-          hint="mean 0 and the std of needle_api.md section 3.3 (randn's std, not its variance)")
+          hint="mean 0 and the std of docs/API.md section 4.3 (randn's std, not its variance)")
 
 
 @pytest.mark.parametrize("gain", [0.5, 3.0])

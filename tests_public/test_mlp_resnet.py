@@ -1,5 +1,5 @@
 """Question "mlp_resnet": ``mlp_resnet.ResidualBlock``, ``MLPResNet``,
-``epoch`` and ``train_mnist`` (needle_api.md sections 7.2 and 9.4).
+``epoch`` and ``train_mnist`` (docs/API.md section 8.2; the course's published tests: hw2's test_mlp_*).
 
 - ResidualBlock(dim, hidden, norm, p) = Sequential(Residual(Sequential(
   Linear(dim, hidden), norm(hidden), ReLU(), Dropout(p), Linear(hidden, dim),
@@ -34,7 +34,7 @@ from grader.box.record import check, observe
 from mlp_resnet import MLPResNet, ResidualBlock, epoch, train_mnist
 
 ARCHITECTURE_HINT = ("build the modules in execution order (each Linear draws weight then bias) and follow "
-                     "needle_api.md 7.2 exactly: Linear, norm, ReLU, Dropout, Linear, norm inside Residual, then ReLU; "
+                     "API.md 8.2 exactly: Linear, norm, ReLU, Dropout, Linear, norm inside Residual, then ReLU; "
                      "MLPResNet's blocks are ResidualBlock(hidden_dim, hidden_dim // 2)")
 AVERAGE_HINT = ("average over samples: the sum of (batch loss * batch size) / the number of samples, not the mean of "
                 "batch losses")
@@ -160,7 +160,7 @@ def test_epoch_sets_eval_mode_without_optimizer_and_train_mode_with_one():
 
 @pytest.mark.mnist
 def test_course_eval_epoch_on_t10k(mnist_dir):
-    # The course's test_mlp_eval_epoch_1 (needle_api.md 9.4), model left in train mode.  The
+    # The course's published test (hw2's test_mlp_eval_epoch_1), model left in train mode.  The
     # model is built first: neither the dataset nor the loader draws random numbers.
     seed_global(1)
     model = MLPResNet(784, 10)

@@ -1,4 +1,4 @@
-"""Question "modules": ``needle.nn`` layers (needle_api.md sections 1.5, 3.1 and 4).
+"""Question "modules": ``needle.nn`` layers (docs/API.md sections 4.1, 5 and 5.1).
 
 Linear, Flatten, ReLU, Sequential, Residual, SoftmaxLoss, BatchNorm1d,
 LayerNorm1d and Dropout, plus Module's train()/eval(), and the course's
@@ -43,7 +43,8 @@ def test_linear_draws_weight_then_bias_with_kaiming_uniform(fan_in, fan_out, see
 
 
 def test_linear_course_bias_value():
-    # Published by the course (needle_api.md section 4): Linear(7, 4) under seed 1337.
+    # The course's published test (hw2's test_nn_linear_bias_init_1; docs/API.md section 5.2):
+    # Linear(7, 4) under seed 1337.
     seed_global(1337)
     layer = nn.Linear(7, 4)
     check(layer.bias, what="Linear(7, 4).bias under seed 1337 (course value)",
@@ -329,7 +330,8 @@ def test_dropout_masks_with_one_draw_and_rescales(p, seed):
 
 
 def test_dropout_course_value():
-    # Published by the course (needle_api.md section 4): seed 3, get_tensor(2, 3), p = 0.45.
+    # The course's published test (hw2's test_nn_dropout_forward_1; docs/API.md section 5.7):
+    # seed 3, get_tensor(2, 3), p = 0.45.
     seed_global(3)
     x = get_tensor(2, 3)
     check(nn.Dropout(0.45)(x), what="Dropout(0.45)(get_tensor(2, 3)) (course value)",
@@ -427,7 +429,7 @@ def test_float32_in_gives_float32_out_parameters_and_gradients(name):
                   hint=f"backward through {name}'s forward; the tests of {name} above say which part is off")
 
 
-# --- the course's end-to-end values with norm layers (needle_api.md 9.4) ----
+# --- the course's end-to-end values with norm layers (the course's published test: hw2's test_optim_*) ----
 #
 # The rows of the course's learn_model_1d whose model holds BatchNorm1d,
 # LayerNorm1d or Residual (the Linear-ReLU-Linear rows are in

@@ -1,7 +1,7 @@
 """Question "nn_epoch": ``simple_ml.nn_epoch(X, y, W1, W2, lr, batch)`` and
 ``simple_ml.softmax_regression_epoch(X, y, theta, lr, batch)``.
 
-Contract (needle_api.md section 7.1): X is an (m, n) float32 array and y an
+Contract (docs/API.md section 8.1): X is an (m, n) float32 array and y an
 (m,) integer array; the weights are Tensors.  The minibatches are
 X[0:batch], X[batch:2 batch], ... in order, without shuffling, the last one
 possibly partial.  For each batch the loss is the batch mean of the softmax

@@ -1,5 +1,5 @@
 """Question "optimizers": ``needle.optim.SGD`` and ``needle.optim.Adam``
-(needle_api.md section 5).
+(docs/API.md section 6).
 
 SGD(params, lr, momentum=β, weight_decay=λ):
     u <- β u + (1 - β) (grad + λ θ)     (u starts at 0; L2 weight decay coupled into the gradient)
@@ -17,7 +17,8 @@ steps, so they need neither modules nor backward.  Then: gradients are not
 changed, parameters without a gradient are skipped, everything stays a float32
 leaf, the live-tensor count does not grow with the number of steps,
 clip_grad_norm, and the course's ``learn_model_1d`` end-to-end run
-(needle_api.md 9.4) for its Linear-ReLU-Linear model, rebuilt here from
+(the course's published test: hw2's test_optim_sgd_* and test_optim_adam_*)
+for its Linear-ReLU-Linear model, rebuilt here from
 hand-made Parameters and needle ops (the rows whose model needs BatchNorm1d,
 LayerNorm1d or Residual are in test_modules.py).  The grader compares what
 they hand over with the reference's.
@@ -130,7 +131,7 @@ def test_step_does_not_change_the_gradients(opt_class, kwargs):
             observe(p.grad is before[i], what=f"parameter {i} keeps the same .grad Tensor across {name}.step() {step}",
                     hint=hint)
             observe(p.grad, what=f"parameter {i}'s .grad after {name}.step() {step}", hint=hint)
-            check(p, what=f"{name} parameter {i} after step {step}", hint="see needle_api.md section 5")
+            check(p, what=f"{name} parameter {i} after step {step}", hint="see docs/API.md section 6")
 
 
 @sgd_and_adam(["SGD", "Adam"])
@@ -167,7 +168,7 @@ def test_parameters_stay_float32_leaves_and_state_stays_float32_data(opt_class, 
                 hint="assign new data with p.data = ... (computed from detached values)")
         observe(bool(p.requires_grad), what=f"parameter {i}.requires_grad after {name}.step()",
                 hint="assign new data with p.data = ..., keeping the same Parameter")
-        check(p, what=f"{name} parameter {i} after three steps", hint="see needle_api.md section 5 for the update rules")
+        check(p, what=f"{name} parameter {i} after three steps", hint="see docs/API.md section 6 for the update rules")
     state = state_tensors(opt)
     observe(len(state), what=f"number of per-parameter state values {name} keeps",
             hint="one state entry per parameter (u for SGD; m and v for Adam)")
@@ -175,7 +176,7 @@ def test_parameters_stay_float32_leaves_and_state_stays_float32_data(opt_class, 
         observe(not isinstance(value, ndl.Tensor) or value.op is None,
                 what=f"{name}.{state_name} holds no graph (a detached value)", hint="detach the state")
         check(value, what=f"{name}.{state_name} after three steps",
-              hint="the state of needle_api.md section 5 (u for SGD; m and v for Adam), as detached data")
+              hint="the state of docs/API.md section 6.5 (u for SGD; m and v for Adam), as detached data")
 
 
 # --- live tensors do not grow with the number of steps -----------------------
@@ -204,7 +205,7 @@ def test_live_tensor_count_does_not_grow_with_steps(make_opt):
             "(.data / .detach() / .numpy()) so that no Tensor links back to earlier steps")
     for i, p in enumerate(params):
         check(p, what=f"parameter {i} after 50 steps with gradient 2 p + 1", tol="training",
-              hint="see needle_api.md section 5 for the update rules")
+              hint="see docs/API.md section 6 for the update rules")
 
 
 # --- SGD.clip_grad_norm -------------------------------------------------------
@@ -257,7 +258,7 @@ def test_sgd_clip_grad_norm_leaves_small_gradients_alone_then_step_uses_them():
               hint="theta <- theta - lr * u, with the gradients that clip_grad_norm left")
 
 
-# --- the course's end-to-end values (needle_api.md 9.4) ----------------------
+# --- the course's end-to-end values (the course's published test: hw2's test_optim_*) ---
 #
 # The course's learn_model_1d rows whose model is Sequential(Linear(64, 32),
 # ReLU(), Linear(32, 16)), rebuilt without nn modules: the four Parameters are
@@ -339,4 +340,4 @@ COURSE_CASES = [
 def test_course_learn_model_1d_values(opt_name, kwargs):
     loss = learn_mlp_1d(getattr(ndl.optim, opt_name), **kwargs)
     check(loss, what=f"learn_model_1d({opt_name}, {kwargs}) last loss", tol="training",
-          hint="see needle_api.md section 5 for the exact update rules; the unit tests above say which one is off")
+          hint="see docs/API.md section 6 for the exact update rules; the unit tests above say which one is off")

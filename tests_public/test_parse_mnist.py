@@ -1,6 +1,6 @@
 """Question "parse_mnist": ``simple_ml.parse_mnist(image_filename, label_filename)``.
 
-Contract (needle_api.md section 8): both files are gzipped IDX (big-endian
+Contract (docs/API.md section 9): both files are gzipped IDX (big-endian
 int32 header: magic 2051, count, 28, 28 for images; magic 2049, count for
 labels).  X is float32 of shape (N, 784), min-max scaled over the WHOLE
 dataset (smallest pixel -> 0.0, largest -> 1.0; for real MNIST that is

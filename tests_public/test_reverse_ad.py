@@ -114,7 +114,7 @@ def test_float32_graph_gives_float32_grads():
 
 
 def test_int64_second_order_course_case():
-    # needle_api.md section 9.3: y = x2*x2 + x2*x3 on int64 tensors (of drawn values).
+    # The course's published test (hw1's test_compute_gradient): y = x2*x2 + x2*x3 on int64 tensors (of drawn values).
     x2, x3 = ndl.Tensor(integers(-9, 10, (1,), seed=0)), ndl.Tensor(integers(-9, 10, (1,), seed=1))
     y = x2 * x2 + x2 * x3
     y.backward()

@@ -1,6 +1,7 @@
 """Question "softmax_loss": ``simple_ml.softmax_loss(Z, y_one_hot)``.
 
-Contract (needle_api.md sections 7.1 and 9.2): Z and y_one_hot are Tensors of
+Contract (docs/API.md section 8.1; the course's published test: hw1's
+test_softmax_loss_ndl): Z and y_one_hot are Tensors of
 one shape (batch, classes); the result is a single-value Tensor (0-d, or of
 size 1) holding the batch mean of log(sum_j exp(z_j)) - z_y, of Z's dtype, and
 differentiable with needle ops: d loss / dZ = (softmax(Z) - y_one_hot) / batch.
@@ -78,7 +79,7 @@ def test_large_logits_stay_finite_and_exact(scale):
 
 
 def test_course_logits_against_60000_labels():
-    # hw1's published check (needle_api.md 9.2): seed 0, Z = randn(60000, 10)
+    # The course's published test (hw1's test_softmax_loss_ndl): seed 0, Z = randn(60000, 10)
     # in float32 against the 60,000 training labels (2.7291998).  Here the
     # labels are drawn at random, of the training labels' shape and type (the
     # suite never decodes MNIST): the logits are the course's.

@@ -1,8 +1,8 @@
 """Question "topological sort": ``needle.autograd.find_topo_sort``.
 
 The order asked for is the post-order depth-first search that visits each
-node's inputs left to right and each node once, by identity (the API
-reference, section 1.4).  Graphs are built only from the given ops
+node's inputs left to right and each node once, by identity (docs/API.md
+section 2.5).  Graphs are built only from the given ops
 (EWiseAdd, AddScalar, EWiseMul, MulScalar), so that these tests need no other
 TODO code: the course graphs use ``-`` (a Negate node) and ``@``; here the
 Negate node becomes a ``(-1) * a`` MulScalar node and ``@`` becomes ``*``,

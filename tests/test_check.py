@@ -1,0 +1,118 @@
+"""The students' check.py, run from a fresh bundle: what it selects, what it
+says about each question, and how it reports code that cannot import or
+never ends."""
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.questions import QUESTIONS
+
+KIT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """The bundle unzipped, with MNIST copied in (mnist_fetch.py needs the network)."""
+    folder = tmp_path_factory.mktemp("check")
+    built = subprocess.run([sys.executable, "-m", "grader", "bundle", str(folder / "b.zip")],
+                           cwd=KIT, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    zipfile.ZipFile(folder / "b.zip").extractall(folder)
+    shutil.copytree(KIT / "data" / "mnist", folder / "data" / "mnist")
+    return folder
+
+
+def variant(student, name, path, old=None, new=None):
+    """A copy of the handout named ``name`` (returns its --needle-root option)
+    with ``old`` replaced by ``new`` in ``path``, or else ``path`` as in the reference."""
+    root = student / name
+    shutil.copytree(student / "handout", root)
+    if old is None:
+        shutil.copy(KIT / "reference" / path, root / path)
+    else:
+        text = (root / path).read_text()
+        assert text.count(old) == 1, f"{old!r} is not once in {path}"
+        (root / path).write_text(text.replace(old, new))
+    return f"--needle-root={name}"
+
+
+def check(student, *args, timeout=120):
+    return subprocess.run([sys.executable, "check.py", *args], cwd=student,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def table(out):
+    """question name -> its row's words, from the table."""
+    rows = out[out.index("Public tests by question"):].split("\n\n")[0].splitlines()[2:-1]
+    return {row.split()[0]: row for row in rows}
+
+
+def test_a_fresh_handout_is_not_started_everywhere_in_few_lines(student):
+    run = check(student)
+    assert run.returncode == 1, run.stdout[-3000:]
+    rows = table(run.stdout)
+    assert list(rows) == [q.name for q in QUESTIONS]
+    assert all("not started" in row for row in rows.values()), rows
+    assert "tests wait for TODOs" in run.stdout and "Failing tests" not in run.stdout
+    assert len(run.stdout.splitlines()) < 60, run.stdout
+
+
+def test_one_file_runs_only_that_file(student):
+    run = check(student, "tests_public/test_topo_sort.py")
+    assert list(table(run.stdout)) == ["topo_sort"], run.stdout
+
+
+def test_a_question_by_name_with_k_runs_only_its_selected_tests(student):
+    run = check(student, "forward_ops", "-k", "transpose")
+    rows = table(run.stdout)
+    assert list(rows) == ["forward_ops"], run.stdout
+    assert "/109" not in rows["forward_ops"], "-k selected nothing less"
+
+
+def test_an_unknown_question_is_a_usage_error_listing_the_questions(student):
+    run = check(student, "topo_sorting")
+    assert run.returncode == 2
+    assert "topo_sorting" in run.stderr and all(q.name in run.stderr for q in QUESTIONS), run.stderr
+
+
+def test_a_solved_question_is_done(student):
+    # The initializers' file holds them and nothing else.
+    root = variant(student, "initializers_done", "needle/init/init_initializers.py")
+    run = check(student, root, "initializers")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "done" in table(run.stdout)["initializers"]
+
+
+def test_a_syntax_error_is_reported_once_with_its_file_and_line(student):
+    root = variant(student, "syntax_error", "needle/autograd.py", "def find_topo_sort(", "def find_topo_sort(:")
+    run = check(student, root)
+    assert run.returncode == 1
+    assert run.stdout.count("SyntaxError") == 1, run.stdout
+    lines = (student / "syntax_error/needle/autograd.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "def find_topo_sort(:" in text)
+    assert f"syntax_error/needle/autograd.py:{line}" in run.stdout, run.stdout
+    assert "0/0" not in run.stdout, run.stdout
+
+
+def test_an_endless_loop_is_stopped_and_named(student):
+    todo = 'raise NotImplementedError("TODO (question topo_sort): find_topo_sort")'
+    root = variant(student, "endless", "needle/autograd.py", todo, "while True:\n        pass")
+    started = time.monotonic()
+    run = check(student, root, "topo_sort", "-k", "diamond", "--timeout", "2", timeout=60)
+    assert time.monotonic() - started < 30
+    assert run.returncode == 1
+    assert "in progress" in table(run.stdout)["topo_sort"]
+    said = " ".join(run.stdout.split())
+    assert "Stopped after 2 s" in said and "endless loop" in said, run.stdout
+    assert "endless/needle/autograd.py" in run.stdout and "in find_topo_sort" in run.stdout, run.stdout
+
+
+def test_verbose_streams_pytests_output_then_the_table(student):
+    run = check(student, "topo_sort", "--verbose")
+    assert "FAILED" in run.stdout and "NotImplementedError" in run.stdout, run.stdout[-3000:]
+    assert run.stdout.index("FAILED") < run.stdout.index("Public tests by question")
