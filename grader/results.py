@@ -1,21 +1,16 @@
 """Export a Grade: Gradescope's results.json, and a table for people."""
-import re
 from typing import Dict, List, Optional, Tuple
 
 from .questions import QUESTIONS
-from .score import Grade, QuestionResult
+from .score import Grade, QuestionResult, without_box_paths
 
 MAX_OUTPUT = 8000  # characters of one test entry's output
 MAX_DETAILS = 1500  # characters of one public test's failure message
-# Where a run's files were, which means nothing to a student: a traceback's
-# "/tmp/needle-grade-x/runs/box-y/submission/needle/autograd.py" (or
-# "../submission/needle/autograd.py") is "needle/autograd.py" in the submission.
-BOX_PATH = re.compile(r"(?:[^\s\"']*/box-[^/\s]+/|(?:\.\./)+)(?:submission|suite)/")
 
 
 def _details(text: str) -> str:
     """The end of a failure's message, in whole lines, without sandbox paths."""
-    text = BOX_PATH.sub("", text)
+    text = without_box_paths(text)
     if len(text) <= MAX_DETAILS:
         return text
     tail = text[-MAX_DETAILS:]
@@ -39,7 +34,7 @@ def _public_output(result: QuestionResult, room: int) -> str:
     blocks = []
     for test in result.tests:
         if not test.passed:
-            block = f"FAILED {test.nodeid}\n  {BOX_PATH.sub('', test.reason)[:MAX_DETAILS]}"
+            block = f"FAILED {test.nodeid}\n  {without_box_paths(test.reason)[:MAX_DETAILS]}"
             blocks.append(block + (f"\n{_details(test.details)}" if test.details else ""))
     return _fit(blocks, room)
 

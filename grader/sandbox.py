@@ -498,13 +498,9 @@ def sweep_ledger(ledger: Path) -> None:
 
 def _remove_files_of(uid: int, folders: Iterable[str]) -> None:
     """Remove what ``uid`` left at the top of shared folders (without
-    namespaces it shares them with every other run)."""
-    _remove_files(folders, lambda owner: owner == uid)
-
-
-def _remove_files(folders: Iterable[str], owned_by) -> None:
-    # ``rm`` walks deep trees without recursion limits and never follows
-    # links; one ``rm`` per thousand entries, however many a run left.
+    namespaces it shares them with every other run).  ``rm`` walks deep
+    trees without recursion limits and never follows links; one ``rm`` per
+    thousand entries, however many a run left."""
     found = []
     for folder in folders:
         try:
@@ -514,7 +510,7 @@ def _remove_files(folders: Iterable[str], owned_by) -> None:
         for name in names:
             path = os.path.join(folder, name)
             try:
-                if owned_by(os.lstat(path).st_uid):
+                if os.lstat(path).st_uid == uid:
                     found.append(path)
             except OSError:
                 continue

@@ -183,6 +183,16 @@ SIGNALS = {
 }
 
 
+# Where a run's files were, which means nothing to a student: a traceback's
+# "/tmp/needle-grade-x/runs/box-y/submission/needle/autograd.py" (or
+# "../submission/needle/autograd.py") is "needle/autograd.py" in the submission.
+BOX_PATH = re.compile(r"(?:[^\s\"']*/box-[^/\s]+/|(?:\.\./)+)(?:submission|suite)/")
+
+
+def without_box_paths(text: str) -> str:
+    return BOX_PATH.sub("", text)
+
+
 def _run_problem(run: Optional[Run], suite: str, missing: str) -> str:
     if run is None:
         return missing
@@ -201,7 +211,7 @@ def _run_problem(run: Optional[Run], suite: str, missing: str) -> str:
         if suite == "hidden":  # nothing the submission printed: the public tests show the error
             return (f"the tests could not start (exit code {run.returncode}): importing your code failed; "
                     f"the public tests of this question show the error")
-        error = re.sub(r"\S*/submission/", "", collection_error(run.output_tail))  # paths inside the box
+        error = without_box_paths(collection_error(run.output_tail))
         return f"the tests could not start (exit code {run.returncode}): {error or 'see the output above'}"
     return ""
 
