@@ -7,6 +7,8 @@ from pathlib import Path
 from . import defaults, handout
 from .errors import GraderError, GradingStopped
 
+VISIBILITIES = ("after_due_date", "after_published", "visible")  # Gradescope's, for the hidden suite
+
 
 def _handout(args) -> int:
     from . import key
@@ -88,7 +90,7 @@ def _grade(args) -> int:
         grade.write_json(args.out, grade.stopped_results(str(stop)))
         raise
     data = grade.grade(args.submission, args.out, key=answer_key, suites=args.suites, mnist_dir=args.mnist_dir,
-                       **_grading_options(args))
+                       hidden_visibility=args.hidden_visibility, **_grading_options(args))
     print(data["output"])
     print(f"\nwrote {args.out}")
     return 0
@@ -111,23 +113,48 @@ def _audit(args) -> int:
 def _batch(args) -> int:
     from . import batch
 
-    print(batch.batch(args.submissions, args.out, key=_key(args), suites=args.suites,
-                      mnist_dir=args.mnist_dir, jobs=args.jobs, **_grading_options(args)))
-    print(f"\nwrote {args.out}/<student>.json, scores.csv and summary.txt")
+    batch.entries(args.submissions)  # a wrong folder is told at once, not after building the key
+    text = batch.batch(args.submissions, args.out, key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir,
+                       jobs=args.jobs, force=args.force, only=args.only, roster=args.roster,
+                       gradebook_column=args.gradebook_column, progress=batch.Progress(), **_grading_options(args))
+    print(text)
+    print(f"\nwrote {args.out}/: <student>.json, scores.csv, report.html, summary.txt"
+          + (", gradebook.csv (Canvas's gradebook import)" if args.roster else ""))
+    return 0
+
+
+def _similar(args) -> int:
+    from . import similar
+
+    if args.top < 1:
+        raise GraderError(f"--top {args.top}: the number of pairs shown is 1 or more")
+    # The handout is the code every student was given: it counts for nobody.
+    print(similar.run(args.submissions, top=args.top, boilerplate=defaults.HANDOUT, out=args.out))
     return 0
 
 
 def _gradescope(args) -> int:
-    from . import gradescope
+    from . import gradescope, results
 
-    names = gradescope.build(args.out, mnist_dir=args.mnist_dir, key_dir=args.key_dir)
-    print(f"wrote {args.out} ({len(names)} files); upload it as the autograder of a Gradescope assignment")
+    options = {"mnist_dir": args.mnist_dir, "key_dir": args.key_dir, "hidden_visibility": args.hidden_visibility}
+    if args.check:
+        built = gradescope.check(args.out, **options)
+        print(f"{args.out} is up to date (built from {built.commit or 'a checkout without git'}; hidden tests "
+              f"shown {results.HIDDEN_SHOWN[built.hidden_visibility]})")
+        return 0
+    names = gradescope.build(args.out, **options)
+    print(f"wrote {args.out} ({len(names)} files); upload it as the autograder of a Gradescope assignment; "
+          f"students see the hidden tests' results {results.HIDDEN_SHOWN[args.hidden_visibility]}")
     return 0
 
 
 def _grading_options(args) -> dict:
     return {"limits": defaults.limits(args.timeout), "budget": args.budget, "workers": args.workers,
             "require_isolation": args.require_isolation}
+
+
+def _names(text: str) -> list:
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _seconds(text: str) -> float:
@@ -171,7 +198,7 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("expected", help="write the values files that local runs of the suites compare with")
     p.add_argument("--suites", type=_suites, default=("public",), help="default: public (hidden ones are for "
                    "the kit's developers, never shipped)")
-    p.add_argument("--questions", type=lambda text: [n.strip() for n in text.split(",") if n.strip()], default=[],
+    p.add_argument("--questions", type=_names, default=[],
                    help="only these questions (comma-separated; default: all)")
     p.add_argument("--mnist-dir", type=Path, default=defaults.MNIST_DIR, help="the MNIST files (default: %(default)s)")
     p.set_defaults(run=_expected)
@@ -190,6 +217,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("submission", type=Path, help="a folder with needle/ and apps/, or a .zip / .tar.gz of one")
     p.add_argument("--out", type=Path, default=Path("results.json"), help="default: %(default)s")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
+    p.add_argument("--hidden-visibility", choices=VISIBILITIES, default="visible",
+                   help="Gradescope's visibility of the hidden suite's entries (default: %(default)s; the "
+                        "autograder zip's run_autograder passes what `gradescope --hidden-visibility` chose)")
     _add_grading_options(p)
     _add_key_options(p)
     p.set_defaults(run=_grade)
@@ -197,7 +227,7 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("audit", help="grade the bug gallery (tests/bugs.py): does every bug lose points on its question?")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
     p.add_argument("--jobs", type=int, default=1, help="bugs graded at once (default: %(default)s)")
-    p.add_argument("--bugs", type=lambda text: [n.strip() for n in text.split(",") if n.strip()], default=None,
+    p.add_argument("--bugs", type=_names, default=None,
                    help="only these bugs (comma-separated names; default: all)")
     p.add_argument("--out", type=Path, default=None, help="keep each bug's results.json in this folder as <bug>.json")
     _add_key_options(p)
@@ -208,12 +238,37 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="where results, scores.csv and summary.txt go")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
     p.add_argument("--jobs", type=int, default=1, help="students graded at once (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="regrade every student, even those whose results are "
+                   "current (by default a result is reused while the submission, the key, the suites, the "
+                   "options and the grader are unchanged)")
+    p.add_argument("--only", type=_names, default=None, metavar="NAMES",
+                   help="grade only these students afresh (comma-separated entry names); keep the others' results")
+    p.add_argument("--roster", type=Path, default=None, help="a CSV mapping submissions to students (columns: "
+                   "submission, and any of id, sis_user_id, sis_login_id, name, email, section): adds them to "
+                   "scores.csv, lists students with no submission, writes gradebook.csv for Canvas")
+    p.add_argument("--gradebook-column", default=defaults.GRADEBOOK_COLUMN,
+                   help="the assignment's column in gradebook.csv (default: %(default)s)")
     _add_grading_options(p)
     _add_key_options(p)
     p.set_defaults(run=_batch)
 
+    p = commands.add_parser("similar", help="rank every pair of students of a class by how much of their own "
+                            "code matches (near-copies first)")
+    p.add_argument("submissions", type=Path, metavar="CLASS_DIR", help="a folder with one folder or archive "
+                   "per student")
+    p.add_argument("--top", type=int, default=10, metavar="N", help="pairs shown (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write copydetect's HTML report of the "
+                   "matching files there, as report.html")
+    p.set_defaults(run=_similar)
+
     p = commands.add_parser("gradescope", help="make Gradescope's autograder zip (grader, suites, key)")
     p.add_argument("out", type=Path, nargs="?", default=Path("autograder.zip"), help="default: %(default)s")
+    # Hidden tests exist so that the suite is not an oracle to submit against
+    # until the deadline: by default students see their results after it.
+    p.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_due_date", help="when students see the hidden tests' results (Gradescope's "
+                   "test visibility; the public tests' are always shown at once; default: %(default)s)")
+    p.add_argument("--check", action="store_true", help="build nothing: say whether OUT is what this command "
+                   "would build now (the same answer key, grader, suites and options); exit 1 if not")
     _add_key_options(p)
     p.set_defaults(run=_gradescope)
     return top

@@ -6,6 +6,7 @@ becomes a results file with score 0).
     ├── MarkerError           unbalanced, nested or inline solution markers (file:line)
     ├── QuestionMappingError  a solution region in no question, or in several
     ├── HandoutOutOfSyncError handout/ differs from what reference/ generates
+    ├── AutograderError       the Gradescope zip is not what `gradescope` builds now, or asks for an unknown setting
     ├── AnswerKeyError        the reference fails its own suites: no key can be built
     ├── SubmissionError       a submission that cannot be graded (no needle/, bad archive, ...)
     ├── SandboxError          the machine refused a wall that student code must not run without
@@ -27,6 +28,12 @@ class QuestionMappingError(GraderError):
 
 class HandoutOutOfSyncError(GraderError):
     """handout/ is not what reference/ generates."""
+
+
+class AutograderError(GraderError):
+    """The Gradescope autograder zip is out of date with the kit (or
+    missing, or records nothing of what it was built from), or its
+    run_autograder asks ``grade`` for a setting it does not know."""
 
 
 class AnswerKeyError(GraderError):

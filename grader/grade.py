@@ -62,9 +62,11 @@ def stopped_message(why: str, what: str = "these tests") -> str:
 
 def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path,
           limits: Limits = defaults.LIMITS, budget: float = defaults.BUDGET, workers: int = defaults.WORKERS,
-          secrets: Iterable[Path] = (), require_isolation: bool = False) -> dict:
+          secrets: Iterable[Path] = (), require_isolation: bool = False,
+          hidden_visibility: str = "visible") -> dict:
     """Grade ``submission`` and write Gradescope's results to ``out``;
     returns them.  An ungradable submission gets score 0 and a message.
+    The hidden suite's entries get ``hidden_visibility`` (Gradescope's).
     Each run sees nothing of the machine but its box; the answer key, the
     folder of ``out`` and ``secrets`` are checked to be out of its reach.
     Stopped (KeyboardInterrupt or GradingStopped, from a signal or
@@ -82,7 +84,8 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
             data = results.gradescope(None, time.monotonic() - budget.started, error=str(error))
         else:
             grading = _Grading(root, work, out, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits,
-                               budget=budget, secrets=secrets, require_isolation=require_isolation)
+                               budget=budget, secrets=secrets, require_isolation=require_isolation,
+                               hidden_visibility=hidden_visibility)
             data = grading.run_all(workers, label=str(submission))
     except (KeyboardInterrupt, GradingStopped) as error:
         stop = error if isinstance(error, GradingStopped) else GradingStopped("interrupted")
@@ -123,10 +126,11 @@ class _Grading:
     """The runs of one implementation root, and the results they make so far."""
 
     def __init__(self, root: Path, work: Path, out: Path, *, key: AnswerKey, suites, mnist_dir: Path,
-                 limits: Limits, budget: Budget, secrets, require_isolation: bool):
+                 limits: Limits, budget: Budget, secrets, require_isolation: bool, hidden_visibility: str = "visible"):
         self.root, self.work, self.out, self.key, self.suites = root, work, out, key, suites
         self.mnist_dir, self.limits, self.budget = mnist_dir, limits, budget
         self.secrets, self.require_isolation = secrets, require_isolation
+        self.hidden_visibility = hidden_visibility
         self.staged = stage_mnist(mnist_dir, work)
         self.runs = {}
         self.scored = {}  # score.score's cache: each run is scored once
@@ -147,9 +151,13 @@ class _Grading:
     def report(self, missing: str) -> dict:
         walls = Walls.weakest(run.walls for run in self.runs.values() if run is not None)
         grade = score.score(self.key, self.runs, self.suites, self.mnist_dir, missing=missing, cache=self.scored)
+        # failed: for the class report (batch), never shown to the student
         return results.gradescope(grade, time.monotonic() - self.budget.started,
                                   extra={"isolation": {**walls.describe(), "limits": self.limits.describe(),
-                                                       "budget": f"{self.budget.seconds:g} s"}})
+                                                       "budget": f"{self.budget.seconds:g} s"},
+                                         "failed": [f"{r.suite}:{t.nodeid}" for r in grade.results
+                                                    for t in r.tests if not t.passed]},
+                                  hidden_visibility=self.hidden_visibility)
 
     def run_all(self, workers: int, label: str) -> dict:
         # Longest first (the reference's time), so that the budget cuts short runs, if any.

@@ -6,17 +6,21 @@ and a ``raise NotImplementedError`` naming the task and its question, at the
 region's indentation.  Only files matching ``HANDOUT_GLOBS`` are copied.
 """
 import ast
+import difflib
 import fnmatch
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from .defaults import HANDOUT_GLOBS
+from .defaults import HANDOUT, HANDOUT_GLOBS, KIT_ROOT, REFERENCE
 from .errors import HandoutOutOfSyncError, MarkerError, QuestionMappingError
 from .questions import QUESTIONS, Question
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
+# Lines of diff that ``check`` shows: enough to see what drifted, short enough to read.
+MAX_DIFF_LINES = 200
 
 
 @dataclass(frozen=True)
@@ -164,20 +168,52 @@ def write(reference: Path, out: Path) -> List[str]:
 
 
 def check(reference: Path, out: Path) -> None:
-    """Raise HandoutOutOfSyncError naming each file of ``out`` that differs
-    from what ``reference`` generates."""
+    """Raise HandoutOutOfSyncError naming each file of ``out`` that is
+    missing, extra or differs from what ``reference`` generates, with a
+    unified diff of the ones that differ (what ``write`` would change)."""
     handout = generate(reference)
     present = set(handout_files(out)) if out.exists() else set()
     problems = [f"missing: {p}" for p in sorted(set(handout) - present)]
     problems += [f"not generated from the reference: {p}" for p in sorted(present - set(handout))]
-    problems += [
-        f"differs: {p}"
-        for p in sorted(present & set(handout))
-        if (out / p).read_text(encoding="utf-8") != handout[p]
-    ]
+    diff = []
+    for path in sorted(present & set(handout)):
+        text = (out / path).read_text(encoding="utf-8", errors="replace")
+        if text != handout[path]:
+            problems.append(f"differs: {path}")
+            diff += _diff(text, handout[path], _shown(out / path), f"generated from {_shown(reference / path)}")
     if problems:
+        if len(diff) > MAX_DIFF_LINES:
+            diff = diff[:MAX_DIFF_LINES] + [f"... {len(diff) - MAX_DIFF_LINES} more lines"]
         raise HandoutOutOfSyncError(
-            f"{out} is out of sync with {reference}:\n  "
+            f"{_shown(out)} is out of sync with {_shown(reference)}:\n  "
             + "\n  ".join(problems)
-            + "\nEdit reference/ (never handout/), then run: python -m grader handout"
+            + "".join(f"\n{line}" for line in diff)
+            + f"\n{_shown(out)} is generated: edit {_shown(reference)}, never {_shown(out)}."
+            + f"\nRun: {_command(reference, out)}"
         )
+
+
+def _diff(old: str, new: str, old_name: str, new_name: str) -> List[str]:
+    """A unified diff, one line per item, marking a last line with no
+    newline as diff does (otherwise such a change would show no change)."""
+    lines = []
+    for line in difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), old_name, new_name):
+        lines.append(line.rstrip("\n"))
+        if not line.endswith("\n"):
+            lines.append("\\ No newline at end of file")
+    return lines
+
+
+def _command(reference: Path, out: Path) -> str:
+    """The command that writes ``out`` from ``reference``."""
+    command = "python -m grader handout"
+    if reference.resolve() != REFERENCE:
+        command += f" --reference {shlex.quote(_shown(reference))}"
+    if out.resolve() != HANDOUT:
+        command += f" --out {shlex.quote(_shown(out))}"
+    return command
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the kit's people know it: relative to the kit when inside it."""
+    return str(path.relative_to(KIT_ROOT)) if path.is_relative_to(KIT_ROOT) else str(path)

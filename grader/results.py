@@ -1,4 +1,5 @@
 """Export a Grade: Gradescope's results.json, and a table for people."""
+import re
 from typing import Dict, List, Optional, Tuple
 
 from .questions import QUESTIONS
@@ -6,10 +7,23 @@ from .score import Grade, QuestionResult, without_box_paths
 
 MAX_OUTPUT = 8000  # characters of one test entry's output
 MAX_DETAILS = 1500  # characters of one public test's failure message
+# When students see the hidden suite's entries (Gradescope's test visibility:
+# https://gradescope-autograders.readthedocs.io/en/latest/specs/), in words.
+HIDDEN_SHOWN = {"after_due_date": "after the due date", "after_published": "once the grades are published",
+                "visible": "at once"}
+
+
+# A frame of the test or of the submission in a traceback: the frames before
+# the first are pytest's own.
+BOX_FRAME = re.compile(r'^  File "[^"]*/box-[^/"]+/(?:submission|suite)/', re.MULTILINE)
 
 
 def _details(text: str) -> str:
-    """The end of a failure's message, in whole lines, without sandbox paths."""
+    """The end of a failure's message, in whole lines, from the first frame
+    of the test, without sandbox paths."""
+    first = BOX_FRAME.search(text)
+    if first and text.startswith("Traceback"):
+        text = "Traceback (most recent call last):\n" + text[first.start():]
     text = without_box_paths(text)
     if len(text) <= MAX_DETAILS:
         return text
@@ -45,7 +59,7 @@ def _hidden_output(result: QuestionResult, room: int) -> str:
                  for test in result.tests if not test.passed], room)
 
 
-def _entry(number: str, result: QuestionResult) -> dict:
+def _entry(number: str, result: QuestionResult, visibility: str = "visible") -> dict:
     passed = sum(t.passed for t in result.tests)
     summary = f"{passed} of {len(result.tests)} {result.suite} tests passed."
     if result.problem:
@@ -62,14 +76,17 @@ def _entry(number: str, result: QuestionResult) -> dict:
         "score": round(result.score, 4),
         "max_score": round(result.max_score, 4),
         "status": "passed" if passed == len(result.tests) else "failed",
-        "visibility": "visible",
+        "visibility": visibility,
         "output": output,
     }
 
 
-def gradescope(grade: Optional[Grade], seconds: float, *, error: str = "", extra: dict = None) -> dict:
+def gradescope(grade: Optional[Grade], seconds: float, *, error: str = "", extra: dict = None,
+               hidden_visibility: str = "visible") -> dict:
     """Gradescope's results.json for a grade, or for a submission that could
-    not be graded (``error`` says what to fix; score 0)."""
+    not be graded (``error`` says what to fix; score 0).  The hidden suite's
+    entries get ``hidden_visibility`` (a key of HIDDEN_SHOWN); until they
+    are shown, the overall output tells the public tests' points only."""
     if grade is None:
         return {
             "score": 0.0,
@@ -83,7 +100,8 @@ def gradescope(grade: Optional[Grade], seconds: float, *, error: str = "", extra
     order = {q.name: i for i, q in enumerate(QUESTIONS, start=1)}
     suites = sorted({r.suite for r in grade.results}, key=("public", "hidden").index)
     tests = [
-        _entry(f"{order[r.question.name]}.{suites.index(r.suite) + 1}", r)
+        _entry(f"{order[r.question.name]}.{suites.index(r.suite) + 1}", r,
+               "visible" if r.suite == "public" else hidden_visibility)
         for r in grade.results
         if r.tests or r.max_score
     ]
@@ -91,13 +109,22 @@ def gradescope(grade: Optional[Grade], seconds: float, *, error: str = "", extra
     return {
         "score": total,
         "execution_time": round(seconds, 1),
-        "output": f"Score {total:g} of {grade.max_score:g}.\n\n" + table(grade),
+        "output": _overall_output(grade, total, hidden_visibility),
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
         "extra_data": extra or {},
     }
+
+
+def _overall_output(grade: Grade, total: float, hidden_visibility: str) -> str:
+    if hidden_visibility == "visible":
+        return f"Score {total:g} of {grade.max_score:g}.\n\n" + table(grade)
+    # Students see this at once: nothing in it may come from a hidden test.
+    public = Grade(tuple(r for r in grade.results if r.suite == "public"))
+    return (f"Public tests: {public.score:g} of {public.max_score:g} points. The hidden tests' results are "
+            f"shown {HIDDEN_SHOWN[hidden_visibility]}.\n\n" + table(public))
 
 
 def points_by_question(results: dict) -> Dict[str, Tuple[float, float]]:

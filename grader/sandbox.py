@@ -283,7 +283,7 @@ def _start(command, config, env, limits, started):
         if _STOP["why"]:  # stop_all came between the check in run() and now
             _kill_group(process.pid)
     tail = _Tail(process.stdout, limits.output_kept, limits.output_bytes, lambda: _kill_group(process.pid))
-    stopped = ""
+    stopped, status = "", {}
     try:
         status = _read_status(status_read)
         try:
@@ -300,7 +300,9 @@ def _start(command, config, env, limits, started):
         process.wait()
         with _LIVE_LOCK:
             del _LIVE[process.pid]
-        if config["uid"] is not None:
+        # In its own PID namespace, every process of the run died with it (the
+        # check inside saw the namespace before anything ran): no sweep needed.
+        if config["uid"] is not None and not status.get("pid_namespace"):
             _sweep(config["uid"])  # before the output ends: an escaped process may hold it open
         tail.finish()
     return status, process, tail, stopped

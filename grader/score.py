@@ -186,7 +186,10 @@ SIGNALS = {
 # Where a run's files were, which means nothing to a student: a traceback's
 # "/tmp/needle-grade-x/runs/box-y/submission/needle/autograd.py" (or
 # "../submission/needle/autograd.py") is "needle/autograd.py" in the submission.
-BOX_PATH = re.compile(r"(?:[^\s\"']*/box-[^/\s]+/|(?:\.\./)+)(?:submission|suite)/")
+# Each match starts where a path does (after a space, a quote or the start):
+# tried from every character of a long word (traceback's ^^^^ lines), the
+# search took quadratic time, most of a grading's own CPU.
+BOX_PATH = re.compile(r"(?:(?<![^\s\"'])[^\s\"']*/box-[^/\s]+/|(?<![^\s\"'/.])(?:\.\./)+)(?:submission|suite)/")
 
 
 def without_box_paths(text: str) -> str:

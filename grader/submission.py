@@ -20,6 +20,8 @@ from .errors import SubmissionError
 GRADED_FOLDERS = ("needle", "apps")
 MAX_FILES = 2000
 MAX_BYTES = 50 << 20
+# One Python file: the handout's largest is a few dozen KiB.
+MAX_SOURCE = 1 << 20
 # Graded code lives a few folders deep in needle/ and apps/: deeper or longer
 # paths are refused before any folder is made, so that no walk (ours, or the
 # clean-up's rmtree) meets Python's recursion limit or the system's PATH_MAX.
@@ -177,18 +179,103 @@ def _extract(archive: Path, out: Path) -> None:
 # --- folders --------------------------------------------------------------------
 
 
-def _find_root(folder: Path) -> Path:
-    """``folder`` or its single top folder (not a link), whichever holds needle/."""
+def _searched(entry: os.DirEntry) -> bool:
+    """A folder (not a link) that may hold the graded code: not a cache, a
+    dot folder or macOS's __MACOSX copies (whose needle/ is no package)."""
+    return (entry.is_dir(follow_symlinks=False) and not entry.name.startswith((".", "__MACOSX"))
+            and entry.name != "__pycache__")
+
+
+def _is_package(top: Path, path: PurePosixPath) -> bool:
+    """``path`` holds an __init__.py that is a regular file (lstat: a FIFO or a link is none)."""
     try:
-        if (folder / "needle").is_dir():
-            return folder
-        entries = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-        if len(entries) == 1 and not entries[0].is_symlink() and (entries[0] / "needle").is_dir():
-            return entries[0]
+        return stat.S_ISREG(os.lstat(top.joinpath(*path.parts, "__init__.py")).st_mode)
+    except OSError:
+        return False
+
+
+def _scan(top: Path, folder: PurePosixPath, budget: _Budget) -> List[os.DirEntry]:
+    """The entries of ``folder`` (a path from ``top``), by name, taken from ``budget``."""
+    if folder.parts:
+        _path(str(folder), "the submission")  # too deep, too long or not UTF-8: refused before it is read
+    try:
+        with os.scandir(top.joinpath(*folder.parts)) as scan:  # past MAX_FILES entries, the budget refuses
+            entries = sorted(islice(scan, MAX_FILES + 1), key=lambda entry: entry.name)
     except OSError as error:
-        raise SubmissionError(f"the submission's folder cannot be read ({error.strerror}); make it readable "
-                              f"and submit again.") from None
-    raise SubmissionError(f"no needle/ folder at the top of the submission or inside one folder. {WHAT_TO_SUBMIT}")
+        where = f"the folder {folder}/" if folder.parts else "the submission's folder"
+        raise SubmissionError(f"{where} cannot be read ({error.strerror}); make it readable and submit "
+                              f"again.") from None
+    budget.take(len(entries), 0)
+    return entries
+
+
+def _levels(top: Path) -> Iterator[List[Tuple[PurePosixPath, List[os.DirEntry]]]]:
+    """The folders under ``top``, breadth-first, a level at a time: each with
+    its path from ``top`` and its entries.  Types come from lstat, links are
+    never followed, and a needle/ package is not searched inside; _path and
+    one budget of MAX_FILES entries keep a hostile tree shallow and quick."""
+    budget = _Budget("the submission")
+    level = [PurePosixPath()]
+    while level:
+        scanned = [(folder, _scan(top, folder, budget)) for folder in level]
+        yield scanned
+        level = [folder / entry.name for folder, entries in scanned for entry in entries
+                 if _searched(entry) and not (entry.name == "needle" and _is_package(top, folder / entry.name))]
+
+
+def _at(folder: PurePosixPath) -> str:
+    """Where ``folder`` is, for a message: from the submission's top, never the grader's folders."""
+    return "at the top of the submission" if len(folder.parts) == 1 else f"at {_shown(str(folder))}"
+
+
+def _listed(names: List[str], most: int = 5) -> str:
+    shown = ", ".join(_shown(name) for name in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _find_root(top: Path) -> Path:
+    """The folder under ``top`` that holds the graded code: the parent of the
+    shallowest needle/ package, which must be the only one at its depth and
+    have apps/ beside it.  Only a tie is refused: a deeper copy (an old
+    attempt, a build folder) never stands in the way of the handout's layout."""
+    packages, bare, apps = [], [], []  # needle/ with and without __init__.py, apps/
+    levels = _levels(top)
+    for level in levels:
+        for folder, entries in level:
+            for entry in filter(_searched, entries):
+                path = folder / entry.name
+                if entry.name == "needle":
+                    (packages if _is_package(top, path) else bare).append(path)
+                elif entry.name == "apps":
+                    apps.append(path)
+        if packages:
+            break
+    if len(packages) > 1:
+        raise SubmissionError(f"the submission holds {len(packages)} needle/ folders at the same depth "
+                              f"({_listed([str(path) for path in packages])}) and the grader cannot tell which "
+                              f"one to grade: submit only one. {WHAT_TO_SUBMIT}")
+    if not packages:
+        if bare:
+            where = str(bare[0]) if str(bare[0]).isprintable() else _shown(str(bare[0]))
+            raise SubmissionError(f"{where}/__init__.py is missing from the submission. {WHAT_TO_SUBMIT}")
+        at_top = [entry.name + ("/" if entry.is_dir(follow_symlinks=False) else "")
+                  for entry in _scan(top, PurePosixPath(), _Budget("the submission"))]
+        holds = f"its top holds {_listed(at_top)}" if at_top else "it is empty"
+        raise SubmissionError(f"no needle/ folder (holding __init__.py) anywhere in the submission; {holds}. "
+                              f"{WHAT_TO_SUBMIT}")
+    needle = packages[0]
+    beside = needle.parent / "apps"
+    if beside in apps:
+        return top.joinpath(*needle.parent.parts)
+    try:  # say where apps/ is, if it is deeper: as far as the budget lets the search go
+        for level in levels:
+            apps += [folder / entry.name for folder, entries in level for entry in entries
+                     if entry.name == "apps" and _searched(entry)]
+    except SubmissionError:
+        pass
+    elsewhere = f"apps/ is {', '.join(_at(path) for path in apps[:5])}" if apps else "the submission holds no apps/"
+    raise SubmissionError(f"found needle/ {_at(needle)} but no apps/ beside it; {elsewhere}. The two must be "
+                          f"side by side. {WHAT_TO_SUBMIT}")
 
 
 def _walk(top: Path) -> Iterator[Tuple[Path, PurePosixPath, bool]]:
@@ -270,6 +357,13 @@ def prepare(submission: Path, work: Path) -> Path:
     _copy_graded(found, root)
     if not (root / "needle" / "__init__.py").is_file():
         raise SubmissionError(f"needle/__init__.py is missing from the submission. {WHAT_TO_SUBMIT}")
+    # Compiled below in the grader's own process, at ~200 bytes of memory per byte.
+    large = [f"{p.relative_to(root).as_posix()}: {p.stat().st_size >> 10} KiB" for p in sorted(root.rglob("*.py"))
+             if p.is_file() and p.stat().st_size > MAX_SOURCE]
+    if large:
+        raise SubmissionError(f"each Python file of a submission may hold at most {MAX_SOURCE >> 10} KiB (the "
+                              f"handout's are a few dozen KiB):\n  " + "\n  ".join(large[:10])
+                              + f"\nRemove or shorten it and submit again. {WHAT_TO_SUBMIT}")
     errors = _syntax_errors(root)
     if errors:
         raise SubmissionError(

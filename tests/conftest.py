@@ -18,3 +18,12 @@ def answer_key(mnist_dir) -> Path:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return key_dir
+
+
+@pytest.fixture
+def remove_deep_trees(tmp_path):
+    """Removes ``tmp_path`` after the test with rm, which walks any depth:
+    pytest's own clean-up (shutil.rmtree) recurses, and a hostile folder
+    chain deeper than the recursion limit would crash a later session."""
+    yield
+    subprocess.run(["rm", "-rf", str(tmp_path)], check=False)

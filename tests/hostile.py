@@ -533,12 +533,27 @@ def _forge(recorder, got, meta):
 """
 
 
-def _embedded(name: str, files: dict) -> str:
-    """A module of ``files`` (name to bytes), embedded as base64."""
+def _data_module(package: Path, files: dict) -> None:
+    """A package ``package`` whose FILES maps each name of ``files`` to its
+    bytes, embedded as base64 and split over modules of 600 KB: only Python
+    files reach the box, each of at most 1 MiB, so that is how a student
+    would ship data."""
     import base64
 
-    items = ",\n".join(f"    {k!r}: {base64.b64encode(v).decode()!r}" for k, v in files.items())
-    return f"import base64 as _b64\n\nFILES = {{\n{items}\n}}\nFILES = {{k: _b64.b64decode(v) for k, v in FILES.items()}}\n"
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in files.items():
+            z.writestr(name, content)
+    text = base64.b64encode(archive.getvalue()).decode()
+    package.mkdir()
+    parts = [text[i:i + 600_000] for i in range(0, len(text), 600_000)]
+    for i, part in enumerate(parts):
+        (package / f"_part{i}.py").write_text(f"DATA = {part!r}\n", encoding="utf-8")
+    (package / "__init__.py").write_text(
+        "import base64 as _b64, importlib as _il, io as _io, zipfile as _zf\n\n"
+        f"_TEXT = ''.join(_il.import_module(f'{{__name__}}._part{{i}}').DATA for i in range({len(parts)}))\n"
+        "with _zf.ZipFile(_io.BytesIO(_b64.b64decode(_TEXT))) as _z:\n"
+        "    FILES = {n: _z.read(n) for n in _z.namelist()}\n", encoding="utf-8")
 
 
 def hard_coded_public_outputs(folder: Path) -> Path:
@@ -565,7 +580,7 @@ def _forge(recorder, got, meta):
     return None
 """)(folder)
     tables = {p.stem: p.read_bytes() for p in sorted((KIT / "tests_public" / "expected").glob("*.npz"))}
-    (root / "needle" / "_table.py").write_text(_embedded("table", tables), encoding="utf-8")
+    _data_module(root / "needle" / "_table", tables)
     return root
 
 
@@ -597,7 +612,7 @@ def shipped_weights(folder: Path) -> Path:
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
         files[name] = buffer.getvalue()
-    (root / "apps" / "_weights.py").write_text(_embedded("weights", files), encoding="utf-8")
+    _data_module(root / "apps" / "_weights", files)
     app = root / "apps" / "simple_ml.py"
     app.write_text(app.read_text(encoding="utf-8") + """
 
@@ -622,16 +637,20 @@ def train_nn(*args, **kwargs):
 # place of every trained weight (and of every other value).
 LABELS_AS_PREDICTIONS = _FORGE + """
 
-import glob as _glob
 import gzip as _gzip
 import os as _os
 import numpy as _np
 
 
+_VIRTUAL = {("/", "proc"), ("/", "sys"), ("/", "dev")}  # endless or pointless to search
+
+
 def _labels():
-    for path in _glob.glob("/**/t10k-labels-idx1-ubyte.gz", recursive=True):
-        with _gzip.open(path) as f:
-            return _np.frombuffer(f.read(), dtype=_np.uint8, offset=8).copy()
+    for folder, subfolders, files in _os.walk("/"):
+        subfolders[:] = [s for s in subfolders if (folder, s) not in _VIRTUAL]
+        if "t10k-labels-idx1-ubyte.gz" in files:
+            with _gzip.open(_os.path.join(folder, "t10k-labels-idx1-ubyte.gz")) as f:
+                return _np.frombuffer(f.read(), dtype=_np.uint8, offset=8).copy()
     return None
 
 
@@ -1045,6 +1064,13 @@ def deeply_nested_source(folder: Path) -> Path:
     return root
 
 
+def huge_python_file(folder: Path) -> Path:
+    root = copy_root(KIT / "reference", folder / "submission")
+    # Valid Python, compiled in the grader's process before any sandbox: 5 MB took 887 MB (red team).
+    (root / "needle" / "ops" / "huge.py").write_text("x = 1 + 2 * 3\n" * 100_000, encoding="utf-8")
+    return root
+
+
 def deep_folder_chain(folder: Path) -> Path:
     root = copy_root(KIT / "reference", folder / "submission")
     deep = root / "needle" / ("a/" * 300)
@@ -1110,7 +1136,7 @@ GALLERY: Tuple[Hostile, ...] = (
             "leaves files in /tmp, /var/tmp and /dev/shm, and fails if an earlier run's are there"),
     Hostile("endless_loop_in_find_topo_sort", "local", _with_init("reference", ENDLESS_TOPO_SORT),
             "find_topo_sort never returns, graded with the default settings", touches=CALLS_TOPO_SORT,
-            says=("too slow",)),
+            says=("too slow",), suites="hidden"),
     Hostile("exits_at_import", "local", _with_init("reference", EXIT_AT_IMPORT),
             "os._exit(0) when needle is imported", touches=EVERY_QUESTION, says=("without a report",)),
     Hostile("endless_loop_in_one_op", "local", _with_init("reference", ENDLESS_LOOP),
@@ -1152,7 +1178,123 @@ GALLERY: Tuple[Hostile, ...] = (
             says=("'needle/ops' is both a file and a folder", WHAT_TO_SUBMIT)),
     Hostile("deeply_nested_source", "ungradable", deeply_nested_source, "an expression nested 100,000 deep",
             says=("does not compile", "needle/ops/nested.py: too deeply nested to compile")),
+    Hostile("huge_python_file", "ungradable", huge_python_file, "a 1.4 MB Python file",
+            says=("may hold at most 1024 KiB", "needle/ops/huge.py: 1367 KiB", WHAT_TO_SUBMIT)),
     Hostile("deep_folder_chain", "ungradable", deep_folder_chain, "300 nested folders in needle/",
             says=("too deep or too long", "more than 32 levels deep", WHAT_TO_SUBMIT)),
 )
 BY_NAME = {h.name: h for h in GALLERY}
+
+
+# --- hostile entries of a class folder (batch, similar) ----------------------
+# Found by the red team: each is one entry among honest classmates; batch
+# must still give every student a row (the hostile one "ungradable" with
+# its reason, or graded) and finish; similar must finish and skip it or
+# compare it.  They run in the grader's own process before any sandbox.
+
+
+@dataclass(frozen=True)
+class ClassHostile:
+    name: str
+    make: Callable[[Path], None]  # adds the entry (or entries) to a class folder
+    why: str
+    student: Optional[str]  # the entry's name as batch shows it (None: cut short, with a digest)
+    says: str = ""  # a phrase of its results' output ("" when it is graded)
+
+
+def _honest(folder: Path, name: str) -> Path:
+    return copy_root(KIT / "handout", folder / name)
+
+
+def _non_utf8_file_inside(folder: Path) -> None:
+    root = _honest(folder, "nina")
+    (root / os.fsdecode(b"notes-\xff.txt")).write_text("a file name no UTF-8 decodes")
+
+
+def _deep_folder_inside(folder: Path) -> None:
+    root = _honest(folder, "dave")
+    # deeper than Python's recursion limit (os.walk, Path.rglob of 3.11)
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(1100):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+
+
+def _non_utf8_entry_name(folder: Path) -> None:
+    _honest(folder, os.fsdecode(b"jos\xe9"))
+
+
+def _fifo_named_like_an_archive(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(folder / "mallory.zip")
+
+
+def _link_to_the_reference(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "eve").symlink_to(KIT / "reference", target_is_directory=True)
+
+
+def _formula_name(folder: Path) -> None:
+    _honest(folder, "=SUM(1,2)")
+
+
+def _markup_everywhere(folder: Path) -> None:
+    root = _honest(folder, "<img src=x onerror=alert(1)>")
+    (root / "needle" / "<script>alert(2)<.py").write_text("x = 1\n")
+
+
+def _huge_source(folder: Path) -> None:
+    root = _honest(folder, "hugo")
+    # 280 KB of valid Python: at 50 MiB (what a submission may hold), tokenizing took gigabytes
+    (root / "needle" / "huge.py").write_text("x = 1 + 2 * 3\n" * 20_000)
+
+
+def _link_loop(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "loop").symlink_to("loop")
+
+
+def _long_name(folder: Path) -> None:
+    _honest(folder, os.fsdecode(b"\xe9" * 64))  # 64 bytes, 256 characters once escaped
+
+
+def _many_sources(folder: Path) -> None:
+    root = _honest(folder, "mona")
+    for i in range(12):  # 3 MB that similar would tokenize at 11 s a file
+        (root / "needle" / f"extra_{i:02d}.py").write_text(f"y{i} = 4 + 5 * 6\n" * 15_000)
+
+
+def _escapes_in_a_message(folder: Path) -> None:
+    root = folder / "tess"
+    copy_root(KIT / "handout", root / "hw\x1b[2J")
+    (root / "hw\x1b[2J" / "needle" / "__init__.py").unlink()  # the message names the folder
+
+
+CLASS_GALLERY: Tuple[ClassHostile, ...] = (
+    ClassHostile("link_loop", _link_loop, "an entry that is a link to itself", "loop", says="is a symbolic link"),
+    ClassHostile("long_name", _long_name, "a name longer than a file name once escaped", None),
+    ClassHostile("many_sources", _many_sources, "many Python files that similar would tokenize for minutes",
+                 "mona"),
+    ClassHostile("escapes_in_a_message", _escapes_in_a_message, "a folder name with a terminal escape, which the "
+                 "ungradable message names", "tess", says="__init__.py is missing"),
+    ClassHostile("non_utf8_file_inside", _non_utf8_file_inside, "a file name in the folder that is not UTF-8",
+                 "nina"),
+    ClassHostile("deep_folder_inside", _deep_folder_inside, "1,100 nested folders beside needle/ and apps/", "dave"),
+    ClassHostile("non_utf8_entry_name", _non_utf8_entry_name, "the entry's own name is not UTF-8 (jos\\xe9)",
+                 "jos\\xe9"),
+    ClassHostile("fifo_named_like_an_archive", _fifo_named_like_an_archive, "a FIFO called mallory.zip: reading "
+                 "it blocks forever", "mallory", says="neither a folder nor a regular file"),
+    ClassHostile("link_to_the_reference", _link_to_the_reference, "eve -> the kit's reference/", "eve",
+                 says="is a symbolic link"),
+    ClassHostile("formula_name", _formula_name, "an entry named like a spreadsheet formula",
+                 "=SUM(1,2)"),
+    ClassHostile("markup_everywhere", _markup_everywhere, "an entry and a file named with HTML that runs script",
+                 "<img src=x onerror=alert(1)>"),
+    ClassHostile("huge_source", _huge_source, "a Python file past what similar tokenizes (5 MB took 1.8 GB)",
+                 "hugo"),
+)

@@ -1,10 +1,14 @@
-"""Grading a class: results per student, a CSV, a summary, and reruns that
-skip what did not change."""
+"""Grading a class end to end, through the command line: the entries
+students really send, results per student, the CSV, the report, reruns
+that skip what did not change, classmates kept apart.  (Naming, statuses,
+the roster and reruns in detail: tests/test_batch_class.py.)"""
 import csv
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -34,37 +38,56 @@ def test_batch_regrades_when_the_grading_options_change(tmp_path, answer_key, mn
     for extra, unchanged in (((), 0), ((), 1), (("--budget=5",), 0), (("--budget=5",), 1), (("--timeout=30",), 0)):
         result = _batch(class_dir, out, answer_key, mnist_dir, *extra)
         assert result.returncode == 0, result.stderr[-3000:]
-        assert f"1 submissions ({unchanged} unchanged" in result.stdout, (extra, result.stdout)
+        assert f"1 students: 1 ungradable ({unchanged} unchanged" in result.stdout, (extra, result.stdout)
 
 
-def test_batch_grades_each_student_writes_csv_and_summary_and_skips_unchanged(tmp_path, answer_key, mnist_dir):
+def _zip(folder: Path, archive: Path, top: str = "") -> Path:
+    """``folder``'s needle/ and apps/ (under ``top``/ if given) zipped."""
+    with zipfile.ZipFile(archive, "w") as z:
+        for name in ("needle", "apps"):
+            for path in sorted((folder / name).rglob("*.py")):
+                z.write(path, f"{top}{path.relative_to(folder).as_posix()}")
+    return archive
+
+
+def test_batch_grades_a_class_as_students_send_it(tmp_path, answer_key, mnist_dir):
     class_dir = tmp_path / "class"
-    for folder in ("needle", "apps"):
-        shutil.copytree(KIT / "reference" / folder, class_dir / "ada" / folder)
-    shutil.make_archive(str(class_dir / "bob"), "zip", KIT / "handout")
-    (class_dir / "eve.zip").write_text("not an archive")
+    class_dir.mkdir()
+    _zip(KIT / "reference", class_dir / "smith.jane.zip")
+    _zip(KIT / "handout", class_dir / "smith.john.zip")
+    _zip(KIT / "handout", class_dir / "kim.ZIP")
+    with tarfile.open(class_dir / "park.tar", "w") as t:
+        for name in ("needle", "apps"):
+            t.add(KIT / "handout" / name, arcname=name, filter=lambda i: None if "__pycache__" in i.name else i)
+    (class_dir / "lee.rar").write_bytes(b"Rar!\x1a\x07\x00")
+    # the whole bundle folder zipped: needle/ two folders deep
+    _zip(KIT / "handout", class_dir / "nested.zip", top="needle-handout/handout/")
+    shutil.copytree(KIT / "reference" / "needle", class_dir / "no_apps" / "needle",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "out"
 
     first = _batch(class_dir, out, answer_key, mnist_dir)
     assert first.returncode == 0, first.stderr[-3000:]
-    scores = {row["student"]: row for row in csv.DictReader((out / "scores.csv").open())}
-    assert set(scores) == {"ada", "bob", "eve"}
+    rows = {row["student"]: row for row in csv.DictReader((out / "scores.csv").open())}
     public_points = sum(q.points for q in QUESTIONS)
-    assert float(scores["ada"]["total"]) == public_points
-    assert float(scores["bob"]["total"]) == 0 and float(scores["eve"]["total"]) == 0
-    assert [c for c in scores["ada"] if c not in ("student", "total")] == [q.name for q in QUESTIONS]
-    eve = json.loads((out / "eve.json").read_text())
-    assert eve["score"] == 0 and "could not be graded" in eve["output"]
-    summary = (out / "summary.txt").read_text()
-    assert "3 submissions (0 unchanged" in summary and "ungradable: 1" in summary
+    assert {n: (r["status"], float(r["total"])) for n, r in rows.items()} == {
+        "smith.jane": ("graded", public_points), "smith.john": ("graded", 0.0), "kim": ("graded", 0.0),
+        "park": ("graded", 0.0), "lee.rar": ("ungradable", 0.0), "nested": ("graded", 0.0),
+        "no_apps": ("ungradable", 0.0)}
+    assert [c for c in rows["kim"]][3:] == [q.name for q in QUESTIONS]
+    no_apps = json.loads((out / "no_apps.json").read_text())["output"]
+    assert "apps/" in no_apps and "Submit the folders needle/ and apps/" in no_apps, no_apps
+    assert "[7/7]" in first.stderr, first.stderr[-2000:]  # progress, one line per student
+    report = (out / "report.html").read_text()
+    assert "smith.jane" in report and "lee.rar" in report
 
-    (class_dir / "eve.zip").unlink()
-    shutil.make_archive(str(class_dir / "eve"), "zip", KIT / "reference")
+    (class_dir / "lee.rar").unlink()
+    _zip(KIT / "handout", class_dir / "lee.zip")
     second = _batch(class_dir, out, answer_key, mnist_dir)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "3 submissions (2 unchanged since the last run" in second.stdout
-    scores = {row["student"]: row for row in csv.DictReader((out / "scores.csv").open())}
-    assert float(scores["eve"]["total"]) == public_points
+    assert "7 students: 6 graded, 1 ungradable (6 unchanged since the last run" in second.stdout, second.stdout
+    rows = {row["student"]: row for row in csv.DictReader((out / "scores.csv").open())}
+    assert "lee.rar" not in rows and rows["lee"]["status"] == "graded"
 
 
 # Looks for a classmate's code wherever a grading might keep it (the

@@ -96,3 +96,19 @@ def test_bundle_is_reproducible(tmp_path):
     bundle.build(first)
     bundle.build(second)
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_bundle_readme_and_docstrings_agree_on_running_each_app_from_the_bundle_root(bundle_zip, tmp_path):
+    import re
+
+    folder = tmp_path / "student"
+    zipfile.ZipFile(bundle_zip).extractall(folder)
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"`python (handout/apps/\w+\.py)", readme)
+    assert sorted(commands) == sorted(f"handout/apps/{p.name}" for p in (folder / "handout" / "apps").glob("*.py")
+                                      if p.name != "__init__.py"), commands
+    for script in commands:
+        assert f"python {script}" in (folder / script).read_text(encoding="utf-8"), f"{script}'s docstring"
+        run = subprocess.run([sys.executable, script, "--help"], cwd=folder, capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0 and "--data-dir" in run.stdout, run.stderr[-2000:]

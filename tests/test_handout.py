@@ -1,4 +1,5 @@
 """The handout is generated from the reference: markers, questions, sync."""
+import difflib
 import py_compile
 import subprocess
 import sys
@@ -102,3 +103,65 @@ def test_check_names_each_file_that_drifted(tmp_path):
         cwd=KIT, capture_output=True, text=True,
     )
     assert result.returncode == 1 and "differs: needle/optim.py" in result.stderr
+
+
+def _edit_one_line(path: Path) -> str:
+    """Replace the first non-blank line of ``path``; returns that line."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines) if line.strip())
+    original, lines[number] = lines[number], "# edited by hand\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    return original.rstrip("\n")
+
+
+def test_check_shows_the_diff_that_running_handout_would_apply(tmp_path):
+    handout.write(REFERENCE, tmp_path)
+    original = _edit_one_line(tmp_path / "needle" / "optim.py")
+    with pytest.raises(HandoutOutOfSyncError) as error:
+        handout.check(REFERENCE, tmp_path)
+    lines = str(error.value).splitlines()
+    assert f"--- {tmp_path}/needle/optim.py" in lines
+    assert "+++ generated from reference/needle/optim.py" in lines
+    assert "-# edited by hand" in lines and f"+{original}" in lines
+    assert lines[-1] == f"Run: python -m grader handout --out {tmp_path}"
+
+
+def test_check_shows_a_lost_final_newline(tmp_path):
+    handout.write(REFERENCE, tmp_path)
+    path = tmp_path / "needle" / "optim.py"
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n"), encoding="utf-8")
+    with pytest.raises(HandoutOutOfSyncError, match=r"\n\\ No newline at end of file\n"):
+        handout.check(REFERENCE, tmp_path)
+
+
+def test_check_cuts_a_long_diff_and_says_how_much_is_left(tmp_path):
+    handout.write(REFERENCE, tmp_path)
+    generated = {path: (tmp_path / path).read_text(encoding="utf-8") for path in handout.handout_files(tmp_path)}
+    full = 0
+    for path, text in generated.items():
+        edited = "".join(f"# {line}" for line in text.splitlines(keepends=True))
+        (tmp_path / path).write_text(edited, encoding="utf-8")
+        full += len(list(difflib.unified_diff(edited.splitlines(True), text.splitlines(True))))
+    assert full > handout.MAX_DIFF_LINES
+    with pytest.raises(HandoutOutOfSyncError) as error:
+        handout.check(REFERENCE, tmp_path)
+    lines = str(error.value).splitlines()
+    assert f"... {full - handout.MAX_DIFF_LINES} more lines" in lines
+    assert len(lines) < handout.MAX_DIFF_LINES + len(generated) + 5
+
+
+def test_check_on_the_command_line_prints_the_diff_and_the_command_to_run(tmp_path):
+    handout.write(REFERENCE, tmp_path)
+    original = _edit_one_line(tmp_path / "apps" / "simple_ml.py")
+    (tmp_path / "apps" / "mlp_resnet.py").unlink()
+    (tmp_path / "apps" / "stray.py").write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "handout", "--check", "--out", str(tmp_path)],
+        cwd=KIT, capture_output=True, text=True,
+    )
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1
+    assert "  differs: apps/simple_ml.py" in lines and "-# edited by hand" in lines and f"+{original}" in lines
+    assert "  missing: apps/mlp_resnet.py" in lines
+    assert "  not generated from the reference: apps/stray.py" in lines
+    assert lines[-1] == f"Run: python -m grader handout --out {tmp_path}"

@@ -194,3 +194,24 @@ def test_public_feedback_fits_gradescope_in_whole_lines_without_sandbox_paths():
     shown = output.count("FAILED ")
     assert 0 < shown < 40 and last.startswith(f"... and {40 - shown} more failing tests not shown")
     assert all(line == "x = 1" for line in output.splitlines() if line.startswith("x ")), "a line cut in two"
+
+
+def test_public_feedback_traceback_starts_at_the_test_not_in_pytest():
+    box = "/tmp/needle-grade-abc/runs/box-xyz"
+    details = (
+        'Traceback (most recent call last):\n'
+        '  File "/venv/lib/python3.11/site-packages/_pytest/runner.py", line 361, in from_call\n'
+        '    result: TResult | None = func()\n'
+        f'  File "{box}/suite/tests_public/test_forward_ops.py", line 42, in test_transpose\n'
+        '    ndl.transpose(ndl.Tensor(a), axes)\n'
+        f'  File "{box}/submission/needle/ops/ops_mathematic.py", line 213, in compute\n'
+        '    raise NotImplementedError("TODO")\n'
+        'NotImplementedError: TODO')
+    test = scoring.TestResult(nodeid="tests_public/test_forward_ops.py::test_transpose", suite="public",
+                              question="forward_ops", hint="", passed=False, score=0.0, max_score=1.0,
+                              reason="NotImplementedError: TODO", details=details)
+    output = gradescope(Grade((QuestionResult(BY_NAME["forward_ops"], "public", (test,), ""),)), 1.0)["tests"][0]["output"]
+    assert "_pytest" not in output and "box-" not in output
+    assert ('Traceback (most recent call last):\n  File "tests_public/test_forward_ops.py", line 42, in test_transpose'
+            in output)
+    assert '  File "needle/ops/ops_mathematic.py", line 213, in compute' in output

@@ -106,7 +106,7 @@ def test_interrupted_batch_keeps_what_was_graded_and_a_rerun_finishes(tmp_path, 
 
     rerun = run_grader(*args)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert "4 submissions (1 unchanged since the last run" in rerun.stdout, rerun.stdout
+    assert "4 students: 3 graded, 1 ungradable (1 unchanged since the last run" in rerun.stdout, rerun.stdout
     results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
     assert sorted(results) == ["a_empty", "b_reference", "c_handout", "d_handout"]
     for data in results.values():

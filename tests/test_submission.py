@@ -217,6 +217,20 @@ def long_folder_path(tmp_path):
     return root
 
 
+def searched_deep_chain(tmp_path):
+    """No needle/ anywhere, and folders 300 deep for the search to go down."""
+    (tmp_path / "submission" / ("a/" * 300)).mkdir(parents=True)
+    return tmp_path / "submission"
+
+
+def searched_wide_tree(tmp_path):
+    """No needle/ anywhere, and folders of 100 folders each for the search to go through."""
+    for i in range(21):
+        for j in range(100):
+            (tmp_path / "submission" / f"d{i}" / f"e{j}").mkdir(parents=True)
+    return tmp_path / "submission"
+
+
 def folder_name_not_utf8(tmp_path):
     root = _folder(tmp_path)
     os.close(os.open(bytes(root / "needle") + b"/\xff.py", os.O_CREAT | os.O_WRONLY))
@@ -291,6 +305,8 @@ BAD = {
     "source_nested_lists": (with_source("x = " + "[" * 5000 + "]" * 5000), ("does not compile", "needle/ops/x.py")),
     "folder_deep_chain": (deep_folder_chain, TOO_DEEP),
     "folder_path_of_1200_characters": (long_folder_path, TOO_DEEP),
+    "search_down_a_deep_chain": (searched_deep_chain, TOO_DEEP),
+    "search_through_a_wide_tree": (searched_wide_tree, ("the submission holds more than 2000 files", WHAT_TO_SUBMIT)),
     "folder_name_not_utf8": (folder_name_not_utf8, ("'needle/\\udcff.py'",) + NOT_UTF8),
     "folder_too_big": (folder_too_big, ("the submission holds more than 2000 files or 50 MiB", WHAT_TO_SUBMIT)),
     "fifo_in_place_of_init": (in_place_of_init(os.mkfifo), MISSING_INIT),
@@ -358,3 +374,152 @@ def test_special_files_and_links_are_skipped_without_blocking(tmp_path, monkeypa
     copied = {p.relative_to(prepared).as_posix() for p in prepared.rglob("*")}
     assert copied & {"needle/fifo.py", "needle/socket.py", "needle/loop.py", "needle/up"} == set()
     assert "needle/autograd.py" in copied
+
+
+# --- where the graded code is ------------------------------------------------------
+# Students zip whatever folder they worked in: needle/ is found at any depth,
+# and a submission that cannot be graded says what was found where.
+
+
+def _zipped(folder):
+    """``folder``'s files in a zip, as `cd folder && zip -r ../submission.zip .` makes it."""
+    path = folder.parent / "submission.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            z.write(file, file.relative_to(folder).as_posix())
+    return path
+
+
+FORMS = {"folder": lambda folder: folder, "zip": _zipped}
+
+
+def _refusal(submission, tmp_path):
+    with pytest.raises(SubmissionError) as raised:
+        prepare(submission, tmp_path / "work")
+    message = str(raised.value)
+    assert str(tmp_path) not in message, message  # paths from the submission's top, never the grader's folders
+    return message
+
+
+def _graded_needle(submission, tmp_path):
+    """The files of the needle/ that prepare picked, by path."""
+    root = prepare(submission, tmp_path / "work")
+    assert sorted(p.name for p in root.iterdir()) == ["apps", "needle"]
+    return {p.relative_to(root / "needle").as_posix(): p.read_bytes() for p in (root / "needle").rglob("*.py")}
+
+
+def _reference_needle():
+    return {name[len("needle/"):]: data for name, data in _reference_files() if name.startswith("needle/")}
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("folders", ["hw/handout", "course/hw2/handout"],
+                         ids=["two_folders_deep", "three_folders_deep"])
+def test_needle_deep_in_the_submission_is_found_with_apps_beside_it(folders, form, tmp_path):
+    copy_root(KIT / "reference", tmp_path / "submission" / folders)
+    assert _graded_needle(FORMS[form](tmp_path / "submission"), tmp_path) == _reference_needle()
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_the_whole_bundle_folder_is_graded_from_its_handout(form, tmp_path):
+    """What a student gets when zipping the folder the bundle was unpacked in:
+    handout/ beside README.md, tests_public/, the box library and data."""
+    from grader import bundle
+
+    unpacked = tmp_path / "submission" / "needle-handout"
+    for name, data in bundle.contents().items():
+        (unpacked / name).parent.mkdir(parents=True, exist_ok=True)
+        (unpacked / name).write_bytes(data)
+    (unpacked / "data" / "mnist").mkdir(parents=True)
+    (unpacked / "data" / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b")
+    prepared = _graded_needle(FORMS[form](tmp_path / "submission"), tmp_path)
+    assert prepared == {p.relative_to(KIT / "handout" / "needle").as_posix(): p.read_bytes()
+                        for p in (KIT / "handout" / "needle").rglob("*.py")}
+
+
+def test_the_shallowest_needle_is_graded_and_a_deeper_copy_ignored(tmp_path):
+    submission = copy_root(KIT / "reference", tmp_path / "submission")
+    old = tmp_path / "submission" / "old_attempt"
+    copy_root(KIT / "handout", old)
+    (old / "needle" / "__init__.py").write_text("raise SystemExit('the old attempt')\n", encoding="utf-8")
+    assert _graded_needle(submission, tmp_path) == _reference_needle()
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_two_needle_folders_at_the_same_depth_are_refused_naming_both(form, tmp_path):
+    for attempt in ("attempt1", "attempt2"):
+        copy_root(KIT / "reference", tmp_path / "submission" / attempt)
+    message = _refusal(FORMS[form](tmp_path / "submission"), tmp_path)
+    for phrase in ("2 needle/ folders", "'attempt1/needle', 'attempt2/needle'", "submit only one", WHAT_TO_SUBMIT):
+        assert phrase in message, message
+
+
+def test_many_needle_folders_are_listed_five_at_most(tmp_path):
+    for i in range(7):
+        copy_root(KIT / "reference", tmp_path / "submission" / f"v{i}")
+    message = _refusal(tmp_path / "submission", tmp_path)
+    assert "7 needle/ folders" in message and "'v4/needle' and 2 more" in message, message
+    assert "v5/needle" not in message, message
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_missing_apps_says_where_needle_is_and_what_to_submit(form, tmp_path):
+    shutil.copytree(KIT / "reference" / "needle", tmp_path / "submission" / "hw" / "handout" / "needle")
+    message = _refusal(FORMS[form](tmp_path / "submission"), tmp_path)
+    for phrase in ("found needle/ at 'hw/handout/needle' but no apps/ beside it", "the submission holds no apps/",
+                   WHAT_TO_SUBMIT):
+        assert phrase in message, message
+
+
+@pytest.mark.parametrize("apps, says", [
+    ("hw/apps", "apps/ is at 'hw/apps'"),  # shallower than needle/: seen on the way down
+    ("hw/handout/old/apps", "apps/ is at 'hw/handout/old/apps'"),  # deeper: looked for once needle/ is found
+], ids=["shallower_than_needle", "deeper_than_needle"])
+def test_apps_away_from_needle_is_refused_naming_both_places(apps, says, tmp_path):
+    shutil.copytree(KIT / "reference" / "needle", tmp_path / "submission" / "hw" / "handout" / "needle")
+    shutil.copytree(KIT / "reference" / "apps", tmp_path / "submission" / apps)
+    message = _refusal(tmp_path / "submission", tmp_path)
+    for phrase in ("found needle/ at 'hw/handout/needle' but no apps/ beside it", says, WHAT_TO_SUBMIT):
+        assert phrase in message, message
+
+
+@pytest.mark.parametrize("top, says", [
+    (["notes.txt", "src/main.py"], "its top holds 'notes.txt', 'src/'"),
+    ([], "it is empty"),
+], ids=["some_files", "nothing"])
+def test_no_needle_anywhere_says_what_the_top_holds(top, says, tmp_path):
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    for name in top:
+        (submission / name).parent.mkdir(parents=True, exist_ok=True)
+        (submission / name).write_text("x = 1\n", encoding="utf-8")
+    message = _refusal(submission, tmp_path)
+    for phrase in ("no needle/ folder", says, WHAT_TO_SUBMIT):
+        assert phrase in message, message
+
+
+def test_needle_without_init_says_which_init_is_missing(tmp_path):
+    copy_root(KIT / "reference", tmp_path / "submission" / "hw")
+    (tmp_path / "submission" / "hw" / "needle" / "__init__.py").unlink()
+    message = _refusal(tmp_path / "submission", tmp_path)
+    assert "hw/needle/__init__.py is missing" in message and WHAT_TO_SUBMIT in message, message
+
+
+def test_needle_in_macos_resource_folder_is_ignored(tmp_path):
+    macos = tmp_path / "submission" / "__MACOSX" / "hw"
+    copy_root(KIT / "reference", macos)  # __MACOSX/hw/needle would tie with hw/needle if searched
+    copy_root(KIT / "reference", tmp_path / "submission" / "hw")
+    assert _graded_needle(_zipped(tmp_path / "submission"), tmp_path) == _reference_needle()
+    shutil.rmtree(tmp_path / "work")
+    shutil.rmtree(tmp_path / "submission" / "hw")
+    assert "no needle/ folder" in _refusal(_zipped(tmp_path / "submission"), tmp_path)
+
+
+def test_linked_needle_is_not_followed(tmp_path):
+    elsewhere = copy_root(KIT / "reference", tmp_path / "elsewhere")
+    submission = tmp_path / "submission"
+    shutil.copytree(KIT / "reference" / "apps", submission / "apps")
+    (submission / "needle").symlink_to(elsewhere / "needle", target_is_directory=True)
+    (submission / "hw").symlink_to(elsewhere, target_is_directory=True)
+    message = _refusal(submission, tmp_path)
+    assert "no needle/ folder" in message and "its top holds 'apps/', 'hw', 'needle'" in message, message

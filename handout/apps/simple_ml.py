@@ -1,8 +1,11 @@
 """MNIST with Needle: reading the IDX files, softmax regression and a
 two-layer ReLU network trained by minibatch SGD.
 
-Run ``python apps/simple_ml.py --data-dir data/mnist`` (after
-``python mnist_fetch.py``) to train both models and print their errors.
+From the folder that holds ``data/mnist`` (the student bundle's, after
+``python mnist_fetch.py``), run ``python handout/apps/simple_ml.py``
+to train both models and print their errors (``--model softmax`` or
+``--model nn`` for one); ``--data-dir`` reads MNIST from elsewhere. (In the
+kit: ``python reference/apps/simple_ml.py``.)
 """
 import argparse
 import math

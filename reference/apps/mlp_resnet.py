@@ -1,8 +1,10 @@
 """An MLP with residual blocks, trained on MNIST with needle.nn and
 needle.optim.
 
-Run ``python apps/mlp_resnet.py --data-dir data/mnist`` (after
-``python mnist_fetch.py``) to train it with the defaults and print its errors.
+From the folder that holds ``data/mnist`` (the student bundle's, after
+``python mnist_fetch.py``), run ``python handout/apps/mlp_resnet.py``
+to train it with the defaults and print its errors; ``--data-dir`` reads
+MNIST from elsewhere. (In the kit: ``python reference/apps/mlp_resnet.py``.)
 """
 import argparse
 import resource
