@@ -1,6 +1,9 @@
 """Audit the suites with the bug gallery (``tests/bugs.py``): grade every
 one-bug submission against the answer key and report, per bug, the points it
-lost on its own question and elsewhere, and the bugs that no test caught.
+lost on its own question (and in its public suite) and elsewhere, and every
+bug the suites treat wrongly: one that costs less than 1 point of 100, more
+on other questions than on its own, or that the public suite lets through
+(unless its entry says why).
 
 An instructor who edits a suite runs ``python -m grader audit`` to see at
 once whether the suite still bites.  Each bug is graded by ``grade.grade``,
@@ -17,11 +20,14 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import grade, sandbox
 from .errors import GradingStopped
-from .results import points_by_question as result_points
+from .results import points_by_entry
 from .key import AnswerKey
 from .questions import BY_NAME, QUESTIONS
 
 EPSILON = 1e-6  # points lost below this count as none
+# A caught bug must cost at least this share of the points graded (1 point
+# of 100 with both suites): a bug that costs a rounding error teaches nothing.
+MIN_COST = 0.01
 
 
 @dataclass(frozen=True)
@@ -30,17 +36,24 @@ class BugResult:
     question: str
     why: str
     score: float
-    lost: Dict[str, float]  # question name to points lost there
+    lost: Dict[Tuple[str, str], float]  # (question, suite) to points lost there
     seconds: float
     error: str = ""  # why it could not be graded (ungradable, or the grader failed), if so
+    max_score: float = 100.0  # the points graded (both suites: 100)
+    elsewhere_ok: str = ""  # the bug's word on why it may cost more on other questions
+    hidden_only: str = ""  # the bug's word on why the public suite cannot see it
+
+    def lost_on(self, question: Optional[str] = None, suite: Optional[str] = None) -> float:
+        return sum(points for (q, s), points in self.lost.items()
+                   if (question is None or q == question) and (suite is None or s == suite))
 
     @property
     def lost_own(self) -> float:
-        return self.lost.get(self.question, 0.0)
+        return self.lost_on(self.question)
 
     @property
     def lost_elsewhere(self) -> float:
-        return sum(points for name, points in self.lost.items() if name != self.question)
+        return self.lost_on() - self.lost_own
 
     @property
     def caught(self) -> bool:
@@ -49,7 +62,30 @@ class BugResult:
 
     @property
     def caught_anywhere(self) -> bool:
-        return not self.error and (self.lost_own + self.lost_elsewhere) > EPSILON
+        return not self.error and self.lost_on() > EPSILON
+
+    @property
+    def problems(self) -> List[str]:
+        """What is wrong with how the suites treat this bug, in lines."""
+        if self.error:
+            return [f"could not be graded: {self.error}"]
+        problems = []
+        floor = MIN_COST * self.max_score
+        if self.lost_own < floor - EPSILON:
+            problems.append(f"costs {self.lost_own:g} on {self.question}, less than {floor:g} "
+                            f"({MIN_COST:.0%} of the {self.max_score:g} points graded)")
+        if self.lost_elsewhere > self.lost_own + EPSILON and not self.elsewhere_ok:
+            problems.append(f"costs more elsewhere ({self.lost_elsewhere:g}) than on {self.question} "
+                            f"({self.lost_own:g}); say why in the bug's `elsewhere`, or test "
+                            f"{self.question}'s code on its own")
+        if self.public_graded and self.lost_on(self.question, "public") <= EPSILON and not self.hidden_only:
+            problems.append(f"the public suite of {self.question} does not catch it (students meet classic "
+                            f"bugs there first); add a public test, or say why in the bug's `hidden_only`")
+        return problems
+
+    @property
+    def public_graded(self) -> bool:
+        return any(s == "public" for _, s in self.lost)
 
 
 def gallery():
@@ -60,10 +96,9 @@ def gallery():
     return bugs
 
 
-def points_lost(results: dict) -> Dict[str, float]:
-    """Question name to points lost, from a results.json."""
-    return {name: round(max_score - score, 4)
-            for name, (score, max_score) in result_points(results).items()}
+def points_lost(results: dict) -> Dict[Tuple[str, str], float]:
+    """(question name, suite) to points lost, from a results.json."""
+    return {entry: round(max_score - score, 4) for entry, (score, max_score) in points_by_entry(results).items()}
 
 
 def audit_bug(bug, work: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path,
@@ -75,8 +110,9 @@ def audit_bug(bug, work: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist
     out = out or work / bug.name / "results.json"
     results = grade.grade(submission, out, key=key, suites=suites, mnist_dir=mnist_dir)
     error = "" if results.get("tests") else str(results.get("output", "ungradable"))
+    max_score = sum(float(entry["max_score"]) for entry in results.get("tests", ())) or 100.0
     return BugResult(bug.name, bug.question, bug.why, float(results["score"]), points_lost(results),
-                     time.monotonic() - started, error)
+                     time.monotonic() - started, error, max_score, bug.elsewhere, bug.hidden_only)
 
 
 def select(names: Optional[Sequence[str]] = None) -> List:
@@ -121,7 +157,8 @@ def audit(bugs: Iterable, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir:
                 raise
             except Exception as error:  # a grader bug: report it with the others
                 result = BugResult(bug.name, bug.question, bug.why, 0.0, {}, 0.0,
-                                   f"the grader failed: {type(error).__name__}: {error}")
+                                   f"the grader failed: {type(error).__name__}: {error}",
+                                   elsewhere_ok=bug.elsewhere, hidden_only=bug.hidden_only)
             with lock:
                 done.append(result)
                 if progress:
@@ -135,47 +172,52 @@ def audit(bugs: Iterable, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir:
 
 
 def _elsewhere(result: BugResult) -> str:
-    others = [(n, p) for n, p in result.lost.items() if n != result.question and p > EPSILON]
+    others = {}
+    for (name, _), points in result.lost.items():
+        if name != result.question and points > EPSILON:
+            others[name] = others.get(name, 0.0) + points
     if not others:
         return "0"
-    return f"{result.lost_elsewhere:g} (" + ", ".join(f"{n} {p:g}" for n, p in others) + ")"
+    return f"{result.lost_elsewhere:g} (" + ", ".join(f"{n} {p:g}" for n, p in others.items()) + ")"
 
 
 def report(results: List[BugResult], suites: Tuple[str, ...]) -> str:
-    """The table, then the bugs that were not caught."""
+    """The table, then every bug the suites treat wrongly and why."""
     width = max([len("bug")] + [len(r.name) for r in results])
     qwidth = max(len(q.name) for q in QUESTIONS)
     lines = [
         f"Bug gallery audit ({len(results)} bugs, suites: {','.join(suites)})",
         "",
-        f"{'bug':<{width}}  {'question':<{qwidth}}  {'lost on it':>13}  lost elsewhere",
+        f"{'bug':<{width}}  {'question':<{qwidth}}  {'lost on it':>13}  {'public':>6}  lost elsewhere",
     ]
     for r in results:
         own = "error" if r.error else f"{r.lost_own:g} / {BY_NAME[r.question].points}"
-        lines.append(f"{r.name:<{width}}  {r.question:<{qwidth}}  {own:>13}  {_elsewhere(r)}")
-    errors = [r for r in results if r.error]
-    missed = [r for r in results if not r.error and not r.caught_anywhere]
-    elsewhere_only = [r for r in results if r.caught_anywhere and not r.caught]
+        public = "-" if r.error or not r.public_graded else f"{r.lost_on(r.question, 'public'):g}"
+        lines.append(f"{r.name:<{width}}  {r.question:<{qwidth}}  {own:>13}  {public:>6}  {_elsewhere(r)}")
     lines.append("")
-    if errors:
-        lines.append(f"COULD NOT BE GRADED ({len(errors)}; fix the bug in tests/bugs.py or the grader):")
-        lines += [f"  {r.name} [{r.question}]: {r.error}" for r in errors]
+    failing = [r for r in results if r.problems]
+    missed = [r for r in results if not r.error and not r.caught_anywhere]
     if missed:
         lines.append(f"NOT CAUGHT by any test ({len(missed)}):")
         lines += [f"  {r.name} [{r.question}]: {r.why}" for r in missed]
-    elif not errors:
-        lines.append("Every bug lost points somewhere: no bug went uncaught.")
-    if elsewhere_only:
-        lines.append(f"Caught only by other questions' tests, not by their own question's ({len(elsewhere_only)}):")
-        lines += [f"  {r.name} [{r.question}]: {r.why}" for r in elsewhere_only]
+    if failing:
+        lines.append(f"BUGS THE SUITES TREAT WRONGLY ({len(failing)}; fix the suite, the bug in tests/bugs.py, "
+                     f"or the grader):")
+        for r in failing:
+            lines.append(f"  {r.name} [{r.question}]: {r.why}")
+            lines += [f"    - {problem}" for problem in r.problems]
+    else:
+        lines.append(f"Every bug costs at least {MIN_COST:.0%} of the points graded, most of it on its own "
+                     f"question, and the public suite catches it (or its entry says why not).")
     caught = sum(r.caught for r in results)
-    lines.append(f"{caught} of {len(results)} bugs caught on their own question.")
+    lines.append(f"{caught} of {len(results)} bugs caught on their own question; "
+                 f"{len(results) - len(failing)} of {len(results)} pass every rule.")
     return "\n".join(lines)
 
 
 def run(*, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path, jobs: int = 1,
         names: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None) -> Tuple[int, str]:
-    """(exit code, report): 0 when every bug lost points on its own question."""
+    """(exit code, report): 0 when every bug passes every rule of ``BugResult.problems``."""
     bugs = select(names)
 
     def progress(done, total, result):
@@ -186,4 +228,4 @@ def run(*, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path, jobs: int =
     print(f"grading {len(bugs)} one-bug submissions, {max(1, jobs)} at a time...", file=sys.stderr, flush=True)
     results = audit(bugs, key=key, suites=suites, mnist_dir=mnist_dir, jobs=jobs, out_dir=out_dir,
                     progress=progress)
-    return (0 if all(r.caught for r in results) else 1), report(results, suites)
+    return (0 if not any(r.problems for r in results) else 1), report(results, suites)

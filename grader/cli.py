@@ -96,6 +96,13 @@ def _grade(args) -> int:
     return 0
 
 
+def _points(args) -> int:
+    from . import score
+
+    print(score.points_table(_key(args), args.suites))
+    return 0
+
+
 def _audit(args) -> int:
     from . import audit
 
@@ -223,6 +230,12 @@ def parser() -> argparse.ArgumentParser:
     _add_grading_options(p)
     _add_key_options(p)
     p.set_defaults(run=_grade)
+
+    p = commands.add_parser("points", help="print each question's behaviours with their weights and points "
+                            "(a behaviour scores when all its tests pass)")
+    p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
+    _add_key_options(p)
+    p.set_defaults(run=_points)
 
     p = commands.add_parser("audit", help="grade the bug gallery (tests/bugs.py): does every bug lose points on its question?")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")

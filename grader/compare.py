@@ -89,7 +89,7 @@ def compare(expected: np.ndarray, got: Optional[np.ndarray], *, what: str, tol: 
             got.shape != shape or np.any(got != expected)):
         return Mismatch("shape" if got.shape != shape else "value", _sequences(what, expected, got, labels))
     if got.shape != shape:
-        return Mismatch("shape", f"{what}: expected shape {shape}, got {got.shape}")
+        return Mismatch("shape", f"{what}: expected shape {shape}, got {got.shape}{_shape_advice(shape, got.shape)}")
     if indices is not None:
         got = got.reshape(-1)[indices]
     if isinstance(tolerance(tol, expected.dtype), NormTol) and got.dtype.kind in "biufc":
@@ -116,6 +116,29 @@ def compare(expected: np.ndarray, got: Optional[np.ndarray], *, what: str, tol: 
     of = f"{count} of {bad.size} checked values" if indices is not None else f"{count} of {bad.size} values"
     return Mismatch("value", f"{what}: {of} differ{limits}; worst at index {index}: "
                              f"got {_show(got.reshape(-1)[worst])}, expected {_show(expected.reshape(-1)[worst])}")
+
+
+def _shape_advice(expected: tuple, got: tuple) -> str:
+    """What a wrong shape says about its cause, when the shapes tell."""
+    if [d for d in got if d != 1] == [d for d in expected if d != 1]:
+        return " (only axes of size 1 differ: reshape to the expected shape, or keep or drop the reduced axes)"
+    try:
+        broadcast = np.broadcast_shapes(expected, got) == got
+    except ValueError:
+        broadcast = False
+    if broadcast:
+        return (" (the shape broadcasting makes from the expected one: sum over the axes that broadcasting "
+                "added, then reshape)")
+    return ""
+
+
+def hint_for(hint, kind: str) -> str:
+    """A check's hint for a failure of ``kind``: a hint given as text is
+    about a wrong value; one given as {kind: text} speaks to those kinds
+    only.  A hint never speaks to a failure it does not explain."""
+    if isinstance(hint, dict):
+        return str(hint.get(kind, ""))
+    return str(hint or "") if kind == "value" else ""
 
 
 def _relative_distance(expected: np.ndarray, got: np.ndarray, what: str, tol: NormTol) -> Optional[Mismatch]:

@@ -7,7 +7,7 @@ becomes a results file with score 0).
     ├── QuestionMappingError  a solution region in no question, or in several
     ├── HandoutOutOfSyncError handout/ differs from what reference/ generates
     ├── AutograderError       the Gradescope zip is not what `gradescope` builds now, or asks for an unknown setting
-    ├── AnswerKeyError        the reference fails its own suites: no key can be built
+    ├── AnswerKeyError        the reference fails its own suites (or a behaviour has two weights): no key
     ├── SubmissionError       a submission that cannot be graded (no needle/, bad archive, ...)
     ├── SandboxError          the machine refused a wall that student code must not run without
     └── GradingStopped        Ctrl-C or SIGTERM: what was graded is written, the rest is marked not graded

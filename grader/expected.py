@@ -17,7 +17,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from .compare import compare
+from .compare import compare, hint_for
 
 
 
@@ -29,7 +29,8 @@ MAX_KEPT = 4096  # elements of a value kept whole; larger ones keep this many
 
 def message(meta: dict, mismatch) -> str:
     """A mismatch as a student reads it: what went wrong, then the hint."""
-    return mismatch.message + (f"\nHint: {meta['hint']}" if meta.get("hint") else "")
+    hint = hint_for(meta.get("hint"), mismatch.kind)
+    return mismatch.message + (f"\nHint: {hint}" if hint else "")
 
 
 def _name(nodeid: str, index: int) -> str:

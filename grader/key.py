@@ -26,15 +26,16 @@ from .questions import QUESTIONS
 from .run import run_question, stage_mnist, suite_file
 from . import expected
 
-KEY_FORMAT = 4
+KEY_FORMAT = 5
 
 
 @dataclass(frozen=True)
 class KeyTest:
-    """One test of the key: where it belongs, the hint shown for it, what
-    it hands over (each value's meta: what it is, its tolerance, whether it
-    scores), for a training run, the test-error target its weights must
-    meet, and how long the reference took."""
+    """One test of the key: where it belongs (its question, and the
+    behaviour that shares the question's points with its siblings), the
+    hint shown for it, what it hands over (each value's meta: what it is,
+    its tolerance, whether it scores), for a training run, the test-error
+    target its weights must meet, and how long the reference took."""
 
     nodeid: str
     suite: str
@@ -43,6 +44,8 @@ class KeyTest:
     values: Tuple[dict, ...]
     threshold: Optional[dict] = None
     seconds: float = 0.0
+    behaviour: str = ""
+    weight: float = 1.0
 
     @property
     def timeout(self) -> float:
@@ -146,7 +149,8 @@ def run_reference(reference: Path, suites: Tuple[str, ...], questions, work: Pat
                   salt: int) -> list:
     """The key's tests from running ``suites``' tests of ``questions`` on
     ``reference`` with ``salt``; the runs keep what they hand over under
-    ``work``.  Raises AnswerKeyError naming every test the reference fails."""
+    ``work``.  Raises AnswerKeyError naming every test the reference fails
+    and every behaviour whose tests disagree on its weight."""
     tests, failures = [], []
     pairs = [(suite, question) for suite in suites for question in questions]
     missing = [suite_file(s, q) for s, q in pairs if not suite_file(s, q).is_file()]
@@ -177,16 +181,30 @@ def run_reference(reference: Path, suites: Tuple[str, ...], questions, work: Pat
                     failures.append(f"{test['nodeid']}: the reference handed over no value for {broken[0]}")
                     continue
                 seconds = sum(_dict(test.get(phase)).get("duration", 0.0) for phase in ("setup", "call", "teardown"))
+                behaviour = _dict(meta.get("behaviour"))
                 tests.append(KeyTest(test["nodeid"], suite, question.name,
                                      names.get(_function_name(test["nodeid"]), ""),
-                                     tuple(meta.get("values", ())), meta.get("threshold"), round(seconds, 4)))
-    if failures:
+                                     tuple(meta.get("values", ())), meta.get("threshold"), round(seconds, 4),
+                                     str(behaviour.get("name") or _function_name(test["nodeid"])),
+                                     float(behaviour.get("weight", 1.0))))
+    conflicts = _weight_conflicts(tests)
+    if failures or conflicts:
         raise AnswerKeyError(
-            f"the reference fails {len(failures)} test(s), so no answer key was built:\n  "
-            + "\n  ".join(failures[:20])
+            f"the reference fails {len(failures)} test(s) and {len(conflicts)} behaviour(s) have no one "
+            f"weight, so no answer key was built:\n  " + "\n  ".join((failures + conflicts)[:20])
             + "\nFix reference/ or the suite, then build the key again."
         )
     return tests
+
+
+def _weight_conflicts(tests) -> list:
+    """A line for each behaviour whose tests declare different weights, or one not above 0."""
+    weights = {}
+    for test in tests:
+        weights.setdefault((test.suite, test.question, test.behaviour), set()).add(test.weight)
+    return [f"{suite}/{question}: the tests of behaviour {name!r} declare different weights "
+            f"{sorted(found)}; give the behaviour one weight" for (suite, question, name), found in weights.items()
+            if len(found) > 1 or min(found) <= 0]
 
 
 def _log_run(future) -> None:

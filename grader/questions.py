@@ -1,5 +1,8 @@
 """The graded questions: every student task (a solution region in
 ``reference/``) belongs to exactly one, and the points add up to 100.
+A question has at least as many points as it has units a bug can break
+alone (an op, a module, a function), so that each is worth a point or
+more (``python -m grader points`` shows the split).
 
 A question's public tests are ``tests_public/test_<name>.py``; its tasks are
 the solution regions whose enclosing function matches one of ``tasks``
@@ -22,13 +25,13 @@ class Question:
 
 
 QUESTIONS: Tuple[Question, ...] = (
-    Question("forward_ops", "Forward computation of the operators", 10,
+    Question("forward_ops", "Forward computation of the operators", 15,
              ("needle/ops/*.py::*.compute",)),
     Question("backward_ops", "Gradients of the operators", 15,
              ("needle/ops/*.py::*.gradient",)),
-    Question("topo_sort", "Topological sort", 8,
+    Question("topo_sort", "Topological sort", 6,
              ("needle/autograd.py::find_topo_sort", "needle/autograd.py::topo_sort_dfs")),
-    Question("reverse_ad", "Reverse-mode automatic differentiation", 12,
+    Question("reverse_ad", "Reverse-mode automatic differentiation", 10,
              ("needle/autograd.py::compute_gradient_of_variables",)),
     Question("parse_mnist", "Reading MNIST", 3,
              ("apps/simple_ml.py::parse_mnist",)),
@@ -45,7 +48,7 @@ QUESTIONS: Tuple[Question, ...] = (
              ("needle/optim.py::*",)),
     Question("data", "Transforms, datasets and the DataLoader", 5,
              ("needle/data/*.py::*",)),
-    Question("mlp_resnet", "MLP ResNet and its training loop", 8,
+    Question("mlp_resnet", "MLP ResNet and its training loop", 7,
              ("apps/mlp_resnet.py::*",)),
 )
 

@@ -59,9 +59,30 @@ def _hidden_output(result: QuestionResult, room: int) -> str:
                  for test in result.tests if not test.passed], room)
 
 
+def _behaviours(result: QuestionResult) -> str:
+    """How many behaviours earned their points, and what each lost one cost."""
+    groups = {}
+    for test in result.tests:
+        groups.setdefault(test.behaviour, []).append(test)
+    scored = {name: group for name, group in groups.items() if sum(t.max_score for t in group) > 0}
+    lost = [(name, sum(t.max_score for t in group), sum(not t.passed for t in group))
+            for name, group in scored.items() if not all(t.passed for t in group)]
+    if not scored:
+        return ""
+    line = f"{len(scored) - len(lost)} of {len(scored)} behaviours earned their points"
+    if lost:
+        line += " (a behaviour scores when all its tests pass); lost: " + "; ".join(
+            f"{name} ({points:.2f} points, {failing} failing test{'s' if failing > 1 else ''})"
+            for name, points, failing in lost)
+    return line + "."
+
+
 def _entry(number: str, result: QuestionResult, visibility: str = "visible") -> dict:
     passed = sum(t.passed for t in result.tests)
     summary = f"{passed} of {len(result.tests)} {result.suite} tests passed."
+    behaviours = _behaviours(result)
+    if behaviours and not result.problem:
+        summary += f"\n{behaviours}"
     if result.problem:
         summary += f"\n{result.problem}"
     # When the run itself failed, its problem says it all: no list of every test.
@@ -127,15 +148,27 @@ def _overall_output(grade: Grade, total: float, hidden_visibility: str) -> str:
             f"shown {HIDDEN_SHOWN[hidden_visibility]}.\n\n" + table(public))
 
 
-def points_by_question(results: dict) -> Dict[str, Tuple[float, float]]:
-    """Question name to (score, max score), read back from a results.json
-    (its entries are named "<question>: <title> (<suite> tests)")."""
-    points = {q.name: [0.0, 0.0] for q in QUESTIONS}
+def points_by_entry(results: dict) -> Dict[Tuple[str, str], Tuple[float, float]]:
+    """(question name, suite) to (score, max score), read back from a
+    results.json (its entries are named "<question>: <title> (<suite> tests)")."""
+    names = {q.name for q in QUESTIONS}
+    points = {}
     for test in results.get("tests", []):
-        name = str(test.get("name", "")).split(":", 1)[0]
-        if name in points:
-            points[name][0] += float(test["score"])
-            points[name][1] += float(test["max_score"])
+        name = str(test.get("name", ""))
+        question, suite = name.split(":", 1)[0], name.rsplit("(", 1)[-1].split(" ", 1)[0]
+        if question in names:
+            score, max_score = points.get((question, suite), (0.0, 0.0))
+            points[question, suite] = (round(score + float(test["score"]), 4),
+                                       round(max_score + float(test["max_score"]), 4))
+    return points
+
+
+def points_by_question(results: dict) -> Dict[str, Tuple[float, float]]:
+    """Question name to (score, max score), read back from a results.json."""
+    points = {q.name: [0.0, 0.0] for q in QUESTIONS}
+    for (name, _), (score, max_score) in points_by_entry(results).items():
+        points[name][0] += score
+        points[name][1] += max_score
     return {name: (round(score, 4), round(max_score, 4)) for name, (score, max_score) in points.items()}
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import mnist_eval
 from .channel import META, folder_of, value_file
-from .compare import KINDS, compare
+from .compare import KINDS, compare, hint_for
 from .key import AnswerKey, KeyTest, collection_error
 from .questions import QUESTIONS, Question
 from .run import Run
@@ -40,6 +40,7 @@ class TestResult:
     max_score: float
     reason: str  # why it failed, in a line; "" when it passed
     details: str  # the failure message of the submission's process (public tests only)
+    behaviour: str = ""  # what it tests, with its siblings: they score together or not at all
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,8 @@ def check_values(test: KeyTest, key_dir: Path, submitted_dir: Path, mnist_dir: P
                            dtype=meta["dtype"], problem=problems[i] if i < len(problems) else "",
                            labels=meta.get("labels"))
         if mismatch:
-            hint = f"\nHint: {meta['hint']}" if meta.get("hint") else ""
-            return Failure(mismatch.kind, meta["what"], mismatch.message + hint)
+            hint = hint_for(meta.get("hint"), mismatch.kind)
+            return Failure(mismatch.kind, meta["what"], mismatch.message + (f"\nHint: {hint}" if hint else ""))
     if test.threshold:
         model, weights = test.threshold["model"], [got[i] for i in test.threshold["values"]]
         problem = mnist_eval.weights_problem(model, weights)
@@ -221,12 +222,14 @@ def _run_problem(run: Optional[Run], suite: str, missing: str) -> str:
 
 def score_question(question: Question, suite: str, tests: Iterable[KeyTest], points: float,
                    key: AnswerKey, run: Optional[Run], mnist_dir: Path, missing: str = "not run") -> QuestionResult:
+    """The ``points`` of one suite's tests of ``question``, shared by its
+    behaviours by weight (those with a scorable test); a behaviour earns
+    its share when every one of its tests passes, and each of its tests
+    shows an equal part of it."""
     tests = list(tests)
     problem = _run_problem(run, suite, missing)
     reported = {t["nodeid"]: t for t in (run.report["tests"] if run and run.report else [])}
-    scorable = [t for t in tests if t.scored]
-    each = points / len(scorable) if scorable else 0.0
-    results = []
+    reasons = {}
     for test in tests:
         outcome, exception, details = _outcome(reported.get(test.nodeid))
         if outcome == "missing":
@@ -237,37 +240,81 @@ def score_question(question: Question, suite: str, tests: Iterable[KeyTest], poi
             failure = check_values(test, key.record_dir(suite, question.name), run.record_dir, mnist_dir)
             reason = "" if failure is None else (
                 f"{KINDS[failure.kind]}: {failure.what}" if suite == "hidden" else failure.message)
-        max_score = each if test.scored else 0.0
-        passed = not reason
+        reasons[test.nodeid] = (reason, details)
+    shares = behaviour_shares(tests, points)
+    members = {}
+    for test in tests:
+        members.setdefault(test.behaviour, []).append(test)
+    earned = {name: all(not reasons[t.nodeid][0] for t in group) for name, group in members.items()}
+    results = []
+    for test in tests:
+        reason, details = reasons[test.nodeid]
+        max_score = shares.get(test.behaviour, 0.0) / len(members[test.behaviour])
         results.append(TestResult(
-            nodeid=test.nodeid, suite=suite, question=question.name, hint=test.hint, passed=passed,
-            score=max_score if passed else 0.0, max_score=max_score, reason=reason,
-            details=details if suite == "public" else "",
+            nodeid=test.nodeid, suite=suite, question=question.name, hint=test.hint, passed=not reason,
+            score=max_score if earned[test.behaviour] else 0.0, max_score=max_score, reason=reason,
+            details=details if suite == "public" else "", behaviour=test.behaviour,
         ))
     return QuestionResult(question, suite, tuple(results), problem)
+
+
+def behaviour_shares(tests: Iterable[KeyTest], points: float) -> Dict[str, float]:
+    """Behaviour name to its part of ``points``: by weight, among the
+    behaviours that have a scorable test (the others earn nothing)."""
+    weights = {}
+    for test in tests:
+        if test.scored:
+            weights[test.behaviour] = test.weight
+    total = sum(weights.values())
+    return {name: points * weight / total for name, weight in weights.items()} if total else {}
+
+
+def suite_points(key: AnswerKey, question: Question, suites: Tuple[str, ...]) -> Dict[str, Tuple[float, list]]:
+    """Suite to (its part of the question's points, its tests of the
+    question): the points shared equally by the suites with a scorable test."""
+    per_suite = {s: [t for t in key.tests if t.suite == s and t.question == question.name] for s in suites}
+    with_points = [s for s, ts in per_suite.items() if any(t.scored for t in ts)]
+    return {s: (question.points / len(with_points) if s in with_points else 0.0, ts) for s, ts in per_suite.items()}
 
 
 def score(key: AnswerKey, runs: Dict[Tuple[str, str], Optional[Run]], suites: Tuple[str, ...], mnist_dir: Path,
           missing: str = "not run", cache: Optional[dict] = None) -> Grade:
     """The grade of one submission: each question's points shared equally by
-    the suites that have scorable tests for it, then by those tests.  A
+    the suites that have scorable tests for it, then by their behaviours.  A
     question without a run (None, or absent) fails with ``missing``.  A
     ``cache`` (a dict kept between calls on growing ``runs``) keeps each
     run's result, so that a run is scored once (MNIST targets cost time)."""
     cache = {} if cache is None else cache
     results = []
     for question in QUESTIONS:
-        per_suite = {s: [t for t in key.tests if t.suite == s and t.question == question.name] for s in suites}
-        with_points = [s for s, ts in per_suite.items() if any(t.scored for t in ts)]
-        for suite in suites:
-            points = question.points / len(with_points) if suite in with_points else 0.0
+        for suite, (points, tests) in suite_points(key, question, suites).items():
             run = runs.get((suite, question.name))
             if run is None:
-                results.append(score_question(question, suite, per_suite[suite], points, key, None, mnist_dir,
-                                              missing))
+                results.append(score_question(question, suite, tests, points, key, None, mnist_dir, missing))
                 continue
             if (suite, question.name) not in cache:
-                cache[suite, question.name] = score_question(question, suite, per_suite[suite], points, key, run,
-                                                             mnist_dir)
+                cache[suite, question.name] = score_question(question, suite, tests, points, key, run, mnist_dir)
             results.append(cache[suite, question.name])
     return Grade(tuple(results))
+
+
+def points_table(key: AnswerKey, suites: Tuple[str, ...]) -> str:
+    """Each question's behaviours: their weight, tests per suite and points
+    per suite, as scoring gives them."""
+    lines = []
+    for question in QUESTIONS:
+        parts = suite_points(key, question, suites)
+        shares = {s: behaviour_shares(tests, points) for s, (points, tests) in parts.items()}
+        names = list(dict.fromkeys(t.behaviour for _, tests in parts.values() for t in tests if t.scored))
+        weights = {t.behaviour: t.weight for _, tests in parts.values() for t in tests}
+        width = max([len("behaviour")] + [len(n) for n in names])
+        lines += ["", f"{question.name}: {question.title} ({question.points} points)",
+                  f"  {'behaviour':<{width}}  weight" + "".join(f"  {s + ' tests':>13}  {s + ' points':>13}"
+                                                              for s in suites)]
+        for name in names:
+            row = f"  {name:<{width}}  {weights[name]:>6g}"
+            for s in suites:
+                count = sum(t.behaviour == name for t in parts[s][1])
+                row += f"  {count:>13}  {shares[s].get(name, 0.0):>13.2f}"
+            lines.append(row)
+    return "\n".join(lines[1:])

@@ -1,6 +1,7 @@
 """The students' check.py, run from a fresh bundle: what it selects, what it
 says about each question, and how it reports code that cannot import or
 never ends."""
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,45 @@ def test_a_solved_question_is_done(student):
     run = check(student, root, "initializers")
     assert run.returncode == 0, run.stdout[-3000:]
     assert "done" in table(run.stdout)["initializers"]
+
+
+def points_of(row):
+    """(public points, their maximum) from a row of the table."""
+    words = row.split()
+    at = words.index("/")
+    return float(words[at - 1]), float(words[at + 1])
+
+
+def test_a_solved_question_earns_the_public_half_of_its_points(student):
+    root = variant(student, "initializers_done_too", "needle/init/init_initializers.py")
+    run = check(student, root, "initializers")
+    points = next(q.points for q in QUESTIONS if q.name == "initializers")
+    assert points_of(table(run.stdout)["initializers"]) == (points / 2, points / 2), run.stdout
+
+
+def test_one_broken_behaviour_costs_its_share_however_many_tests_it_has(student):
+    """A kaiming_uniform with the fan-out bound fails some of the
+    initializers' tests: the table counts every other behaviour in full and
+    kaiming_uniform not at all, as the grader does."""
+    solved = KIT / "reference" / "needle" / "init" / "init_initializers.py"
+    root = variant(student, "kaiming_fan_out", "needle/init/init_initializers.py")
+    path = student / "kaiming_fan_out" / "needle" / "init" / "init_initializers.py"
+    path.write_text(solved.read_text().replace("bound = _relu_gain(nonlinearity) * math.sqrt(3 / fan_in)",
+                                               "bound = _relu_gain(nonlinearity) * math.sqrt(3 / fan_out)"))
+    run = check(student, root, "initializers")
+    row = table(run.stdout)["initializers"]
+    earned, maximum = points_of(row)
+    assert "in progress" in row and 0 < earned < maximum, row
+
+
+def test_suggested_points_split_by_behaviour_weight_each_earned_whole(student):
+    spec = importlib.util.spec_from_file_location("student_check", student / "check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    exp, log = {"name": "Exp", "weight": 1.0}, {"name": "Log", "weight": 3.0}
+    results = [("a", "", "", True, exp), ("b", "", "", False, exp), ("c", "", "", True, exp), ("d", "", "", True, log)]
+    assert module.suggested_points(8, results) == 4 * 3 / 4  # the public half, less Exp's quarter of it
+    assert module.suggested_points(8, [r[:3] + (True, r[4]) for r in results]) == 4
 
 
 def test_a_syntax_error_is_reported_once_with_its_file_and_line(student):

@@ -79,7 +79,37 @@ def test_reported_pass_with_wrong_values_scores_nothing(tmp_path, values, kind, 
     assert hidden.reason == f"{kind}: exp of a 2x3 matrix"  # the grader's words only
     public = _result(_grade(tmp_path / "public", "passed", values, suite="public"))
     assert not public.passed and public.score == 0
-    assert message in public.reason and public.reason.endswith("Hint: elementwise")
+    assert message in public.reason
+    # The hint is about a wrong value: it says nothing to a wrong dtype, shape or a missing value.
+    assert public.reason.endswith("Hint: elementwise") == (kind == "wrong value"), public.reason
+
+
+@pytest.mark.parametrize("kind", ["value", "dtype", "shape", "type", "missing"])
+def test_a_hint_speaks_only_to_the_kind_of_failure_it_explains(kind):
+    from grader.compare import hint_for
+
+    assert hint_for("sum the partial adjoints", kind) == ("sum the partial adjoints" if kind == "value" else "")
+    per_kind = {"dtype": "seed with the output's dtype", "value": "sum the partial adjoints"}
+    assert hint_for(per_kind, kind) == per_kind.get(kind, "")
+
+
+SHAPES = {
+    "broadcast-not-summed": ((4,), (3, 4), "sum over the axes that broadcasting added"),
+    "size-1-axis-not-summed": ((3, 1), (3, 4), "sum over the axes that broadcasting added"),
+    "keepdims": ((3,), (3, 1), "only axes of size 1 differ"),
+    "transposed": ((3, 4), (4, 3), None),
+    "flattened": ((2, 3), (6,), None),
+}
+
+
+@pytest.mark.parametrize("expected, got, advice", SHAPES.values(), ids=SHAPES.keys())
+def test_a_wrong_shape_names_its_cause_only_when_the_shapes_show_it(expected, got, advice):
+    mismatch = compare(np.zeros(expected), np.zeros(got), what="x.grad")
+    assert mismatch.kind == "shape" and f"expected shape {expected}, got {got}" in mismatch.message
+    if advice:
+        assert advice in mismatch.message
+    else:
+        assert mismatch.message.endswith(f"got {got}"), mismatch.message
 
 
 def test_public_test_shows_where_values_differ(tmp_path):
@@ -215,3 +245,45 @@ def test_public_feedback_traceback_starts_at_the_test_not_in_pytest():
     assert ('Traceback (most recent call last):\n  File "tests_public/test_forward_ops.py", line 42, in test_transpose'
             in output)
     assert '  File "needle/ops/ops_mathematic.py", line 213, in compute' in output
+
+
+def _grade_behaviours(tmp_path, cases, failing):
+    """The hidden suite's forward_ops with ``cases`` (test id, behaviour,
+    weight), each handing over RIGHT, the ``failing`` ids handing over a
+    wrong value: (the grade, the key)."""
+    key_dir, submitted = tmp_path / "key", tmp_path / "run" / "records"
+    tests, report = [], {"tests": []}
+    for test_id, behaviour, weight in cases:
+        node = f"tests_hidden/test_forward_ops.py::{test_id}"
+        _save(key_dir / "hidden" / "forward_ops" / "records", node, [RIGHT])
+        _save(submitted, node, [RIGHT + 1 if test_id in failing else RIGHT])
+        tests.append(KeyTest(node, "hidden", "forward_ops", "", (VALUE,), behaviour=behaviour, weight=weight))
+        report["tests"].append({"nodeid": node, "outcome": "passed"})
+    key = AnswerKey(key_dir, "stamp", 1, tuple(tests))
+    return score(key, {("hidden", "forward_ops"): _run("hidden", report, submitted)}, ("hidden",), tmp_path), key
+
+
+CASES = [("test_exp[a]", "Exp", 1.0), ("test_exp[b]", "Exp", 1.0), ("test_exp[c]", "Exp", 1.0),
+         ("test_log", "Log", 3.0)]
+
+
+def test_a_behaviour_scores_its_weighted_share_only_when_all_its_tests_pass(tmp_path):
+    points = BY_NAME["forward_ops"].points
+    grade, _ = _grade_behaviours(tmp_path / "right", CASES, failing=())
+    assert grade.by_question()["forward_ops"] == (points, points)
+    # One case of three breaks "Exp": the whole of its share (1 of 4 weights) is lost, not a third of it.
+    grade, _ = _grade_behaviours(tmp_path / "one-case", CASES, failing={"test_exp[b]"})
+    assert grade.by_question()["forward_ops"] == (points * 3 / 4, points)
+    tests = {t.nodeid.split("::")[1]: t for r in grade.results for t in r.tests}
+    assert [tests[i].passed for i in ("test_exp[a]", "test_exp[b]", "test_exp[c]")] == [True, False, True]
+    assert tests["test_exp[a]"].score == 0 and tests["test_log"].score == pytest.approx(points * 3 / 4)
+    output = gradescope(grade, 1.0)["tests"][0]["output"]
+    assert "1 of 2 behaviours earned their points" in output and f"Exp ({points / 4:.2f} points, 1 failing test)" in output
+
+
+def test_points_table_shows_each_behaviours_weight_tests_and_points(tmp_path):
+    _, key = _grade_behaviours(tmp_path, CASES, failing=())
+    text = scoring.points_table(key, ("hidden",))
+    rows = {line.split()[0]: line.split() for line in text.splitlines() if line.startswith("  ")}
+    points = BY_NAME["forward_ops"].points
+    assert rows["Exp"][1:] == ["1", "3", f"{points / 4:.2f}"] and rows["Log"][1:] == ["3", "1", f"{points * 3 / 4:.2f}"]

@@ -46,18 +46,31 @@ GRADIENT_CASES = [
     case("power_scalar-s=4-negative-base", ndl.ops.PowerScalar(4), N(3, 4)),
     case("power_scalar-s=3-negative-base", ndl.ops.PowerScalar(3), N(2, 5)),
     case("power_scalar-np.float64-exponent", ndl.ops.PowerScalar(np.float64(2.5)), P(3, 2)),
+    case("power_scalar-s=2.5-vector", ndl.ops.PowerScalar(2.5), P(5)),
+    case("power_scalar-s=-0.5-3d", ndl.ops.PowerScalar(-0.5), P(2, 2, 3)),
+    case("power_scalar-s=2.5-0d", ndl.ops.PowerScalar(2.5), P()),
     # EWisePow (the exponent's gradient needs a > 0)
     case("power-2x1x3-by-4x3", ndl.ops.EWisePow(), P(2, 1, 3), N(4, 3)),
     case("power-3x4-by-4", ndl.ops.EWisePow(), P(3, 4), N(4)),
     case("power-1x3-by-2x1", ndl.ops.EWisePow(), P(1, 3), N(2, 1)),
     case("power-0d-exponent", ndl.ops.EWisePow(), P(2, 3), N()),
+    case("power-vectors", ndl.ops.EWisePow(), P(4), N(4)),
+    case("power-0d-base", ndl.ops.EWisePow(), P(), N(3, 2)),
+    case("power-3d-same-shape", ndl.ops.EWisePow(), P(2, 2, 3), N(2, 2, 3)),
     # EWiseDiv, DivScalar
     case("divide-same-shape", ndl.ops.EWiseDiv(), N(2, 5), NZ(2, 5)),
     case("divide-divisor-broadcast", ndl.ops.EWiseDiv(), N(3, 4), NZ(4)),
     case("divide-numerator-broadcast", ndl.ops.EWiseDiv(), N(2, 1), NZ(2, 3)),
+    case("divide-vectors", ndl.ops.EWiseDiv(), N(6), NZ(6)),
+    case("divide-0d", ndl.ops.EWiseDiv(), N(), NZ()),
+    case("divide-3d-numerator-broadcast-3x1-by-2x3x4", ndl.ops.EWiseDiv(), N(3, 1), NZ(2, 3, 4)),
+    case("divide-0d-divisor", ndl.ops.EWiseDiv(), N(3, 2), NZ()),
     case("divide_scalar-np.float64", ndl.ops.DivScalar(np.float64(-2.5)), N(3, 4)),
     case("divide_scalar-int", ndl.ops.DivScalar(7), N(2, 3)),
     case("divide_scalar-shape-1-ndarray", ndl.ops.DivScalar(np.array([1.6])), N(4, 2)),
+    case("divide_scalar-vector", ndl.ops.DivScalar(-1.25), N(7)),
+    case("divide_scalar-3d", ndl.ops.DivScalar(-1.25), N(3, 2, 2)),
+    case("divide_scalar-0d", ndl.ops.DivScalar(-1.25), N()),
     # Transpose (default axes on inputs of rank 3 and more, and explicit axes)
     case("transpose-None-2d", ndl.ops.Transpose(), N(5, 2), out=(2, 5)),
     case("transpose-None-3d", ndl.ops.Transpose(), N(2, 3, 4), out=(2, 4, 3)),
@@ -126,11 +139,16 @@ GRADIENT_CASES = [
     # Negate, Log, Exp, ReLU (away from the kink)
     case("negate-3d", ndl.ops.Negate(), N(2, 3, 4)),
     case("negate-0d", ndl.ops.Negate(), N()),
+    case("negate-vector", ndl.ops.Negate(), N(6)),
     case("log-3d", ndl.ops.Log(), P(2, 3, 2)),
     case("log-0d", ndl.ops.Log(), P()),
+    case("log-vector", ndl.ops.Log(), P(6)),
     case("exp-3d", ndl.ops.Exp(), N(2, 3, 2)),
     case("exp-vector", ndl.ops.Exp(), N(5)),
+    case("exp-0d", ndl.ops.Exp(), N()),
     case("relu-3d", ndl.ops.ReLU(), NZ(2, 3, 4)),
+    case("relu-vector", ndl.ops.ReLU(), NZ(7)),
+    case("relu-0d", ndl.ops.ReLU(), NZ()),
     # LogSumExp, LogSoftmax
     *[case(f"logsumexp-{name}", ndl.ops.LogSumExp(axes), N(*shape), out=out)
       for name, shape, axes, out in [
@@ -144,11 +162,14 @@ GRADIENT_CASES = [
           ("vector-int-0", (6,), 0, ()),
           ("vector-None", (6,), None, ()),
           ("all-axes", (2, 2, 3), (0, 1, 2), ()),
+          ("0d-None", (), None, ()),
       ]],
     case("logsoftmax-4x6", ndl.ops.LogSoftmax(), N(4, 6)),
     case("logsoftmax-2x9", ndl.ops.LogSoftmax(), N(2, 9)),
     case("logsoftmax-1x3", ndl.ops.LogSoftmax(), N(1, 3)),
     case("logsoftmax-5x1", ndl.ops.LogSoftmax(), N(5, 1)),
+    case("logsoftmax-vector", ndl.ops.LogSoftmax(), N(7)),
+    case("logsoftmax-3d", ndl.ops.LogSoftmax(), N(3, 2, 5)),
 ]
 
 
@@ -164,6 +185,7 @@ def test_float32_inputs_give_float32_gradients(op, specs, out_shape):
     check_gradients(op, hidden_inputs(specs, seed=8, dtype="float32"), out_shape, seed=4, tensors=True)
 
 
+@pytest.mark.behaviour("ReLU")
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_relu_gradient_at_exact_zeros_is_zero(dtype):
     """ReLU's gradient where the input is exactly 0 (or -0.0)."""
@@ -189,6 +211,7 @@ LSE_EXTREME_CASES = [
 LSE_OUT_SHAPES = {None: (), (0,): (5,), (1,): (4,)}  # LogSumExp(axes)'s output shape on (4, 5) inputs
 
 
+@pytest.mark.behaviour("LogSumExp")
 @pytest.mark.parametrize("dtype, kind, axes", LSE_EXTREME_CASES, ids=extreme_ids(LSE_EXTREME_CASES))
 def test_logsumexp_gradient_is_stable_at_extreme_values(dtype, kind, axes):
     """LogSumExp's gradient at inputs of size 1e4 to 1e6 is a finite softmax."""
@@ -198,6 +221,7 @@ def test_logsumexp_gradient_is_stable_at_extreme_values(dtype, kind, axes):
                     hint="out_grad times exp(z - logsumexp(z)), never exp(z) / sum(exp(z))")
 
 
+@pytest.mark.behaviour("LogSoftmax")
 @pytest.mark.parametrize("dtype, kind", EXTREME_ROWS, ids=extreme_ids(EXTREME_ROWS))
 def test_logsoftmax_gradient_is_stable_at_extreme_values(dtype, kind):
     """LogSoftmax's gradient at inputs of size 1e4 to 1e6 stays finite and right."""

@@ -30,6 +30,7 @@ FLIP_SHAPES = [(3, 7, 4), (6, 2, 1), (5, 9, 3)]
 
 
 @pytest.mark.parametrize("shape", FLIP_SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.behaviour("RandomFlipHorizontal")
 def test_flip_with_p_one_flips_the_width_axis(shape):
     """RandomFlipHorizontal(1.0) always mirrors the image left to right, keeping dtype and shape."""
     transform = ndl.data.RandomFlipHorizontal(1.0)
@@ -39,6 +40,7 @@ def test_flip_with_p_one_flips_the_width_axis(shape):
 
 
 @pytest.mark.parametrize("p, seed", [(0.3, 7), (0.8, 21)], ids=["p=0.3-seed7", "p=0.8-seed21"])
+@pytest.mark.behaviour("RandomFlipHorizontal")
 def test_seeded_flips(p, seed):
     """One uniform draw per call decides the flip: flip when the draw is below p."""
     transform = ndl.data.RandomFlipHorizontal(p)
@@ -49,6 +51,7 @@ def test_seeded_flips(p, seed):
     check(np.concatenate([array_of(g).reshape(-1) for g in got]), what=f"sixteen seeded RandomFlipHorizontal({p}) calls")
 
 
+@pytest.mark.behaviour("RandomFlipHorizontal")
 def test_flip_with_p_zero_keeps_the_image():
     """RandomFlipHorizontal(0.0) never flips."""
     transform = ndl.data.RandomFlipHorizontal(0.0)
@@ -69,6 +72,7 @@ CROP_CASES = [
 
 
 @pytest.mark.parametrize("padding, shape", [c[1:] for c in CROP_CASES], ids=[c[0] for c in CROP_CASES])
+@pytest.mark.behaviour("RandomCrop")
 def test_seeded_crops(padding, shape):
     """RandomCrop zero-pads H and W and crops back at (shift_x along H, shift_y along W) from one randint draw."""
     transform = ndl.data.RandomCrop(padding)
@@ -79,6 +83,7 @@ def test_seeded_crops(padding, shape):
     observe(np.random.rand(), what=f"the next np.random.rand() after five RandomCrop({padding}) calls")
 
 
+@pytest.mark.behaviour("RandomCrop")
 def test_crop_without_padding_is_the_identity():
     """RandomCrop(0) returns the image unchanged."""
     transform = ndl.data.RandomCrop(0)
@@ -121,6 +126,7 @@ SEQUENTIAL_CASES = [("n=17-batch=4", 17, 4), ("n=30-batch=7", 30, 7), ("n=3-batc
 
 
 @pytest.mark.parametrize("n, batch_size", [c[1:] for c in SEQUENTIAL_CASES], ids=[c[0] for c in SEQUENTIAL_CASES])
+@pytest.mark.behaviour("DataLoader")
 def test_unshuffled_batches_cover_the_dataset_in_order(n, batch_size):
     """Without shuffle, batches are consecutive slices of the dataset, the last one possibly smaller."""
     loader = ndl.data.DataLoader(dataset(n, seed=n), batch_size)
@@ -135,6 +141,7 @@ SHUFFLE_CASES = [("n=26-batch=6-seed5", 26, 6, 5), ("n=9-batch=2-seed1", 9, 2, 1
 
 
 @pytest.mark.parametrize("n, batch_size, seed", [c[1:] for c in SHUFFLE_CASES], ids=[c[0] for c in SHUFFLE_CASES])
+@pytest.mark.behaviour("DataLoader")
 def test_shuffle_draws_a_new_permutation_each_epoch(n, batch_size, seed):
     """With shuffle, each pass follows a fresh np.random.permutation(len(dataset)), split into batches."""
     loader = ndl.data.DataLoader(dataset(n, seed=seed), batch_size, shuffle=True)
@@ -146,6 +153,7 @@ def test_shuffle_draws_a_new_permutation_each_epoch(n, batch_size, seed):
         check(joined(batches, 2), what=f"third array of shuffled epoch {k}")
 
 
+@pytest.mark.behaviour("DataLoader")
 def test_restarting_iteration_and_stop():
     """A pass ends with StopIteration; a new iter() starts again from the first batch."""
     loader = ndl.data.DataLoader(dataset(10), 3)
@@ -175,6 +183,7 @@ INDICES = [0, 17, 256, 1234, 4321, 6789, 9998]
 
 
 @pytest.mark.mnist
+@pytest.mark.behaviour("MNISTDataset")
 def test_mnist_dataset_items(mnist_dir):
     """MNISTDataset returns NumPy float32 pixels in [0, 1] and the labels, by int, slice and index array."""
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
@@ -190,6 +199,7 @@ def test_mnist_dataset_items(mnist_dir):
 
 
 @pytest.mark.mnist
+@pytest.mark.behaviour("MNISTDataset")
 def test_mnist_dataset_with_transforms(mnist_dir):
     """Transforms run in list order on each 28 x 28 x 1 image, with the documented draws."""
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir),
@@ -201,6 +211,7 @@ def test_mnist_dataset_with_transforms(mnist_dir):
 
 
 @pytest.mark.mnist
+@pytest.mark.behaviour("DataLoader")
 def test_dataloader_over_mnist(mnist_dir):
     """A DataLoader over MNISTDataset gives float32 image batches and the labels, shuffled by the seeded permutation."""
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
@@ -221,10 +232,12 @@ SMALL_CASES = [
     ("9-images-12-to-240", 9, 12, 240),
     ("4-images-0-to-99", 4, 0, 99),
     ("3-images-17-to-255", 3, 17, 255),
+    ("2-images-all-201", 2, 201, 201),  # no range to scale by: all zeros, not 0 / 0
 ]
 
 
 @pytest.mark.parametrize("n, low, high", [c[1:] for c in SMALL_CASES], ids=[c[0] for c in SMALL_CASES])
+@pytest.mark.behaviour("MNISTDataset")
 def test_mnist_dataset_scales_small_files_over_the_whole_dataset(tmp_path, n, low, high):
     """MNISTDataset scales a file's pixels to [0, 1] by the whole file's smallest and largest pixel (not / 255, not per image)."""
     ds = ndl.data.MNISTDataset(*small_mnist(tmp_path, n, seed=100 + n, low=low, high=high))
@@ -236,6 +249,7 @@ def test_mnist_dataset_scales_small_files_over_the_whole_dataset(tmp_path, n, lo
 
 
 @pytest.mark.mnist
+@pytest.mark.behaviour("MNISTDataset")
 def test_transforms_apply_to_each_dataloader_batch(mnist_dir):
     """A DataLoader batch is one index-array lookup: the transforms see its images as one 28 x 28 x k array (one draw each per batch)."""
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir),
@@ -252,6 +266,7 @@ def test_transforms_apply_to_each_dataloader_batch(mnist_dir):
         check(rows(batches[k][0]), what=f"images of batch {k}")
 
 
+@pytest.mark.behaviour("MNISTDataset")
 def test_transforms_apply_to_small_file_batches(tmp_path):
     """Unshuffled batches of a small transformed MNISTDataset: one crop and one flip draw per batch, in list order."""
     transforms = [ndl.data.RandomCrop(3), ndl.data.RandomFlipHorizontal(0.4)]

@@ -16,7 +16,7 @@ import needle.nn as nn
 from grader.box.drive import all_modules
 from grader.box.inputs import mnist_paths, rng, seed_global, synthetic_classification
 from grader.box.mlp_resnet import mnist_like_files
-from grader.box.record import check, observe
+from grader.box.record import check, in_behaviour, observe
 from mlp_resnet import MLPResNet, ResidualBlock, epoch, train_mnist
 
 
@@ -66,7 +66,7 @@ COUNT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("build", [c[1] for c in COUNT_CASES], ids=ids(COUNT_CASES))
+@pytest.mark.parametrize("build", [in_behaviour(c[0].split("-")[0], c[1], id=c[0]) for c in COUNT_CASES])
 def test_parameter_count(build):
     """The model has exactly the documented layers' weights and biases (norm layers: weight and bias only)."""
     seed_global(1)
@@ -87,7 +87,8 @@ FORWARD_CASES = [
 ]
 
 
-@pytest.mark.parametrize("batch, build_args, is_block, seed", [c[1:] for c in FORWARD_CASES], ids=ids(FORWARD_CASES))
+@pytest.mark.parametrize("batch, build_args, is_block, seed",
+                         [in_behaviour(c[0].split("-")[0], *c[1:], id=c[0]) for c in FORWARD_CASES])
 def test_seeded_forward_in_train_and_eval_mode(batch, build_args, is_block, seed):
     """A freshly seeded model's output in training mode (dropout drawn) and in eval mode matches the documented architecture."""
     seed_global(seed)
@@ -113,6 +114,7 @@ def loader_of(X, y, batch_size=128):
     return ndl.data.DataLoader(ndl.data.NDArrayDataset(X, y), batch_size)
 
 
+@pytest.mark.behaviour("epoch")
 def test_evaluation_epoch_averages_over_samples():
     """Without an optimizer, epoch evaluates in eval mode and averages error and loss over samples."""
     seed_global(3)
@@ -128,6 +130,7 @@ def test_evaluation_epoch_averages_over_samples():
 
 @pytest.mark.parametrize("opt_name, kwargs", [("SGD", dict(lr=0.05, momentum=0.5)), ("Adam", dict(lr=0.01, weight_decay=0.01))],
                          ids=["SGD", "Adam"])
+@pytest.mark.behaviour("epoch")
 def test_training_epoch_matches_a_hand_written_loop(opt_name, kwargs):
     """With an optimizer, epoch seeds 4, trains in train mode with one step per batch, and averages over samples."""
     seed_global(8)
@@ -149,6 +152,7 @@ T10K_CASES = [("LN-hidden24-2blocks-batch384", nn.LayerNorm1d, 24, 2, 384, 6),
 
 @pytest.mark.mnist
 @pytest.mark.parametrize("norm, hidden, blocks, batch_size, seed", [c[1:] for c in T10K_CASES], ids=ids(T10K_CASES))
+@pytest.mark.behaviour("epoch")
 def test_evaluation_epoch_on_t10k(mnist_dir, norm, hidden, blocks, batch_size, seed):
     """An evaluation epoch of a freshly seeded model over the t10k MNISTDataset."""
     seed_global(seed)
@@ -158,6 +162,7 @@ def test_evaluation_epoch_on_t10k(mnist_dir, norm, hidden, blocks, batch_size, s
                 f"an evaluation epoch over t10k in batches of {batch_size}")
 
 
+@pytest.mark.behaviour("train_mnist")
 def test_train_mnist_on_a_small_copy(tmp_path):
     """train_mnist seeds 4, trains on a shuffled loader, evaluates on the test files, and returns (train err, train loss, test err, test loss)."""
     mnist_like_files(tmp_path, {"train": 1200, "t10k": 1000}, seed=31)

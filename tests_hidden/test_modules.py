@@ -17,8 +17,9 @@ import needle as ndl
 import needle.nn as nn
 from grader.box.drive import order_of, out_grad
 from grader.box.inputs import randn, rng, seed_global, tensor
-from grader.box.modules import global_draws, is_float32, linear, redraw, shape_of, training_flags, with_affine
-from grader.box.record import check, observe
+from grader.box.modules import (global_draws, is_float32, linear, redraw, shape_of, training_flags,
+                                with_affine)
+from grader.box.record import check, in_behaviour, observe
 
 
 def ids(cases):
@@ -35,6 +36,7 @@ LINEAR_CASES = [("9x5-seed2024", 9, 5, 2024), ("12x3-seed77", 12, 3, 77), ("1x6-
 
 
 @pytest.mark.parametrize("fan_in, fan_out, seed", args(LINEAR_CASES), ids=ids(LINEAR_CASES))
+@pytest.mark.behaviour("Linear")
 def test_linear_initial_weight_and_bias(fan_in, fan_out, seed):
     """Linear draws its weight, then its bias, each with kaiming_uniform; float32 Parameters of fixed shapes."""
     seed_global(seed)
@@ -54,6 +56,7 @@ def test_linear_initial_weight_and_bias(fan_in, fan_out, seed):
 
 
 @pytest.mark.parametrize("x_shape", [(6, 9), (1, 9), (2, 3, 9)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.behaviour("Linear")
 def test_linear_forward_and_gradients_in_float32(x_shape):
     """Linear computes x @ weight + bias in float32, and its gradients are float32 too."""
     layer = linear(9, 4, seed=4)
@@ -71,6 +74,19 @@ def test_linear_forward_and_gradients_in_float32(x_shape):
           hint="upstream summed over all leading axes, in the bias's shape (1, out)")
 
 
+
+@pytest.mark.behaviour("Linear")
+def test_linear_without_a_bias_is_x_times_weight():
+    """Linear(bias=False) draws the weight only, has no bias, and gives x @ weight."""
+    seed_global(41)
+    layer, draws = global_draws(lambda: nn.Linear(6, 3, bias=False))
+    observe(draws, what="uniform values Linear(6, 3, bias=False) drew from NumPy's global RNG",
+            hint="without a bias, the weight is the only draw")
+    observe(layer.bias is None, what="Linear(6, 3, bias=False).bias is None", hint="bias=False leaves bias None")
+    check(layer(tensor(randn(2, 5, 6, seed=42))), what="Linear(6, 3, bias=False) of a 2x5x6 input",
+          hint="without a bias the output is x @ weight")
+
+@pytest.mark.behaviour("Linear")
 def test_linear_float64_gradient_matches_central_differences():
     """Linear is differentiable end to end: its input gradient matches central differences."""
     layer = linear(5, 7, seed=12, dtype="float64")
@@ -92,6 +108,7 @@ FLATTEN_SHAPES = [(2, 3, 1, 2, 2, 3), (4, 1, 5), (1, 7), (3, 2, 2, 2, 2)]
 
 
 @pytest.mark.parametrize("shape", FLATTEN_SHAPES, ids=lambda s: f"{len(s)}d-" + "x".join(map(str, s)))
+@pytest.mark.behaviour("Flatten")
 def test_flatten_keeps_the_first_axis(shape):
     """Flatten keeps the batch axis and joins all the others, in row-major order."""
     layer = nn.Flatten()
@@ -103,6 +120,7 @@ def test_flatten_keeps_the_first_axis(shape):
     check(xt.grad, what="Flatten input gradient", hint="the upstream gradient reshaped back to the input's shape")
 
 
+@pytest.mark.behaviour("Sequential")
 def test_nested_sequential_with_residuals():
     """Sequential and Residual compose: modules run in order and the residual adds the block's input."""
     first, inner, last = linear(3, 5, seed=21), linear(5, 5, seed=22), linear(5, 2, seed=23)
@@ -115,6 +133,30 @@ def test_nested_sequential_with_residuals():
             hint="parameters() should list each Linear's weight and bias in module order, reaching into Residual")
 
 
+
+@pytest.mark.behaviour("ReLU")
+def test_relu_module_on_a_three_dimensional_input_and_its_gradient():
+    """ReLU keeps the positive values of an input of any rank and passes the gradient where the input is positive."""
+    x = randn(2, 3, 4, seed=61)
+    xt = tensor(x)
+    out = nn.ReLU()(xt)
+    check(out, what="ReLU()(x) of a (2, 3, 4) input", hint="max(x, 0) elementwise, with ops.relu, for any rank")
+    out.backward(tensor(randn(2, 3, 4, seed=62), requires_grad=False))
+    check(xt.grad, what="ReLU input gradient", hint="build ReLU's forward from ops.relu for backward to reach x")
+
+
+@pytest.mark.behaviour("Residual")
+def test_residual_adds_the_input_and_passes_the_gradient_both_ways():
+    """Residual returns fn(x) + x: the input gradient flows through fn and around it."""
+    inner = linear(5, 5, seed=63)
+    model = nn.Residual(inner)
+    xt = tensor(randn(4, 5, seed=64))
+    out = model(xt)
+    check(out, what="Residual(Linear(5, 5))(x)", hint="fn(x) + x")
+    out.backward(tensor(randn(4, 5, seed=65), requires_grad=False))
+    check(xt.grad, what="Residual(Linear) input gradient", hint="fn(x) + x built from needle ops: both terms reach x")
+    check(inner.weight.grad, what="the inner Linear's weight.grad", hint="call fn on x once, inside the graph")
+
 # --- SoftmaxLoss -------------------------------------------------------------
 
 
@@ -123,6 +165,7 @@ SOFTMAX_CASES = [("6x9-int64", 6, 9, "int64", 1.0), ("12x5-uint8", 12, 5, "uint8
 
 
 @pytest.mark.parametrize("m, k, label_dtype, scale", args(SOFTMAX_CASES), ids=ids(SOFTMAX_CASES))
+@pytest.mark.behaviour("SoftmaxLoss")
 def test_softmax_loss_value_and_gradient(m, k, label_dtype, scale):
     """SoftmaxLoss is the batch mean of logsumexp(z) - z_y, float32, with gradient (softmax - onehot) / batch."""
     loss_fn = nn.SoftmaxLoss()
@@ -141,6 +184,7 @@ def test_softmax_loss_value_and_gradient(m, k, label_dtype, scale):
 # --- BatchNorm1d -------------------------------------------------------------
 
 
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_training_forward_and_gradient():
     """BatchNorm1d in training normalizes each feature with the batch mean and biased variance, eps inside the sqrt."""
     eps = 0.2
@@ -161,6 +205,7 @@ MOMENTUM_CASES = [("momentum=0.2", 0.2), ("momentum=0.05", 0.05), ("momentum=0.6
 
 
 @pytest.mark.parametrize("momentum", args(MOMENTUM_CASES), ids=ids(MOMENTUM_CASES))
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_running_statistics(momentum):
     """BatchNorm1d's running mean and variance follow the momentum recurrence with the biased batch variance."""
     layer = nn.BatchNorm1d(4, momentum=momentum)
@@ -171,6 +216,7 @@ def test_batchnorm_running_statistics(momentum):
     check(layer.running_var, what="BatchNorm1d.running_var after 8 batches", hint=hint)
 
 
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_eval_uses_running_statistics():
     """In eval mode BatchNorm1d normalizes with its running statistics and leaves them unchanged."""
     eps = 0.05
@@ -191,6 +237,7 @@ def test_batchnorm_eval_uses_running_statistics():
           hint="training forwards update it with momentum (biased batch variance); an eval forward leaves it unchanged")
 
 
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_statistics_are_plain_detached_float32_tensors():
     """BatchNorm1d has exactly two Parameters; its running statistics are detached float32 Tensors."""
     layer = nn.BatchNorm1d(7)
@@ -227,6 +274,7 @@ LAYERNORM_CASES = [("4x7-eps1e-5", 4, 7, 1e-5), ("3x6-eps0.3", 3, 6, 0.3), ("2x2
 
 
 @pytest.mark.parametrize("n, dim, eps", args(LAYERNORM_CASES), ids=ids(LAYERNORM_CASES))
+@pytest.mark.behaviour("LayerNorm1d")
 def test_layernorm_forward(n, dim, eps):
     """LayerNorm1d normalizes each row with its mean and biased variance, eps inside the sqrt."""
     layer = with_affine(nn.LayerNorm1d(dim, eps=eps), dim, dim + 1)
@@ -236,6 +284,7 @@ def test_layernorm_forward(n, dim, eps):
 
 
 @pytest.mark.parametrize("n, dim, eps", args(LAYERNORM_CASES), ids=ids(LAYERNORM_CASES))
+@pytest.mark.behaviour("LayerNorm1d")
 def test_layernorm_gradient(n, dim, eps):
     """LayerNorm1d's input gradient matches central differences and the closed form."""
     layer = with_affine(nn.LayerNorm1d(dim, eps=eps, dtype="float64"), dim, dim + 2, "float64")
@@ -249,6 +298,7 @@ def test_layernorm_gradient(n, dim, eps):
     check(layer.bias.grad, what=f"LayerNorm1d({dim}, eps={eps}) bias.grad", hint=hint)
 
 
+@pytest.mark.behaviour("LayerNorm1d")
 def test_layernorm_of_width_one_has_zero_input_gradient():
     """A LayerNorm1d over one feature outputs its bias and passes no gradient to the input."""
     layer = nn.LayerNorm1d(1)
@@ -267,6 +317,7 @@ DROPOUT_CASES = [("p=0.3-seed17", 0.3, 17, (5, 8)), ("p=0.6-seed8", 0.6, 8, (9, 
 
 
 @pytest.mark.parametrize("p, seed, shape", args(DROPOUT_CASES), ids=ids(DROPOUT_CASES))
+@pytest.mark.behaviour("Dropout")
 def test_dropout_mask_and_scaling(p, seed, shape):
     """Training Dropout makes one uniform draw of the input's shape, keeps values where it is <= 1 - p, and rescales them."""
     layer = nn.Dropout(p)
@@ -282,6 +333,7 @@ def test_dropout_mask_and_scaling(p, seed, shape):
     check(xt.grad, what=f"Dropout({p}) input gradient", hint="the upstream gradient times mask / (1 - p)")
 
 
+@pytest.mark.behaviour("Dropout")
 def test_dropout_in_eval_mode_is_the_identity_without_a_draw():
     """Dropout in eval mode returns its input's values and draws no random numbers."""
     layer = nn.Dropout(0.7)
@@ -310,6 +362,7 @@ class Bag(nn.Module):
         self.pair = (nn.Dropout(0.3), nn.Identity())
 
 
+@pytest.mark.behaviour("Sequential")
 def test_train_and_eval_reach_nested_modules():
     """train() and eval() switch every nested module, including those in dicts, lists and tuples."""
     bag = Bag()
@@ -338,7 +391,7 @@ FLOAT32_MODULES = [
 ]
 
 
-@pytest.mark.parametrize("build", args(FLOAT32_MODULES), ids=ids(FLOAT32_MODULES))
+@pytest.mark.parametrize("build", [in_behaviour(name.split("-")[0], build, id=name) for name, build in FLOAT32_MODULES])
 def test_float32_outputs_parameters_and_gradients(build):
     """A float32 input gives float32 outputs, parameters and gradients."""
     seed_global(6)

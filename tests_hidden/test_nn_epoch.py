@@ -41,6 +41,7 @@ ONE_STEP_CASES = [
 ]
 
 
+@pytest.mark.behaviour("nn_epoch: one step is W - lr * gradient")
 @pytest.mark.parametrize("m, n, hidden, k, lr", [c[1:] for c in ONE_STEP_CASES], ids=[c[0] for c in ONE_STEP_CASES])
 def test_nn_single_batch_step(m, n, hidden, k, lr):
     """One batch holding every row: each weight moves by -lr times its backprop gradient."""
@@ -53,6 +54,7 @@ def test_nn_single_batch_step(m, n, hidden, k, lr):
 PARTIAL_CASES = [("m=47-batch=15", 47, 15), ("m=5-batch=8", 5, 8), ("m=61-batch=12", 61, 12), ("m=100-batch=33", 100, 33)]
 
 
+@pytest.mark.behaviour("nn_epoch: partial last batch")
 @pytest.mark.parametrize("m, batch", [c[1:] for c in PARTIAL_CASES], ids=[c[0] for c in PARTIAL_CASES])
 def test_nn_partial_last_batch(m, batch):
     """The last, smaller batch is used too, and its loss is averaged over its own rows."""
@@ -62,6 +64,7 @@ def test_nn_partial_last_batch(m, batch):
     check(got_W2, tol="float32", what=f"W2 (m={m}, batch={batch})")
 
 
+@pytest.mark.behaviour("nn_epoch: batches in order")
 def test_nn_batches_in_order():
     """Batches are consecutive row blocks, in order, with no random draw."""
     X, y, W1, W2 = problem(36, 6, 5, 4, seed=700, x_scale=2.0)
@@ -73,6 +76,7 @@ def test_nn_batches_in_order():
     check(got_W2, tol="float32", what="W2 after four batches of 9")
 
 
+@pytest.mark.behaviour("nn_epoch: new float32 leaves, arguments kept")
 def test_nn_returns_new_float32_leaves_and_keeps_its_arguments():
     """nn_epoch returns new float32 leaf Tensors and changes none of its arguments."""
     X, y, W1, W2 = problem(22, 4, 6, 3, seed=800)
@@ -102,6 +106,7 @@ SOFTMAX_CASES = [
 ]
 
 
+@pytest.mark.behaviour("softmax_regression_epoch")
 @pytest.mark.parametrize("m, n, k, lr, batch", [c[1:] for c in SOFTMAX_CASES], ids=[c[0] for c in SOFTMAX_CASES])
 def test_softmax_regression_epoch(m, n, k, lr, batch):
     """Softmax regression: theta moves by -lr X_b^T (softmax - onehot) / rows per batch, in order; a new float32 leaf."""
@@ -119,6 +124,7 @@ def test_softmax_regression_epoch(m, n, k, lr, batch):
 # --- full epochs on data of t10k's shape -------------------------------------
 
 
+@pytest.mark.behaviour("nn_epoch on MNIST-sized data")
 def test_nn_epoch_on_t10k():
     """A full epoch of the two-layer network over 10000 rows of 784 pixels."""
     X, y = mnist_shaped(10000, seed=20)
@@ -128,6 +134,7 @@ def test_nn_epoch_on_t10k():
     check(got_W2, tol="training", what="W2 after an epoch over 10000 rows in batches of 250")
 
 
+@pytest.mark.behaviour("softmax_regression_epoch on MNIST-sized data")
 def test_softmax_regression_epoch_on_t10k():
     """A full softmax-regression epoch over 10000 rows of 784 pixels, with a partial last batch."""
     X, y = mnist_shaped(10000, seed=21)
@@ -161,6 +168,7 @@ def epoch_runs(epoch, *weights):
     return epoch(X, y, *[ndl.Tensor(w) for w in weights], lr=0.1, batch=2)
 
 
+@pytest.mark.behaviour("softmax_regression_epoch on MNIST-sized data")
 @pytest.mark.slow
 def test_softmax_regression_reaches_the_test_error_target(mnist):
     """Softmax regression with train_softmax's defaults reaches the target test error on MNIST."""
@@ -173,6 +181,7 @@ def test_softmax_regression_reaches_the_test_error_target(mnist):
                   what="theta of softmax regression (10 epochs, lr 0.2, batch 100; target test error 8.5%)")
 
 
+@pytest.mark.behaviour("nn_epoch on MNIST-sized data")
 @pytest.mark.slow
 def test_two_layer_network_reaches_the_test_error_target(mnist):
     """The two-layer ReLU network (hidden 400, lr 0.2, batch 100) reaches the target test error on MNIST."""

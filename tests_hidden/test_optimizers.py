@@ -17,7 +17,7 @@ import needle as ndl
 import needle.nn as nn
 from grader.box.inputs import make_params, optimizer_problem, set_grads
 from grader.box.optimizers import clip_gradients, live_tensors_after, state_values, steps
-from grader.box.record import check, observe
+from grader.box.record import check, in_behaviour, observe
 
 SHAPES = [(3, 2), (5,)]  # two parameters of different shapes
 
@@ -60,6 +60,7 @@ SGD_CASES = [
 
 
 @pytest.mark.parametrize("kwargs", [c[1] for c in SGD_CASES], ids=[c[0] for c in SGD_CASES])
+@pytest.mark.behaviour("SGD")
 def test_sgd_four_steps_on_two_parameters(kwargs):
     """SGD: dampened momentum and L2 weight decay added to the gradient, step after step."""
     thetas, grads = problem(11)
@@ -81,6 +82,7 @@ ADAM_CASES = [
 
 
 @pytest.mark.parametrize("kwargs, exponents", [c[1:] for c in ADAM_CASES], ids=[c[0] for c in ADAM_CASES])
+@pytest.mark.behaviour("Adam")
 def test_adam_four_steps_on_two_parameters(kwargs, exponents):
     """Adam: bias-corrected moments, eps added after the square root, L2 weight decay, one step count per step()."""
     thetas, grads = problem(12, exponents=exponents)
@@ -101,7 +103,7 @@ OPTIMIZERS = [
 OPT_IDS = [c[0] for c in OPTIMIZERS]
 
 
-@pytest.mark.parametrize("name, opt_class, kwargs", OPTIMIZERS, ids=OPT_IDS)
+@pytest.mark.parametrize("name, opt_class, kwargs", [in_behaviour(c[0], *c, id=c[0]) for c in OPTIMIZERS])
 def test_step_leaves_gradients_untouched(name, opt_class, kwargs):
     """The optimizer reads each gradient but never changes it."""
     thetas, grads = problem(13, steps=3)
@@ -120,7 +122,7 @@ def test_step_leaves_gradients_untouched(name, opt_class, kwargs):
         check(p, what=f"{name} parameter {i} after 3 steps")
 
 
-@pytest.mark.parametrize("name, opt_class, kwargs", OPTIMIZERS, ids=OPT_IDS)
+@pytest.mark.parametrize("name, opt_class, kwargs", [in_behaviour(c[0], *c, id=c[0]) for c in OPTIMIZERS])
 def test_parameters_whose_grad_is_none_are_left_alone(name, opt_class, kwargs):
     """A parameter without a gradient is skipped: no weight decay, no state, no move."""
     thetas, grads = problem(14, steps=3)
@@ -140,7 +142,7 @@ def test_parameters_whose_grad_is_none_are_left_alone(name, opt_class, kwargs):
         check(p, what=f"{name} parameter {i} next to a skipped one, after three steps")
 
 
-@pytest.mark.parametrize("name, opt_class, kwargs", OPTIMIZERS, ids=OPT_IDS)
+@pytest.mark.parametrize("name, opt_class, kwargs", [in_behaviour(c[0], *c, id=c[0]) for c in OPTIMIZERS])
 def test_parameters_and_state_stay_float32_leaves(name, opt_class, kwargs):
     """After step() every parameter is still a float32 leaf, and the optimizer's state is float32 data."""
     thetas, grads = problem(15, steps=2)
@@ -180,7 +182,7 @@ MEMORY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("opt_class, kwargs", [c[1:] for c in MEMORY_CASES], ids=[c[0] for c in MEMORY_CASES])
+@pytest.mark.parametrize("opt_class, kwargs", [in_behaviour(c[0].split("-")[0], *c[1:], id=c[0]) for c in MEMORY_CASES])
 def test_live_tensors_stay_flat_over_steps(opt_class, kwargs):
     """Gradients that carry a graph must not keep earlier steps alive through the optimizer."""
     after_10, params_10 = train_with_graph_gradients(lambda ps: opt_class(ps, **kwargs), 10)
@@ -203,17 +205,24 @@ CLIP_HINT = ("the norm is joint over every gradient of every parameter that has 
 CLIP_SHAPES = [(3, 2), (5,), (2, 2)]
 
 
-@pytest.mark.parametrize("max_norm", [0.1, 2.0], ids=["max-norm-0.1", "max-norm-2"])
+@pytest.mark.parametrize("max_norm", [0.1, 2.0, None], ids=["max-norm-0.1", "max-norm-2", "default-max-norm"])
+@pytest.mark.behaviour("clip_grad_norm")
 def test_clip_grad_norm_scales_to_max_norm(max_norm):
     """clip_grad_norm scales every gradient by the same factor, down to a joint norm of max_norm."""
     # entries of magnitude >= 1: the joint norm is above 3.8 for any draw
     params = make_params(optimizer_problem(21, CLIP_SHAPES, steps=0)[0])
     set_grads(params, clip_gradients(CLIP_SHAPES, 21, scales=(2.0, 2.0, 2.0)))
-    ndl.optim.SGD(params, lr=0.1).clip_grad_norm(max_norm)
+    opt = ndl.optim.SGD(params, lr=0.1)
+    if max_norm is None:
+        opt.clip_grad_norm()
+    else:
+        opt.clip_grad_norm(max_norm)
     for i, p in enumerate(params):
-        check(p.grad, what=f"parameter {i}'s .grad after clip_grad_norm({max_norm})", hint=CLIP_HINT)
+        check(p.grad, what=f"parameter {i}'s .grad after clip_grad_norm({'' if max_norm is None else max_norm})",
+              hint=CLIP_HINT + ("; max_norm defaults to 0.25" if max_norm is None else ""))
 
 
+@pytest.mark.behaviour("clip_grad_norm")
 def test_clip_grad_norm_skips_parameters_without_a_gradient():
     """clip_grad_norm skips parameters whose grad is None, in the norm and in the scaling."""
     params = make_params(optimizer_problem(22, CLIP_SHAPES, steps=0)[0])
@@ -228,6 +237,7 @@ def test_clip_grad_norm_skips_parameters_without_a_gradient():
               hint=CLIP_HINT)
 
 
+@pytest.mark.behaviour("clip_grad_norm")
 def test_clip_grad_norm_below_max_norm_leaves_gradients_alone():
     """Gradients whose joint norm is already at most max_norm are left as they are."""
     # entries of magnitude < 0.02: the joint norm is below 0.08 for any draw
@@ -241,6 +251,7 @@ def test_clip_grad_norm_below_max_norm_leaves_gradients_alone():
         observe(p, what=f"parameter {i} after clip_grad_norm (it changes gradients only)")
 
 
+@pytest.mark.behaviour("clip_grad_norm")
 def test_clip_grad_norm_then_step_uses_the_clipped_gradients():
     """A step after clip_grad_norm moves the parameters by the clipped gradients."""
     thetas, _ = optimizer_problem(24, CLIP_SHAPES, steps=0)

@@ -26,6 +26,7 @@ CASES = [
 ]
 
 
+@pytest.mark.behaviour("loss value")
 @pytest.mark.parametrize("m, k, seed, scale, shift", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_loss_value_in_float32(m, k, seed, scale, shift):
     """The loss is the batch mean of log-sum-exp minus the true class's logit, kept float32."""
@@ -34,6 +35,7 @@ def test_loss_value_in_float32(m, k, seed, scale, shift):
     check(single_value(loss), tol="float32", what=f"softmax_loss of a {m}x{k} batch", hint=VALUE_HINT)
 
 
+@pytest.mark.behaviour("loss value")
 def test_equal_logits_give_log_of_the_class_count():
     """Equal logits in every row give the log of the number of classes, whatever the labels."""
     y = rng(36).integers(0, 7, size=7)
@@ -45,6 +47,15 @@ def test_equal_logits_give_log_of_the_class_count():
 GRADIENT_CASES = [("9x6", 9, 6, 41), ("3x12", 3, 12, 42), ("1x5", 1, 5, 43)]
 
 
+@pytest.mark.behaviour("dtype of the input kept")
+def test_float64_logits_give_a_float64_loss():
+    """float64 logits and labels give a float64 loss, computed in float64."""
+    Z, y = logits_and_labels(11, 5, 36, 3.0, 0.0, dtype=np.float64)
+    loss = softmax_loss(ndl.Tensor(Z), ndl.Tensor(one_hot(y, 5, np.float64)))
+    check(single_value(loss), tol="float64", what="softmax_loss of float64 inputs", hint=VALUE_HINT)
+
+
+@pytest.mark.behaviour("gradient of the loss")
 @pytest.mark.parametrize("m, k, seed", [c[1:] for c in GRADIENT_CASES], ids=[c[0] for c in GRADIENT_CASES])
 def test_gradient_against_central_differences_and_closed_form(m, k, seed):
     """The loss is differentiable through needle ops: dZ = (softmax(Z) - y_one_hot) / batch."""
@@ -53,6 +64,7 @@ def test_gradient_against_central_differences_and_closed_form(m, k, seed):
     check(grad, tol="float64", what="d softmax_loss / dZ", hint=GRADIENT_HINT)
 
 
+@pytest.mark.behaviour("dtype of the input kept")
 def test_float32_gradient_stays_float32():
     """The gradient of float32 logits is float32."""
     Z, y = logits_and_labels(11, 4, 44, scale=2.0)
@@ -60,6 +72,7 @@ def test_float32_gradient_stays_float32():
     check(grad, tol="float32", what="Z.grad for float32 Z", hint=GRADIENT_HINT)
 
 
+@pytest.mark.behaviour("large logits stay finite")
 @pytest.mark.parametrize("scale", [3e4, -5e3], ids=["logits-3e4", "logits-minus-5e3"])
 def test_huge_logits_stay_finite(scale):
     """Logits far beyond exp's range still give a finite, exact loss."""
@@ -69,6 +82,7 @@ def test_huge_logits_stay_finite(scale):
           hint="subtract each row's maximum before exp")
 
 
+@pytest.mark.behaviour("loss value")
 def test_t10k_labels_with_seeded_logits():
     """The loss of seeded random logits against 10,000 labels (t10k's count)."""
     y = mnist_shaped_labels(10000, seed=30)

@@ -32,6 +32,7 @@ def check_topo_sort(outputs, named, hint=HINT):
     check(order_of(find_topo_sort(outputs), nodes), what="find_topo_sort's order", labels=labels, hint=hint)
 
 
+@pytest.mark.behaviour("each node once, by identity")
 def test_shared_product_feeding_both_operands():
     """A product reused on both sides of later ops, with a scalar branch."""
     a, b, c = leaf(0), leaf(1), leaf(2)
@@ -44,6 +45,7 @@ def test_shared_product_feeding_both_operands():
                           "a*2": a2, "s = r + a*2": s})
 
 
+@pytest.mark.behaviour("post-order, inputs left to right")
 def test_right_operand_is_visited_after_the_left_subtree():
     """The right input's subgraph shares nodes with the left one."""
     x, y = leaf(3), leaf(4)
@@ -57,6 +59,19 @@ def test_right_operand_is_visited_after_the_left_subtree():
                     hint=HINT + "; equal-valued nodes built separately are different nodes")
 
 
+@pytest.mark.behaviour("post-order, inputs left to right")
+def test_tree_lists_the_left_subtree_then_the_right_one():
+    """A tree without shared nodes: each node after its inputs, left subtree first."""
+    a, b, c, d = leaf(16), leaf(17), leaf(18), leaf(19)
+    ab = a * b
+    cd = c + d
+    half = cd * 0.5
+    out = ab * half
+    check_topo_sort([out], {"a": a, "b": b, "a*b": ab, "c": c, "d": d, "c + d": cd, "(c + d)*0.5": half,
+                            "out": out})
+
+
+@pytest.mark.behaviour("each node once, by identity")
 def test_self_product_and_square_chain():
     """A node multiplied by itself, then combined with its own inputs."""
     x = leaf(5)
@@ -89,6 +104,7 @@ OUTPUT_LISTS = {
 }
 
 
+@pytest.mark.behaviour("several outputs in node_list")
 @pytest.mark.parametrize("outputs", OUTPUT_LISTS.values(), ids=OUTPUT_LISTS.keys())
 def test_several_outputs_share_subexpressions(outputs):
     """Several outputs in node_list, sharing nodes, listed in various orders."""
@@ -97,6 +113,7 @@ def test_several_outputs_share_subexpressions(outputs):
                     hint=HINT + "; a node reached from an earlier output is not added again")
 
 
+@pytest.mark.behaviour("several outputs in node_list")
 def test_unrelated_outputs_keep_their_own_order():
     """Two disconnected graphs passed together."""
     a, b, c = leaf(10), leaf(11), leaf(12)
@@ -106,6 +123,7 @@ def test_unrelated_outputs_keep_their_own_order():
     check_topo_sort([y2, y1], {"c": c, "c*3": y2, "a": a, "b": b, "a*b": y1_inner, "a*b + 2": y1})
 
 
+@pytest.mark.behaviour("deep graphs without recursion")
 def test_deep_chain_with_a_shared_leaf():
     """A 6,000-op chain that reuses one leaf at every other step."""
     x, c = leaf(13, (3,)), ndl.Tensor(sample("near-one", (3,), rng(14)))
@@ -118,6 +136,7 @@ def test_deep_chain_with_a_shared_leaf():
                                             "recursion limit")
 
 
+@pytest.mark.behaviour("deep graphs without recursion")
 def test_deep_chain_with_fresh_left_operands():
     """A 5,000-op chain whose left operand is a new leaf at every step."""
     x = leaf(15, (2,))

@@ -45,6 +45,7 @@ def image(h, w, c, seed=0):
 # --- RandomFlipHorizontal ----------------------------------------------------
 
 
+@pytest.mark.behaviour("RandomFlipHorizontal")
 def test_flip_with_p_one_always_flips_along_the_width():
     img = image(4, 5, 2)
     transform = ndl.data.RandomFlipHorizontal(1.0)
@@ -53,6 +54,7 @@ def test_flip_with_p_one_always_flips_along_the_width():
         check(transform(img), what=f"RandomFlipHorizontal(1.0)(img), call {call}", hint=FLIP_HINT)
 
 
+@pytest.mark.behaviour("RandomFlipHorizontal")
 def test_flip_with_p_zero_never_flips():
     img = image(4, 5, 2)
     transform = ndl.data.RandomFlipHorizontal(0.0)
@@ -61,6 +63,7 @@ def test_flip_with_p_zero_never_flips():
         check(transform(img), what=f"RandomFlipHorizontal(0.0)(img), call {call}", hint=FLIP_HINT)
 
 
+@pytest.mark.behaviour("RandomFlipHorizontal")
 def test_seeded_flips_follow_one_rand_draw_per_call():
     images = [image(3 + i % 3, 4 + i % 2, 1 + i % 3, seed=i) for i in range(16)]
     transform = ndl.data.RandomFlipHorizontal(0.5)
@@ -77,6 +80,7 @@ def test_seeded_flips_follow_one_rand_draw_per_call():
 
 
 @pytest.mark.parametrize("padding", [1, 2, 4, 5, 8], ids=lambda p: f"padding={p}")
+@pytest.mark.behaviour("RandomCrop")
 def test_seeded_crop_follows_the_documented_shifts(padding):
     img = image(10, 12, 3, seed=padding)
     transform = ndl.data.RandomCrop(padding)
@@ -88,6 +92,7 @@ def test_seeded_crop_follows_the_documented_shifts(padding):
 
 
 @pytest.mark.parametrize("shape", [(10, 12, 3), (28, 28, 1), (5, 7, 2)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.behaviour("RandomCrop")
 def test_crop_keeps_shape_and_dtype(shape):
     img = image(*shape)
     seed_global(1)
@@ -95,6 +100,7 @@ def test_crop_keeps_shape_and_dtype(shape):
           hint="return an H x W x C crop: zero-pad H and W only (not C), then take an H x W window")
 
 
+@pytest.mark.behaviour("RandomCrop")
 def test_crop_with_zero_padding_is_the_identity():
     img = image(6, 5, 2)
     seed_global(2)
@@ -137,6 +143,7 @@ def array_of(part):
 
 @pytest.mark.parametrize("n, batch_size", [(20, 1), (20, 5), (23, 5), (23, 23), (7, 50)],
                          ids=lambda v: str(v))
+@pytest.mark.behaviour("DataLoader")
 def test_sequential_batches_are_consecutive_dataset_slices(n, batch_size):
     loader = ndl.data.DataLoader(dataset(n), batch_size)
     name = f"DataLoader(n={n}, batch_size={batch_size})"
@@ -146,6 +153,7 @@ def test_sequential_batches_are_consecutive_dataset_slices(n, batch_size):
     observe(len(loader), what=f"len({name})", hint="len(DataLoader) is the number of batches of one pass")
 
 
+@pytest.mark.behaviour("DataLoader")
 def test_iteration_ends_with_stop_iteration_and_can_restart():
     loader = ndl.data.DataLoader(dataset(6), 4)
     it = iter(loader)
@@ -157,6 +165,7 @@ def test_iteration_ends_with_stop_iteration_and_can_restart():
           hint="iter() starts a new pass from the first batch")
 
 
+@pytest.mark.behaviour("DataLoader")
 def test_unshuffled_order_is_the_same_every_epoch():
     loader = ndl.data.DataLoader(dataset(13), 4, shuffle=False)
     seed_global(0)
@@ -165,6 +174,7 @@ def test_unshuffled_order_is_the_same_every_epoch():
         check(x, what=f"x of the {name} unshuffled epoch, batches joined", hint=BATCH_HINT)
 
 
+@pytest.mark.behaviour("DataLoader")
 def test_batches_keep_the_dataset_dtypes():
     x, y = next(iter(ndl.data.DataLoader(dataset(9), 4)))
     hint = "the first batch is dataset[0:4], each of its arrays wrapped in a Tensor as it is"
@@ -172,6 +182,7 @@ def test_batches_keep_the_dataset_dtypes():
     check(y, what="the first batch's y (int64 labels)", hint=hint)
 
 
+@pytest.mark.behaviour("DataLoader")
 def test_shuffle_uses_one_permutation_per_epoch():
     n, batch_size = 23, 5
     loader = ndl.data.DataLoader(dataset(n), batch_size, shuffle=True)
@@ -187,6 +198,7 @@ def test_shuffle_uses_one_permutation_per_epoch():
               hint=SHUFFLE_HINT)
 
 
+@pytest.mark.behaviour("DataLoader")
 def test_course_shuffle_order():
     # The course's published test (hw2's test_dataloader_ndarray):
     # seed 0, batch 1, the first ten items of a shuffled 100-item loader.
@@ -221,6 +233,7 @@ INDICES = [1, 42, 1000, 2000, 3000, 4000, 5000, 5005]
 
 
 @pytest.mark.mnist
+@pytest.mark.behaviour("MNISTDataset")
 def test_mnist_dataset_course_norms_and_labels(mnist_dir):
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
     observe(len(ds), what="len(MNISTDataset(t10k))", hint="__len__ is the number of images in the file")
@@ -232,6 +245,7 @@ def test_mnist_dataset_course_norms_and_labels(mnist_dir):
 
 
 @pytest.mark.mnist
+@pytest.mark.behaviour("MNISTDataset")
 def test_mnist_dataset_index_arrays_and_slices(mnist_dir):
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir))
     for key, name in ((np.array([7, 3, 9999, 0]), "an index array [7, 3, 9999, 0]"), (slice(10, 15), "a slice 10:15")):
@@ -242,6 +256,7 @@ def test_mnist_dataset_index_arrays_and_slices(mnist_dir):
 
 
 @pytest.mark.mnist
+@pytest.mark.behaviour("MNISTDataset")
 def test_mnist_dataset_applies_transforms_in_order_with_seeded_draws(mnist_dir):
     ds = ndl.data.MNISTDataset(*mnist_paths(mnist_dir),
                                transforms=[ndl.data.RandomCrop(5), ndl.data.RandomFlipHorizontal(0.5)])
@@ -258,10 +273,12 @@ SMALL_CASES = [
     ("full-range-0-255", 6, 0, 255),
     ("max-below-255", 5, 0, 200),
     ("min-above-0-max-below-255", 7, 30, 180),
+    ("all-pixels-77", 3, 77, 77),  # no range to scale by: all zeros, not 0 / 0
 ]
 
 
 @pytest.mark.parametrize("n, low, high", [c[1:] for c in SMALL_CASES], ids=[c[0] for c in SMALL_CASES])
+@pytest.mark.behaviour("MNISTDataset")
 def test_mnist_dataset_scales_small_files_over_the_whole_dataset(tmp_path, n, low, high):
     ds = ndl.data.MNISTDataset(*small_mnist(tmp_path, n, seed=n, low=low, high=high))
     observe(len(ds), what=f"len(MNISTDataset) of a file of {n} images")
@@ -273,6 +290,7 @@ def test_mnist_dataset_scales_small_files_over_the_whole_dataset(tmp_path, n, lo
     check(rows(x), what=f"MNISTDataset[{n - 1}] x (the last image, by an int)", hint=SCALE_HINT)
 
 
+@pytest.mark.behaviour("MNISTDataset")
 def test_transforms_apply_to_each_dataloader_batch_as_one_array(tmp_path):
     transforms = [ndl.data.RandomCrop(4), ndl.data.RandomFlipHorizontal(0.5)]
     ds = ndl.data.MNISTDataset(*small_mnist(tmp_path, 10, seed=11), transforms=transforms)

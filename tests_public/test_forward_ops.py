@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import needle as ndl
-from grader.box.forward_ops import float32_tensors
+from grader.box.forward_ops import float32_tensors, op_cases
 from grader.box.inputs import away_from_zero, axes_id, integers, normal, positive, shape_id
 from grader.box.record import check
 
@@ -29,9 +29,12 @@ TRANSPOSE_CASES = [
     ((2, 3, 4, 5), (2, 3)),
     ((3, 4, 5), (0, 1)),
     ((3, 4, 5), (0, 2)),
+    ((3, 4, 5), (-3, -1)),
+    ((2, 3, 4, 5), (1, -1)),
 ]
 
 
+@pytest.mark.behaviour("Transpose")
 @pytest.mark.parametrize(
     "shape, axes", TRANSPOSE_CASES,
     ids=[f"{shape_id(s)}-{axes_id(a)}" for s, a in TRANSPOSE_CASES],
@@ -69,6 +72,7 @@ def check_new_shape(name, op, shape, new_shape, hint):
     check(op(ndl.Tensor(a), new_shape), what=f"{name} {shape} -> {new_shape}", hint=hint)
 
 
+@pytest.mark.behaviour("Reshape")
 @pytest.mark.parametrize("shape, new_shape", RESHAPE_CASES, ids=new_shape_ids(RESHAPE_CASES))
 def test_reshape_forward(shape, new_shape):
     check_new_shape("reshape", ndl.reshape, shape, new_shape,
@@ -88,6 +92,7 @@ BROADCAST_CASES = [
 ]
 
 
+@pytest.mark.behaviour("BroadcastTo")
 @pytest.mark.parametrize("shape, new_shape", BROADCAST_CASES, ids=new_shape_ids(BROADCAST_CASES))
 def test_broadcast_to_forward(shape, new_shape):
     check_new_shape("broadcast_to", ndl.broadcast_to, shape, new_shape,
@@ -105,9 +110,12 @@ SUMMATION_CASES = [
     ((5, 4, 1), (0, 1)),
     ((3, 4, 2), (0, 1, 2)),
     ((7,), (0,)),
+    ((7,), -1),
+    ((), None),
 ]
 
 
+@pytest.mark.behaviour("Summation")
 @pytest.mark.parametrize(
     "shape, axes", SUMMATION_CASES,
     ids=[f"{shape_id(s)}-{axes_id(a)}" for s, a in SUMMATION_CASES],
@@ -140,6 +148,7 @@ MATMUL_CASES = [
 ]
 
 
+@pytest.mark.behaviour("MatMul")
 @pytest.mark.parametrize(
     "shape_a, shape_b", MATMUL_CASES,
     ids=[f"{shape_id(a)}@{shape_id(b)}" for a, b in MATMUL_CASES],
@@ -159,6 +168,7 @@ def test_matmul_forward(shape_a, shape_b):
 POWER_EXPONENTS = [2, 3, -1, 0.5, -1.5, 0, 1]
 
 
+@pytest.mark.behaviour("PowerScalar")
 @pytest.mark.parametrize("exponent", POWER_EXPONENTS, ids=[f"s={s}" for s in POWER_EXPONENTS])
 def test_power_scalar_forward_positive_inputs(exponent):
     a = positive((3, 4))
@@ -168,9 +178,18 @@ def test_power_scalar_forward_positive_inputs(exponent):
     )
 
 
+@pytest.mark.behaviour("PowerScalar")
 def test_power_scalar_forward_odd_integer_power_of_negatives():
     a = normal((3, 4))
     check(ndl.power_scalar(ndl.Tensor(a), 3), what="power_scalar(a, 3) with negative a")
+
+
+@pytest.mark.behaviour("PowerScalar")
+@pytest.mark.parametrize("shape", [(6,), (2, 3, 4), ()], ids=shape_id)
+def test_power_scalar_forward_on_any_rank(shape):
+    a = positive(shape, seed=3)
+    check(ndl.power_scalar(ndl.Tensor(a), 1.5), what=f"power_scalar(a, 1.5) of {shape}",
+          hint="an elementwise op: the result has the input's shape, 0-d and 1-D included")
 
 
 # (id, a function of no argument making the base and the exponent)
@@ -178,9 +197,13 @@ EWISE_POW_CASES = [
     ("same-shape", lambda: (positive((2, 3), seed=1), normal((2, 3), seed=2))),
     ("broadcast-1x3-by-3", lambda: (positive((1, 3), seed=3), normal((3,), seed=4))),
     ("int-tensors", lambda: (integers(1, 5, (1, 3), seed=5), integers(0, 3, (1, 3), seed=6))),
+    ("3d-base-by-1d-exponent", lambda: (positive((2, 3, 4), seed=7), normal((4,), seed=8))),
+    ("0d-base-by-2x3", lambda: (positive((), seed=9), normal((2, 3), seed=10))),
+    ("1d-base-by-0d", lambda: (positive((5,), seed=11), normal((), seed=12))),
 ]
 
 
+@pytest.mark.behaviour("EWisePow")
 @pytest.mark.parametrize("make", [c[1] for c in EWISE_POW_CASES], ids=[c[0] for c in EWISE_POW_CASES])
 def test_power_forward(make):
     a, b = make()
@@ -190,9 +213,24 @@ def test_power_forward(make):
     )
 
 
-def test_divide_forward():
-    a, b = normal((3, 4), seed=1), away_from_zero((3, 4), seed=2)
-    check(ndl.divide(ndl.Tensor(a), ndl.Tensor(b)), what="divide(a, b)")
+# (id, the numerator's shape, the divisor's shape)
+DIVIDE_CASES = [
+    ("same-shape", (3, 4), (3, 4)),
+    ("1d", (5,), (5,)),
+    ("3d", (2, 3, 4), (2, 3, 4)),
+    ("0d", (), ()),
+    ("divisor-broadcast-3x4-by-4", (3, 4), (4,)),
+    ("numerator-broadcast-3x1-by-3x4", (3, 1), (3, 4)),
+    ("0d-divisor", (2, 3), ()),
+]
+
+
+@pytest.mark.behaviour("EWiseDiv")
+@pytest.mark.parametrize("shape_a, shape_b", [c[1:] for c in DIVIDE_CASES], ids=[c[0] for c in DIVIDE_CASES])
+def test_divide_forward(shape_a, shape_b):
+    a, b = normal(shape_a, seed=1), away_from_zero(shape_b, seed=2)
+    check(ndl.divide(ndl.Tensor(a), ndl.Tensor(b)), what=f"divide {shape_a} by {shape_b}",
+          hint="elementwise a / b with NumPy broadcasting")
 
 
 DIVIDE_SCALARS = [
@@ -203,6 +241,7 @@ DIVIDE_SCALARS = [
 ]
 
 
+@pytest.mark.behaviour("DivScalar")
 @pytest.mark.parametrize("scalar", [c[1] for c in DIVIDE_SCALARS], ids=[c[0] for c in DIVIDE_SCALARS])
 def test_divide_scalar_forward(scalar):
     a = normal((3, 4))
@@ -213,29 +252,50 @@ def test_divide_scalar_forward(scalar):
     )
 
 
-def test_negate_forward():
-    a = normal((3, 4))
-    check(ndl.negate(ndl.Tensor(a)), what="negate(a)")
+@pytest.mark.behaviour("DivScalar")
+@pytest.mark.parametrize("shape", [(6,), (2, 3, 4), ()], ids=shape_id)
+def test_divide_scalar_forward_on_any_rank(shape):
+    a = normal(shape, seed=4)
+    check(ndl.divide_scalar(ndl.Tensor(a), 2.5), what=f"divide_scalar(a, 2.5) of {shape}",
+          hint="an elementwise op: the result has the input's shape, 0-d and 1-D included")
 
 
-@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), ()], ids=shape_id)
+@pytest.mark.behaviour("Negate")
+@pytest.mark.parametrize("shape", [(3, 4), (5,), (2, 3, 4), ()], ids=shape_id)
+def test_negate_forward(shape):
+    a = normal(shape)
+    check(ndl.negate(ndl.Tensor(a)), what=f"negate of {shape}")
+
+
+@pytest.mark.behaviour("Log")
+@pytest.mark.parametrize("shape", [(3, 4), (5,), (2, 3, 4), ()], ids=shape_id)
 def test_log_forward(shape):
     a = positive(shape, low=0.1, high=10.0)
     check(ndl.log(ndl.Tensor(a)), what=f"log of {shape}")
 
 
-@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), ()], ids=shape_id)
+@pytest.mark.behaviour("Exp")
+@pytest.mark.parametrize("shape", [(3, 4), (5,), (2, 3, 4), ()], ids=shape_id)
 def test_exp_forward(shape):
     a = normal(shape)
     check(ndl.exp(ndl.Tensor(a)), what=f"exp of {shape}")
 
 
+@pytest.mark.behaviour("ReLU")
 def test_relu_forward_with_exact_zeros():
     a = normal((4, 5))
     a[0, :] = 0.0
     a[:, 1] = -0.0
     check(ndl.relu(ndl.Tensor(a)), what="relu(a) with zeros in a",
           hint="relu(a) = max(a, 0): negatives become 0, zeros stay 0")
+
+
+@pytest.mark.behaviour("ReLU")
+@pytest.mark.parametrize("shape", [(7,), (2, 3, 4), ()], ids=shape_id)
+def test_relu_forward_on_any_rank(shape):
+    a = normal(shape, seed=5)
+    check(ndl.relu(ndl.Tensor(a)), what=f"relu of {shape}",
+          hint="an elementwise op: the result has the input's shape, 0-d and 1-D included")
 
 
 # --------------------------------------------------------------------------
@@ -252,9 +312,13 @@ LOGSUMEXP_CASES = [
     ((3, 4), 0),
     ((2, 3, 4), (0, -1)),
     ((1, 2, 2, 2, 2), (0, 1, 3)),
+    ((6,), 0),
+    ((6,), None),
+    ((), None),
 ]
 
 
+@pytest.mark.behaviour("LogSumExp")
 @pytest.mark.parametrize(
     "shape, axes", LOGSUMEXP_CASES,
     ids=[f"{shape_id(s)}-{axes_id(a)}" for s, a in LOGSUMEXP_CASES],
@@ -272,6 +336,7 @@ def test_logsumexp_forward(shape, axes):
 COURSE_LOGSUMEXP_INPUT = ((1e10, 1e9, 1e8, -10.0), (1e-10, 1e9, 1e8, -10.0))
 
 
+@pytest.mark.behaviour("LogSumExp")
 def test_logsumexp_forward_course_stability_values():
     # The course's input, each column scaled by a seeded factor in [0.5, 2):
     # the same magnitudes (1e10 next to 1e-10, equal pairs of 1e9, 1e8 and -10).
@@ -291,6 +356,7 @@ LOGSUMEXP_STABILITY_CASES = [
 ]
 
 
+@pytest.mark.behaviour("LogSumExp")
 @pytest.mark.parametrize(
     "make, axes", [c[1:] for c in LOGSUMEXP_STABILITY_CASES], ids=[c[0] for c in LOGSUMEXP_STABILITY_CASES]
 )
@@ -303,13 +369,24 @@ def test_logsumexp_forward_is_stable(make, axes):
     )
 
 
-@pytest.mark.parametrize("shape", [(3, 5), (1, 7), (4, 1)], ids=shape_id)
+@pytest.mark.behaviour("LogSumExp")
+def test_logsumexp_forward_of_an_all_minus_inf_slice_is_minus_inf():
+    z = normal((3, 4), seed=10)
+    z[1, :] = float("-inf")  # an input, not a formula
+    check(ndl.logsumexp(ndl.Tensor(z), 1), what="logsumexp over axis 1 with a row of all -inf",
+          hint="a slice that is all -inf gives -inf, not nan: where the max is not finite, shift by 0")
+
+
+@pytest.mark.behaviour("LogSoftmax")
+@pytest.mark.parametrize("shape", [(3, 5), (1, 7), (4, 1), (6,), (2, 3, 4)], ids=shape_id)
 def test_logsoftmax_forward(shape):
     z = normal(shape) * 3
     check(ndl.logsoftmax(ndl.Tensor(z)), what=f"logsoftmax of {shape}",
-          hint="logsoftmax(z) = z - logsumexp(z) over axis 1, row by row")
+          hint="logsoftmax(z) = z - logsumexp(z) over the last axis (axis 1 of 2-D inputs), "
+          "keeping the input's shape")
 
 
+@pytest.mark.behaviour("LogSoftmax")
 def test_logsoftmax_forward_float32_scaled_1e5_is_finite_and_stable():
     z = normal((5, 3), seed=3).astype(np.float32) * np.float32(1e5)
     check(ndl.logsoftmax(ndl.Tensor(z)), what="logsoftmax of float32 inputs scaled by 1e5",
@@ -351,6 +428,6 @@ DTYPE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name, op, makers", DTYPE_CASES, ids=[c[0] for c in DTYPE_CASES])
+@pytest.mark.parametrize("name, op, makers", op_cases(DTYPE_CASES))
 def test_float32_inputs_give_float32_outputs(name, op, makers):
     check(op(*float32_tensors(makers)), what=f"{name} of float32 inputs")

@@ -30,7 +30,7 @@ import needle.nn as nn
 from grader.box.drive import all_modules
 from grader.box.inputs import mnist_paths, rng, seed_global, synthetic_classification
 from grader.box.mlp_resnet import mnist_like, mnist_like_files
-from grader.box.record import check, observe
+from grader.box.record import check, in_behaviour, observe
 from mlp_resnet import MLPResNet, ResidualBlock, epoch, train_mnist
 
 ARCHITECTURE_HINT = ("build the modules in execution order (each Linear draws weight then bias) and follow "
@@ -81,7 +81,7 @@ COUNT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("build", [c[1] for c in COUNT_CASES], ids=[c[0] for c in COUNT_CASES])
+@pytest.mark.parametrize("build", [in_behaviour(c[0].split("-")[0], c[1], id=c[0]) for c in COUNT_CASES])
 def test_parameter_counts(build):
     seed_global(0)
     model = build()
@@ -103,7 +103,8 @@ FORWARD_CASES = [
 ]
 
 
-@pytest.mark.parametrize("batch, args, is_block", [c[1:] for c in FORWARD_CASES], ids=[c[0] for c in FORWARD_CASES])
+@pytest.mark.parametrize("batch, args, is_block",
+                         [in_behaviour(c[0].split("-")[0], *c[1:], id=c[0]) for c in FORWARD_CASES])
 def test_seeded_training_forward_matches_numpy(batch, args, is_block):
     x = rng(batch).standard_normal((batch, args[0])).astype(np.float32)
     seed_global(2)
@@ -123,6 +124,7 @@ def synthetic_loader(batch_size=100):
     return ndl.data.DataLoader(ndl.data.NDArrayDataset(X, y), batch_size), X, y
 
 
+@pytest.mark.behaviour("epoch")
 def test_epoch_without_optimizer_evaluates_over_samples_and_changes_nothing():
     loader, X, _ = synthetic_loader()
     seed_global(0)
@@ -137,6 +139,7 @@ def test_epoch_without_optimizer_evaluates_over_samples_and_changes_nothing():
     check_epoch(result, "epoch(loader, model) over 250 samples in batches of 100, 100, 50 (evaluation)")
 
 
+@pytest.mark.behaviour("epoch")
 def test_epoch_sets_eval_mode_without_optimizer_and_train_mode_with_one():
     loader, _, _ = synthetic_loader()
     seed_global(0)
@@ -159,6 +162,7 @@ def test_epoch_sets_eval_mode_without_optimizer_and_train_mode_with_one():
 
 
 @pytest.mark.mnist
+@pytest.mark.behaviour("epoch")
 def test_course_eval_epoch_on_t10k(mnist_dir):
     # The course's published test (hw2's test_mlp_eval_epoch_1), model left in train mode.  The
     # model is built first: neither the dataset nor the loader draws random numbers.
@@ -169,6 +173,7 @@ def test_course_eval_epoch_on_t10k(mnist_dir):
     check_epoch(epoch(loader, model), "epoch(t10k loader in batches of 150, MLPResNet(784, 10))")
 
 
+@pytest.mark.behaviour("epoch")
 def test_two_sgd_training_epochs_on_mnist_shaped_data():
     # 1000 drawn rows of MNIST's shape (not t10k's pixels: the test never decodes MNIST).
     X, y = mnist_like(1000, seed=3)
@@ -188,6 +193,7 @@ def test_two_sgd_training_epochs_on_mnist_shaped_data():
     check_parameters(model, "the model after two SGD epochs", tol="trained", hint=STEP_HINT)
 
 
+@pytest.mark.behaviour("train_mnist")
 def test_train_mnist_on_small_files(tmp_path):
     mnist_like_files(tmp_path, {"train": 1050, "t10k": 1000}, seed=4)
     # A small step, as the course's test_mlp_train_mnist_1: two correct implementations' runs then stay

@@ -22,8 +22,9 @@ import needle as ndl
 import needle.nn as nn
 from grader.box.drive import order_of, train_on_batches
 from grader.box.inputs import course_1d_batches, get_int_tensor, get_tensor, randn, rng, seed_global, tensor
-from grader.box.modules import global_draws, is_float32, linear, redraw, shape_of, training_flags, with_affine
-from grader.box.record import check, observe
+from grader.box.modules import (global_draws, is_float32, linear, redraw, shape_of, training_flags,
+                                with_affine)
+from grader.box.record import check, in_behaviour, observe
 
 
 # --- Linear ------------------------------------------------------------------
@@ -32,6 +33,7 @@ LINEAR_SEEDS = [("7x4-seed1337", 7, 4, 1337), ("10x5-seed199", 10, 5, 199), ("3x
 
 
 @pytest.mark.parametrize("fan_in, fan_out, seed", [c[1:] for c in LINEAR_SEEDS], ids=[c[0] for c in LINEAR_SEEDS])
+@pytest.mark.behaviour("Linear")
 def test_linear_draws_weight_then_bias_with_kaiming_uniform(fan_in, fan_out, seed):
     seed_global(seed)
     layer = nn.Linear(fan_in, fan_out)
@@ -42,6 +44,7 @@ def test_linear_draws_weight_then_bias_with_kaiming_uniform(fan_in, fan_out, see
           "drawn after the weight, with fan_in = out_features")
 
 
+@pytest.mark.behaviour("Linear")
 def test_linear_course_bias_value():
     # The course's published test (hw2's test_nn_linear_bias_init_1; docs/API.md section 5.2):
     # Linear(7, 4) under seed 1337.
@@ -51,6 +54,7 @@ def test_linear_course_bias_value():
           hint="the bias is kaiming_uniform(out_features, 1) reshaped to (1, out_features), drawn after the weight")
 
 
+@pytest.mark.behaviour("Linear")
 def test_linear_parameters_are_float32_weight_then_bias():
     layer = nn.Linear(6, 3)
     params = layer.parameters()
@@ -65,6 +69,7 @@ def test_linear_parameters_are_float32_weight_then_bias():
         observe(is_float32(p), what=f"Linear.{name} is float32", hint="make the parameters in the layer's dtype")
 
 
+@pytest.mark.behaviour("Linear")
 def test_linear_without_bias_has_only_a_weight_and_draws_once():
     seed_global(3)
     layer, draws = global_draws(lambda: nn.Linear(5, 2, bias=False))
@@ -78,6 +83,7 @@ def test_linear_without_bias_has_only_a_weight_and_draws_once():
 
 
 @pytest.mark.parametrize("x_shape", [(1, 10), (3, 10), (1, 3, 10), (2, 4, 10)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.behaviour("Linear")
 def test_linear_forward_is_x_times_weight_plus_bias(x_shape):
     layer = linear(10, 5, seed=199)
     x = randn(*x_shape, seed=2)
@@ -85,6 +91,7 @@ def test_linear_forward_is_x_times_weight_plus_bias(x_shape):
           hint="x @ weight, plus the bias broadcast to the output's shape (inputs may have extra leading axes)")
 
 
+@pytest.mark.behaviour("Linear")
 def test_linear_accepts_a_one_dimensional_bias_set_through_data():
     # The course's Linear tests overwrite the bias with a (5,) Tensor.
     layer = linear(10, 5, seed=199)
@@ -94,6 +101,7 @@ def test_linear_accepts_a_one_dimensional_bias_set_through_data():
           hint="broadcast the bias to the output's shape instead of assuming it is (1, out)")
 
 
+@pytest.mark.behaviour("Linear")
 def test_linear_backward_matches_central_differences():
     layer = linear(4, 3, seed=5, dtype="float64")
     C = tensor(randn(2, 3, seed=5, dtype=np.float64), "float64", requires_grad=False)
@@ -112,18 +120,21 @@ FLATTEN_SHAPES = [(3, 3), (3, 3, 3), (1, 2, 3, 4), (3, 3, 4, 4), (2, 1, 3, 2, 2,
 
 
 @pytest.mark.parametrize("shape", FLATTEN_SHAPES, ids=lambda s: f"{len(s)}d-" + "x".join(map(str, s)))
+@pytest.mark.behaviour("Flatten")
 def test_flatten_keeps_the_batch_axis_and_joins_the_rest(shape):
     x = randn(*shape, seed=len(shape))
     check(nn.Flatten()(tensor(x)), what=f"Flatten of shape {shape}",
           hint="(B, d1, d2, ...) -> (B, d1 * d2 * ...), in row-major order")
 
 
+@pytest.mark.behaviour("ReLU")
 def test_relu_module_zeroes_negatives():
     x = randn(4, 6, seed=7)
     x[0, :3] = 0.0
     check(nn.ReLU()(tensor(x)), what="ReLU()(x)", hint="max(x, 0) elementwise, with ops.relu")
 
 
+@pytest.mark.behaviour("Sequential")
 def test_sequential_applies_modules_in_order():
     first, second = linear(4, 6, seed=2), linear(6, 3, seed=3)
     model = nn.Sequential(first, nn.ReLU(), second)
@@ -135,11 +146,13 @@ def test_sequential_applies_modules_in_order():
             hint="Sequential.parameters() should be [weight, bias] of each Linear, in order")
 
 
+@pytest.mark.behaviour("Sequential")
 def test_empty_sequential_is_the_identity():
     x = randn(2, 3, seed=4)
     check(nn.Sequential()(tensor(x)), what="Sequential()(x)", hint="with no modules, return x")
 
 
+@pytest.mark.behaviour("Residual")
 def test_residual_adds_the_input():
     inner = linear(4, 4, seed=8)
     model = nn.Residual(nn.Sequential(inner, nn.ReLU()))
@@ -154,6 +167,7 @@ SOFTMAX_CASES = [("5x10-int64", 5, 10, "int64"), ("3x11-uint8", 3, 11, "uint8"),
 
 
 @pytest.mark.parametrize("m, k, label_dtype", [c[1:] for c in SOFTMAX_CASES], ids=[c[0] for c in SOFTMAX_CASES])
+@pytest.mark.behaviour("SoftmaxLoss")
 def test_softmax_loss_value_and_gradient_with_integer_labels(m, k, label_dtype):
     Z = randn(m, k, seed=m, scale=2.0)
     y = rng(k).integers(0, k, size=m).astype(label_dtype)
@@ -198,6 +212,7 @@ NORM_IDS = [c[0] for c in NORM_CASES]
 
 
 @pytest.mark.parametrize("n, dim, eps, scale", [c[1:] for c in NORM_CASES], ids=NORM_IDS)
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_training_forward_uses_batch_mean_and_biased_variance(n, dim, eps, scale):
     x = randn(n, dim, seed=n, scale=scale) + 3 * scale
     layer = with_affine(nn.BatchNorm1d(dim, eps=eps), dim, n)
@@ -207,6 +222,7 @@ def test_batchnorm_training_forward_uses_batch_mean_and_biased_variance(n, dim, 
 
 
 @pytest.mark.parametrize("momentum", [0.1, 0.35], ids=lambda m: f"momentum={m}")
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_running_stats_follow_the_recurrence_with_biased_variance(momentum):
     layer = nn.BatchNorm1d(3, momentum=momentum)
     for i in range(10):
@@ -217,6 +233,7 @@ def test_batchnorm_running_stats_follow_the_recurrence_with_biased_variance(mome
     check(layer.running_var, what="BatchNorm1d.running_var after 10 batches", hint=hint)
 
 
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_eval_normalizes_with_the_running_stats():
     layer = with_affine(nn.BatchNorm1d(4, eps=0.01), 4, 9)
     for i in range(3):
@@ -231,6 +248,7 @@ def test_batchnorm_eval_normalizes_with_the_running_stats():
           hint="eval mode must not update the running statistics")
 
 
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_running_stats_are_detached_float32_tensors_not_parameters():
     layer = nn.BatchNorm1d(5)
     for i in range(2):
@@ -252,11 +270,13 @@ def test_batchnorm_running_stats_are_detached_float32_tensors_not_parameters():
 
 
 @pytest.mark.parametrize("dim", [1, 3, 32])
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_has_exactly_weight_and_bias_parameters(dim):
     layer = nn.BatchNorm1d(dim)
     check_fresh_weight_and_bias(layer)
 
 
+@pytest.mark.behaviour("BatchNorm1d")
 def test_batchnorm_training_backward_matches_closed_form():
     eps = 0.1
     layer = with_affine(nn.BatchNorm1d(3, eps=eps, dtype="float64"), 3, 11, "float64")
@@ -275,6 +295,7 @@ LAYERNORM_CASES = NORM_CASES + [("1x5", 1, 5, 1e-5, 1.0), ("5x1", 5, 1, 1e-5, 1.
 
 
 @pytest.mark.parametrize("n, dim, eps, scale", [c[1:] for c in LAYERNORM_CASES], ids=[c[0] for c in LAYERNORM_CASES])
+@pytest.mark.behaviour("LayerNorm1d")
 def test_layernorm_forward_uses_row_mean_and_biased_variance(n, dim, eps, scale):
     x = randn(n, dim, seed=dim, scale=scale) + 2 * scale
     layer = with_affine(nn.LayerNorm1d(dim, eps=eps), dim, dim)
@@ -290,6 +311,7 @@ LAYERNORM_BACKWARD_CASES = [c for c in LAYERNORM_CASES if c[4] == 1.0]
 
 @pytest.mark.parametrize("n, dim, eps, scale", [c[1:] for c in LAYERNORM_BACKWARD_CASES],
                          ids=[c[0] for c in LAYERNORM_BACKWARD_CASES])
+@pytest.mark.behaviour("LayerNorm1d")
 def test_layernorm_backward_matches_closed_form(n, dim, eps, scale):
     x = randn(n, dim, seed=20 + dim, scale=scale, dtype=np.float64) + scale
     C = randn(n, dim, seed=40 + dim, dtype=np.float64)
@@ -303,6 +325,7 @@ def test_layernorm_backward_matches_closed_form(n, dim, eps, scale):
           hint=hint + "; d/dbias sums C over the rows")
 
 
+@pytest.mark.behaviour("LayerNorm1d")
 def test_layernorm_parameters_are_weight_and_bias():
     check_fresh_weight_and_bias(nn.LayerNorm1d(6))
 
@@ -313,6 +336,7 @@ DROPOUT_CASES = [("p=0.45", 0.45, 3), ("p=0.26", 0.26, 4), ("p=0.8", 0.8, 5)]
 
 
 @pytest.mark.parametrize("p, seed", [c[1:] for c in DROPOUT_CASES], ids=[c[0] for c in DROPOUT_CASES])
+@pytest.mark.behaviour("Dropout")
 def test_dropout_masks_with_one_draw_and_rescales(p, seed):
     x = randn(6, 7, seed=seed) + 1
     xt = tensor(x)
@@ -329,6 +353,7 @@ def test_dropout_masks_with_one_draw_and_rescales(p, seed):
     check(xt.grad, what=f"Dropout({p}) input gradient", hint="the gradient is mask / (1 - p)")
 
 
+@pytest.mark.behaviour("Dropout")
 def test_dropout_course_value():
     # The course's published test (hw2's test_nn_dropout_forward_1; docs/API.md section 5.7):
     # seed 3, get_tensor(2, 3), p = 0.45.
@@ -338,6 +363,7 @@ def test_dropout_course_value():
           hint="mask = init.randb(*x.shape, p=1 - p), drawn at the forward; output x * mask / (1 - p)")
 
 
+@pytest.mark.behaviour("Dropout")
 def test_dropout_eval_is_the_identity_and_draws_nothing():
     x = randn(4, 5, seed=6)
     xt = tensor(x)
@@ -350,6 +376,7 @@ def test_dropout_eval_is_the_identity_and_draws_nothing():
     check(out, what="Dropout(0.5) in eval mode", hint="eval mode is the identity: return x")
 
 
+@pytest.mark.behaviour("Dropout")
 def test_dropout_with_p_zero_is_the_identity():
     x = randn(3, 8, seed=7)
     check(nn.Dropout(0.0)(tensor(x)), what="Dropout(0.0) in training mode",
@@ -378,6 +405,7 @@ def nested_model():
     return model, everything
 
 
+@pytest.mark.behaviour("Sequential")
 def test_train_and_eval_reach_every_nested_module():
     model, modules = nested_model()
     names = ", ".join(type(m).__name__ for m in modules)
@@ -406,7 +434,7 @@ FLOAT32_MODULES = {
 }
 
 
-@pytest.mark.parametrize("name", list(FLOAT32_MODULES))
+@pytest.mark.parametrize("name", [in_behaviour(name.split("-")[0], name, id=name) for name in FLOAT32_MODULES])
 def test_float32_in_gives_float32_out_parameters_and_gradients(name):
     seed_global(0)
     module = FLOAT32_MODULES[name]()
@@ -468,15 +496,16 @@ def mlp_layernorm():
 
 
 COURSE_CASES = [
-    # (id, model, optimizer, options)
-    ("sgd_layernorm_residual_1", ln_residual, "SGD", dict(epochs=3, lr=0.01, weight_decay=0.001)),
-    ("adam_batchnorm_1", mlp_batchnorm, "Adam", dict(lr=0.001, weight_decay=0.001)),
-    ("adam_batchnorm_eval_mode_1", mlp_batchnorm, "Adam", dict(eval_after=True, lr=0.001, weight_decay=0.001)),
-    ("adam_layernorm_1", mlp_layernorm, "Adam", dict(lr=0.01, weight_decay=0.01)),
+    # (id, the layer it tests, model, optimizer, options)
+    ("sgd_layernorm_residual_1", "Residual", ln_residual, "SGD", dict(epochs=3, lr=0.01, weight_decay=0.001)),
+    ("adam_batchnorm_1", "BatchNorm1d", mlp_batchnorm, "Adam", dict(lr=0.001, weight_decay=0.001)),
+    ("adam_batchnorm_eval_mode_1", "BatchNorm1d", mlp_batchnorm, "Adam",
+     dict(eval_after=True, lr=0.001, weight_decay=0.001)),
+    ("adam_layernorm_1", "LayerNorm1d", mlp_layernorm, "Adam", dict(lr=0.01, weight_decay=0.01)),
 ]
 
 
-@pytest.mark.parametrize("build, opt_name, kwargs", [c[1:] for c in COURSE_CASES], ids=[c[0] for c in COURSE_CASES])
+@pytest.mark.parametrize("build, opt_name, kwargs", [in_behaviour(*c[1:], id=c[0]) for c in COURSE_CASES])
 def test_course_learn_model_1d_values(build, opt_name, kwargs):
     loss = course_learn_model_1d(build, getattr(ndl.optim, opt_name), **kwargs)
     assert loss.size == 1, f"the loss should be a single value, got shape {loss.shape}"

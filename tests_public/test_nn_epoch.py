@@ -48,6 +48,7 @@ ONE_STEP_CASES = [
 
 @pytest.mark.parametrize("m, n, hidden, k, lr, batch", [c[1:] for c in ONE_STEP_CASES],
                          ids=[c[0] for c in ONE_STEP_CASES])
+@pytest.mark.behaviour("nn_epoch: one step is W - lr * gradient")
 def test_nn_one_step_is_w_minus_lr_times_backprop_gradient(m, n, hidden, k, lr, batch):
     X, y, W1, W2 = problem(m, n, hidden, k, seed=m)
     got_W1, got_W2 = run_nn_epoch(X, y, W1, W2, lr, batch)
@@ -61,6 +62,7 @@ def test_nn_one_step_is_w_minus_lr_times_backprop_gradient(m, n, hidden, k, lr, 
 PARTIAL_CASES = [("m=53-batch=20", 53, 20), ("m=31-batch=10", 31, 10), ("m=9-batch=50", 9, 50)]
 
 
+@pytest.mark.behaviour("nn_epoch: partial last batch")
 @pytest.mark.parametrize("m, batch", [c[1:] for c in PARTIAL_CASES], ids=[c[0] for c in PARTIAL_CASES])
 def test_nn_partial_last_batch_is_used_and_averaged_over_its_own_rows(m, batch):
     X, y, W1, W2 = problem(m, 6, 8, 4, seed=100 + m)
@@ -71,6 +73,7 @@ def test_nn_partial_last_batch_is_used_and_averaged_over_its_own_rows(m, batch):
     check(got_W2, tol="float32", what=f"W2 (m={m}, batch={batch})", hint=hint)
 
 
+@pytest.mark.behaviour("nn_epoch: batches in order")
 def test_nn_batches_are_taken_in_order_without_shuffling():
     X, y, W1, W2 = problem(40, 6, 8, 4, seed=5)
     state = np.random.get_state()
@@ -82,6 +85,7 @@ def test_nn_batches_are_taken_in_order_without_shuffling():
             hint="nn_epoch should take the batches in order, without shuffling or any random draw")
 
 
+@pytest.mark.behaviour("nn_epoch: new float32 leaves, arguments kept")
 def test_nn_returns_new_float32_leaf_tensors():
     X, y, W1, W2 = problem(30, 5, 7, 3, seed=9)
     W1_in, W2_in = ndl.Tensor(W1), ndl.Tensor(W2)
@@ -104,6 +108,7 @@ def test_nn_returns_new_float32_leaf_tensors():
               hint="W <- W - lr * W.grad after each batch")
 
 
+@pytest.mark.behaviour("nn_epoch: new float32 leaves, arguments kept")
 def test_nn_does_not_change_its_arguments():
     X, y, W1, W2 = problem(30, 5, 7, 3, seed=12)
     X_copy, y_copy, W1_copy, W2_copy = X.copy(), y.copy(), W1.copy(), W2.copy()
@@ -131,6 +136,7 @@ SOFTMAX_CASES = [
 ]
 
 
+@pytest.mark.behaviour("softmax_regression_epoch")
 @pytest.mark.parametrize("m, n, k, lr, batch", [c[1:] for c in SOFTMAX_CASES], ids=[c[0] for c in SOFTMAX_CASES])
 def test_softmax_regression_epoch_matches_closed_form(m, n, k, lr, batch):
     X, y, _, _ = problem(m, n, 2, k, seed=200 + m)
@@ -149,6 +155,7 @@ def test_softmax_regression_epoch_matches_closed_form(m, n, k, lr, batch):
 # --- a full epoch on data of t10k's shape ------------------------------------
 
 
+@pytest.mark.behaviour("nn_epoch on MNIST-sized data")
 def test_nn_full_epoch_on_t10k_matches_numpy():
     """A full epoch over 10000 x 784 pixels in [0, 1) (t10k's shape), drawn at random."""
     X, y = mnist_shaped(10000, seed=10)
@@ -158,6 +165,7 @@ def test_nn_full_epoch_on_t10k_matches_numpy():
     check(got_W2, tol="training", what="W2 after an epoch over 10000 rows in batches of 100")
 
 
+@pytest.mark.behaviour("softmax_regression_epoch on MNIST-sized data")
 def test_softmax_regression_full_epoch_on_t10k_matches_numpy():
     """A softmax-regression epoch over 10000 x 784 pixels in [0, 1) (t10k's shape), drawn at random."""
     X, y = mnist_shaped(10000, seed=11)

@@ -33,7 +33,7 @@ import needle.nn as nn
 from grader.box.drive import train_on_batches
 from grader.box.inputs import course_1d_batches, make_params, optimizer_problem, seed_global, set_grads
 from grader.box.optimizers import clip_gradients, live_tensors_after, state_values, steps
-from grader.box.record import check, observe
+from grader.box.record import check, in_behaviour, observe
 
 SHAPES = [(2, 3), (4,)]  # two parameters: Adam's step count must be shared
 
@@ -81,6 +81,7 @@ SGD_CASES = [
 
 
 @pytest.mark.parametrize("kwargs", [c[1] for c in SGD_CASES], ids=[c[0] for c in SGD_CASES])
+@pytest.mark.behaviour("SGD")
 def test_sgd_three_steps_follow_the_closed_form(kwargs):
     run_three_steps(
         ndl.optim.SGD, kwargs, seed=1,
@@ -100,6 +101,7 @@ ADAM_CASES = [
 
 
 @pytest.mark.parametrize("kwargs", [c[1] for c in ADAM_CASES], ids=[c[0] for c in ADAM_CASES])
+@pytest.mark.behaviour("Adam")
 def test_adam_three_steps_follow_the_closed_form(kwargs):
     run_three_steps(
         ndl.optim.Adam, kwargs, seed=2,
@@ -113,9 +115,10 @@ def test_adam_three_steps_follow_the_closed_form(kwargs):
 def sgd_and_adam(ids, adam_case=2):
     """Parametrize (opt_class, kwargs) over SGD with momentum and weight decay,
     and Adam with ADAM_CASES[adam_case]."""
-    return pytest.mark.parametrize(
-        "opt_class, kwargs", [(ndl.optim.SGD, SGD_CASES[3][1]), (ndl.optim.Adam, ADAM_CASES[adam_case][1])], ids=ids,
-    )
+    return pytest.mark.parametrize("opt_class, kwargs", [
+        in_behaviour("SGD", ndl.optim.SGD, SGD_CASES[3][1], id=ids[0]),
+        in_behaviour("Adam", ndl.optim.Adam, ADAM_CASES[adam_case][1], id=ids[1]),
+    ])
 
 
 @sgd_and_adam(["SGD-momentum-weight-decay", "Adam-weight-decay"])
@@ -188,7 +191,7 @@ MEMORY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("make_opt", [c[1] for c in MEMORY_CASES], ids=[c[0] for c in MEMORY_CASES])
+@pytest.mark.parametrize("make_opt", [in_behaviour(c[0].split("-")[0], c[1], id=c[0]) for c in MEMORY_CASES])
 def test_live_tensor_count_does_not_grow_with_steps(make_opt):
     # Each step's gradient is computed from its parameter, p * 2 + 1: like a
     # gradient from backward(), it carries a graph back to p, so an optimizer
@@ -217,6 +220,7 @@ CLIP_CASES = [("default-max-norm", None), ("max-norm-1", 1.0)]
 
 
 @pytest.mark.parametrize("max_norm", [c[1] for c in CLIP_CASES], ids=[c[0] for c in CLIP_CASES])
+@pytest.mark.behaviour("clip_grad_norm")
 def test_sgd_clip_grad_norm_scales_gradients_to_max_norm(max_norm):
     # entries of magnitude >= 0.5: the joint norm is above 1.5, so clipping happens for any draw
     params = make_params(problem(7)[0])
@@ -231,6 +235,7 @@ def test_sgd_clip_grad_norm_scales_gradients_to_max_norm(max_norm):
               hint=CLIP_HINT + ("; max_norm defaults to 0.25" if max_norm is None else ""))
 
 
+@pytest.mark.behaviour("clip_grad_norm")
 def test_sgd_clip_grad_norm_is_joint_over_parameters():
     # one large gradient (joint norm above 1.2 for any draw) and one tiny one (norm below 0.04):
     # clipping each parameter on its own would leave the tiny one unchanged
@@ -243,6 +248,19 @@ def test_sgd_clip_grad_norm_is_joint_over_parameters():
               hint=CLIP_HINT)
 
 
+@pytest.mark.behaviour("clip_grad_norm")
+def test_sgd_clip_grad_norm_skips_a_parameter_without_a_gradient():
+    params = make_params(problem(10)[0])
+    set_grads(params, clip_gradients(SHAPES, 10, scales=(1.0, 1.0)))
+    params[0].grad = None
+    ndl.optim.SGD(params, lr=0.1).clip_grad_norm(0.5)
+    observe(params[0].grad is None, what="the .grad of parameter 0 (None) after clip_grad_norm(0.5)",
+            hint="skip parameters whose grad is None, in the norm and in the scaling")
+    check(params[1].grad, what="parameter 1's .grad after clip_grad_norm(0.5), parameter 0 without a gradient",
+          hint=CLIP_HINT + "; parameters without a gradient take no part in the norm")
+
+
+@pytest.mark.behaviour("clip_grad_norm")
 def test_sgd_clip_grad_norm_leaves_small_gradients_alone_then_step_uses_them():
     # entries of magnitude below 0.02: the joint norm is below 0.07 for any draw, under max_norm 0.25
     params = make_params(problem(9)[0])
@@ -336,7 +354,7 @@ COURSE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("opt_name, kwargs", [c[1:] for c in COURSE_CASES], ids=[c[0] for c in COURSE_CASES])
+@pytest.mark.parametrize("opt_name, kwargs", [in_behaviour(c[1], *c[1:], id=c[0]) for c in COURSE_CASES])
 def test_course_learn_model_1d_values(opt_name, kwargs):
     loss = learn_mlp_1d(getattr(ndl.optim, opt_name), **kwargs)
     check(loss, what=f"learn_model_1d({opt_name}, {kwargs}) last loss", tol="training",

@@ -31,12 +31,19 @@ SUM_HINT = "add up every partial adjoint a node receives (sum_node_list)"
 OVERWRITE_HINT = "gradients are overwritten by each backward(), never accumulated"
 SEED_HINT = ("the output gets .grad too: the out_grad that backward() starts from (with no argument, "
              "ones of the output's shape and dtype)")
+# Hints by the kind of failure they explain (grader.compare.hint_for): a
+# wrong value after a right seed is the adjoints' sum, not the seed.
+SEED_HINTS = {"value": SEED_HINT, "type": SEED_HINT}
+EVERY_NODE_HINTS = {"type": "every node of the graph, not only the leaves, gets .grad", "value": SUM_HINT}
+DTYPE_HINTS = {"dtype": "seed backward() with ones of the output's dtype, and keep every adjoint in it",
+               "value": SUM_HINT}
 
 
 # --------------------------------------------------------------------------
 # The engine's contract, on graphs of the given ops
 # --------------------------------------------------------------------------
 
+@pytest.mark.behaviour("partial adjoints are summed")
 def test_node_used_several_times_gets_the_sum_of_its_partial_adjoints():
     x, y = tensor((3,), 0), tensor((3,), 1)
     z = (x * y + x) * x  # z = x^2 y + x^2
@@ -45,41 +52,41 @@ def test_node_used_several_times_gets_the_sum_of_its_partial_adjoints():
     check(grad_of(y), what="y.grad of (x*y + x)*x", hint=SUM_HINT)
 
 
+@pytest.mark.behaviour("every node gets .grad")
 def test_intermediate_nodes_get_grad():
     x = tensor((2, 3), 0)
     u = x * 3.0
     v = u * u
     w = v + u
     w.backward()
-    observe(grad_of(w), what="w.grad of the output itself", hint=SEED_HINT)
-    check(grad_of(v), what="v.grad (v = u*u, w = v + u)",
-          hint="every node of the graph, not only the leaves, gets .grad")
-    check(grad_of(u), what="u.grad (u = 3x, w = u*u + u)",
-          hint="every node of the graph, not only the leaves, gets .grad")
+    observe(grad_of(w), what="w.grad of the output itself", hint=SEED_HINTS)
+    check(grad_of(v), what="v.grad (v = u*u, w = v + u)", hint=EVERY_NODE_HINTS)
+    check(grad_of(u), what="u.grad (u = 3x, w = u*u + u)", hint=EVERY_NODE_HINTS)
     check(grad_of(x), what="x.grad", hint=SUM_HINT)
 
 
+@pytest.mark.behaviour("out_grad: ones by default, else the given one")
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
 def test_default_out_grad_is_ones_of_the_output_shape_and_dtype(dtype):
     x = ndl.Tensor(integers(-5, 6, (2, 3), seed=0).astype(dtype))
     y = x * 2 + 1
     y.backward()
-    observe(grad_of(y), what=f"y.grad after y.backward() on {dtype} y", hint=SEED_HINT)
-    check(grad_of(x), what=f"x.grad of x*2 + 1 ({dtype})",
-          hint="backward() with no argument seeds ones of the output's shape and dtype")
+    observe(grad_of(y), what=f"y.grad after y.backward() on {dtype} y", hint=SEED_HINTS)
+    check(grad_of(x), what=f"x.grad of x*2 + 1 ({dtype})", hint=DTYPE_HINTS)
 
 
+@pytest.mark.behaviour("out_grad: ones by default, else the given one")
 def test_explicit_out_grad_is_honoured():
     x = tensor((2, 3), 0)
     w = rng(1).standard_normal((2, 3))
     y = x * x
     y.backward(const(w))
-    observe(grad_of(y), what="y.grad after y.backward(out_grad)",
-            hint="the output gets .grad too: start the reverse pass from the given out_grad, not from ones")
-    check(grad_of(x), what="x.grad after (x*x).backward(out_grad)",
-          hint="start the reverse pass from the given out_grad, not from ones")
+    seed = "the output gets .grad too: start the reverse pass from the given out_grad, not from ones"
+    observe(grad_of(y), what="y.grad after y.backward(out_grad)", hint={"value": seed, "type": seed})
+    check(grad_of(x), what="x.grad after (x*x).backward(out_grad)", hint=SUM_HINT)
 
 
+@pytest.mark.behaviour("grads are overwritten, never accumulated")
 def test_second_backward_on_the_same_graph_overwrites_grad():
     x = tensor((3,), 0)
     y = x * x + x
@@ -88,6 +95,7 @@ def test_second_backward_on_the_same_graph_overwrites_grad():
     check(grad_of(x), what="x.grad after calling y.backward() twice", hint=OVERWRITE_HINT)
 
 
+@pytest.mark.behaviour("grads are overwritten, never accumulated")
 def test_backward_of_another_graph_overwrites_grad():
     x = tensor((3,), 0)
     (x * 3.0).backward()
@@ -95,6 +103,7 @@ def test_backward_of_another_graph_overwrites_grad():
     check(grad_of(x), what="x.grad after (x*3).backward() then (x*5 + x).backward()", hint=OVERWRITE_HINT)
 
 
+@pytest.mark.behaviour("constant inputs")
 def test_input_without_requires_grad_does_not_block_the_others():
     x = tensor((3,), 0)
     c = const(rng(1).standard_normal(3))
@@ -104,15 +113,17 @@ def test_input_without_requires_grad_does_not_block_the_others():
           hint="inputs with requires_grad=False get no gradient, but the others still do")
 
 
+@pytest.mark.behaviour("gradients keep the graph's dtype")
 def test_float32_graph_gives_float32_grads():
     x = tensor((2, 3), 0, dtype="float32")
     y = tensor((2, 3), 1, dtype="float32")
     z = (x * y + x * 0.5) * y + 2.0
     z.backward()
-    check(grad_of(x), what="x.grad in a float32 graph", hint="seed backward() with ones of the output's dtype")
+    check(grad_of(x), what="x.grad in a float32 graph", hint=DTYPE_HINTS)
     check(grad_of(y), what="y.grad in a float32 graph", hint=SUM_HINT)
 
 
+@pytest.mark.behaviour("gradients are graphs (second order)")
 def test_int64_second_order_course_case():
     # The course's published test (hw1's test_compute_gradient): y = x2*x2 + x2*x3 on int64 tensors (of drawn values).
     x2, x3 = ndl.Tensor(integers(-9, 10, (1,), seed=0)), ndl.Tensor(integers(-9, 10, (1,), seed=1))
@@ -129,6 +140,7 @@ def test_int64_second_order_course_case():
     check(grad_of(x3), what="d(dy/dx2)/dx3 after x2.grad.backward()", hint=hint)
 
 
+@pytest.mark.behaviour("gradients are graphs (second order)")
 def test_0d_second_order_case():
     # The hidden course case's shape: 0-d tensors, y = x2*x2 - x2*x3 (written with given ops).
     x2, x3 = tensor((), 0), tensor((), 1)
@@ -143,6 +155,7 @@ def test_0d_second_order_case():
     check(grad_of(x3), what="d(dy/dx2)/dx3 (0-d)", hint=hint)
 
 
+@pytest.mark.behaviour("deep graphs without recursion")
 def test_long_chain_backpropagates_without_recursion_error():
     x = tensor((3,), 0)
     y = x
@@ -196,6 +209,7 @@ def _composite_gradients(f, inputs, seed, hint):
         check(grad_of(x), what=f"backward(), gradient of input {i} (shape {x.shape})", hint=hint)
 
 
+@pytest.mark.behaviour("partial adjoints are summed")
 @pytest.mark.parametrize("f, shapes", COMPOSITE_CASES)
 def test_composite_graph_gradients_match_central_differences(f, shapes):
     inputs = [tensor(shape, seed) for seed, shape in enumerate(shapes)]
@@ -203,6 +217,7 @@ def test_composite_graph_gradients_match_central_differences(f, shapes):
                          "topological order")
 
 
+@pytest.mark.behaviour("gradients keep the graph's dtype")
 @pytest.mark.parametrize("f, shapes", COMPOSITE_CASES)
 def test_composite_graph_float32_gives_float32_grads(f, shapes):
     inputs = [tensor(shape, seed, dtype="float32") for seed, shape in enumerate(shapes)]
@@ -242,6 +257,7 @@ SECOND_ORDER_CASES = [
 ]
 
 
+@pytest.mark.behaviour("second order through every op")
 @pytest.mark.parametrize("op, out_shape, specs", SECOND_ORDER_CASES)
 def test_second_order_gradient_matches_central_differences(op, out_shape, specs):
     inputs = [tensor(shape, seed, kind=kind) for seed, (kind, shape) in enumerate(specs)]
@@ -265,6 +281,7 @@ UNARY_SECOND_DERIVATIVES = [
 ]
 
 
+@pytest.mark.behaviour("second order through every op")
 @pytest.mark.parametrize("op", UNARY_SECOND_DERIVATIVES)
 def test_backward_of_grad_gives_the_second_derivative(op):
     x = tensor((2, 3), 0, kind="positive")

@@ -35,6 +35,7 @@ VALUE_CASES = [
 ]
 
 
+@pytest.mark.behaviour("loss value")
 @pytest.mark.parametrize("m, k, seed, scale", [c[1:] for c in VALUE_CASES], ids=[c[0] for c in VALUE_CASES])
 def test_value_is_batch_mean_of_logsumexp_minus_true_logit(m, k, seed, scale):
     Z, y = logits_and_labels(m, k, seed, scale)
@@ -42,6 +43,7 @@ def test_value_is_batch_mean_of_logsumexp_minus_true_logit(m, k, seed, scale):
     check(single_value(loss), tol="float32", what=f"softmax_loss of a {m}x{k} float32 batch", hint=VALUE_HINT)
 
 
+@pytest.mark.behaviour("loss value")
 def test_zero_logits_give_log_of_the_class_count():
     # The course's check: all-zero logits over 10 classes give ln(10) whatever the labels.
     y = rng(4).integers(0, 10, size=12)
@@ -50,12 +52,14 @@ def test_zero_logits_give_log_of_the_class_count():
           hint="with equal logits every class has probability 1/10, so the loss is ln(10) = 2.302585")
 
 
+@pytest.mark.behaviour("dtype of the input kept")
 def test_float64_input_gives_float64_loss():
     Z, y = logits_and_labels(6, 4, 7, dtype=np.float64)
     loss = softmax_loss(ndl.Tensor(Z), ndl.Tensor(one_hot(y, 4, np.float64)))
     check(single_value(loss), tol="float64", what="softmax_loss of float64 inputs", hint=VALUE_HINT)
 
 
+@pytest.mark.behaviour("gradient of the loss")
 @pytest.mark.parametrize("m, k", [(16, 10), (4, 3)], ids=["16x10", "4x3"])
 def test_gradient_matches_central_differences(m, k):
     Z, y = logits_and_labels(m, k, seed=m + k, dtype=np.float64)
@@ -63,12 +67,14 @@ def test_gradient_matches_central_differences(m, k):
     check(grad, tol="float64", what="d softmax_loss / dZ (Z.grad after backward())", hint=GRADIENT_HINT)
 
 
+@pytest.mark.behaviour("dtype of the input kept")
 def test_gradient_of_float32_logits_is_float32():
     Z, y = logits_and_labels(8, 5, seed=11)
     grad = logits_gradient(softmax_loss, Z, one_hot(y, 5))
     check(grad, tol="float32", what="Z.grad for float32 Z", hint=GRADIENT_HINT)
 
 
+@pytest.mark.behaviour("large logits stay finite")
 @pytest.mark.parametrize("scale", [1e4, -1e4], ids=["logits-1e4", "logits-minus-1e4"])
 def test_large_logits_stay_finite_and_exact(scale):
     Z, y = logits_and_labels(6, 10, seed=21, scale=scale)
@@ -78,6 +84,7 @@ def test_large_logits_stay_finite_and_exact(scale):
                "(logsoftmax does)")
 
 
+@pytest.mark.behaviour("loss value")
 def test_course_logits_against_60000_labels():
     # The course's published test (hw1's test_softmax_loss_ndl): seed 0, Z = randn(60000, 10)
     # in float32 against the 60,000 training labels (2.7291998).  Here the

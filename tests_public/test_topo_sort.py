@@ -34,6 +34,7 @@ def check_topo_sort(outputs, named, hint=HINT):
     check(order_of(find_topo_sort(outputs), nodes), what="find_topo_sort's order", labels=labels, hint=hint)
 
 
+@pytest.mark.behaviour("post-order, inputs left to right")
 def test_course_graph_3aa_plus_4ba_minus_a():
     # 3*a*a + 4*b*a - a, with "- a" written as "+ (-1)*a"
     a, b = leaf(0), leaf(1)
@@ -48,6 +49,7 @@ def test_course_graph_3aa_plus_4ba_minus_a():
                             "3*a*a + 4*b*a": total, "(-1)*a": minus_a, "out": out})
 
 
+@pytest.mark.behaviour("post-order, inputs left to right")
 def test_course_graph_3_times_ba_plus_2_3412b_a_plus_1_5():
     # 3*((b@a) + (2.3412*b)@a) + 1.5, with @ written as *
     a, b = leaf(0), leaf(1)
@@ -61,6 +63,7 @@ def test_course_graph_3_times_ba_plus_2_3412b_a_plus_1_5():
                             "b*a + (2.3412*b)*a": total, "3*(...)": times3, "out": out})
 
 
+@pytest.mark.behaviour("post-order, inputs left to right")
 def test_course_graph_ab_plus_b_minus_a_times_a():
     # (a@b + b - a) @ a, with @ written as * and "- a" as "+ (-1)*a"
     a, b = leaf(0), leaf(1)
@@ -91,6 +94,7 @@ OUTPUT_LISTS = {
 }
 
 
+@pytest.mark.behaviour("several outputs in node_list")
 @pytest.mark.parametrize("outputs", OUTPUT_LISTS.values(), ids=OUTPUT_LISTS.keys())
 def test_several_outputs_in_node_list(outputs):
     g = _two_output_graph()  # u = a*b; y1 = u + 1; y2 = c*u
@@ -98,6 +102,7 @@ def test_several_outputs_in_node_list(outputs):
                     hint=HINT + "; nodes shared by several outputs appear once, where the first DFS reaches them")
 
 
+@pytest.mark.behaviour("each node once, by identity")
 def test_node_reused_many_times_appears_once():
     x = leaf(0)
     named = {"x": x}
@@ -109,6 +114,7 @@ def test_node_reused_many_times_appears_once():
     check_topo_sort([s], named)
 
 
+@pytest.mark.behaviour("each node once, by identity")
 def test_diamond_graph():
     x = leaf(0)
     d = x * 2
@@ -118,6 +124,7 @@ def test_diamond_graph():
     check_topo_sort([g], {"x": x, "d = 2x": d, "e = d*d": e, "f = e + d": f, "g = f*d": g})
 
 
+@pytest.mark.behaviour("each node once, by identity")
 def test_nodes_are_told_apart_by_identity_not_value():
     a = ndl.Tensor(np.ones((2, 2)))
     b = ndl.Tensor(np.ones((2, 2)))
@@ -125,6 +132,7 @@ def test_nodes_are_told_apart_by_identity_not_value():
     check_topo_sort([out], {"a": a, "b (equal values to a)": b, "a*b": out})
 
 
+@pytest.mark.behaviour("deep graphs without recursion")
 def test_long_chain_sorts_without_recursion_error():
     x = leaf(0)
     chain = [x]

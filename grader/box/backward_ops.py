@@ -15,11 +15,13 @@ from .inputs import POSITIVE, make_arrays
 def case(name, op, *specs, out=None):
     """A ``pytest.param(op, specs, out_shape)`` named ``name``: the op, its
     inputs' (kind, shape) specs, and the shape of its output, ``out`` (by
-    default, for elementwise ops, the inputs' shapes broadcast together)."""
+    default, for elementwise ops, the inputs' shapes broadcast together).
+    The case belongs to its op's behaviour (named by the op's class): one
+    test function covers every op, and a bug breaks one op's gradient."""
     import pytest
 
     out_shape = tuple(out) if out is not None else tuple(np.broadcast_shapes(*[shape for _, shape in specs]))
-    return pytest.param(op, tuple(specs), out_shape, id=name)
+    return pytest.param(op, tuple(specs), out_shape, id=name, marks=pytest.mark.behaviour(type(op).__name__))
 
 
 def make_inputs(specs, seed, dtype="float64", positive=POSITIVE):

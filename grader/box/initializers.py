@@ -33,3 +33,11 @@ def rng_position():
     Gaussian is cached] (a fact, for ``observe``)."""
     state = np.random.get_state()
     return np.array([state[2], state[3]], dtype=np.int64)
+
+
+def by_initializer(cases, ids):
+    """``cases`` (tuples whose first field is an initializer's name) as
+    pytest params, each in the behaviour of its initializer."""
+    import pytest
+
+    return [pytest.param(*case, id=i, marks=pytest.mark.behaviour(case[0])) for case, i in zip(cases, ids)]

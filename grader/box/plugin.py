@@ -56,6 +56,9 @@ def _needle_root(config) -> Path:
 def pytest_configure(config):
     config.addinivalue_line("markers", "mnist: reads the MNIST files (python mnist_fetch.py)")
     config.addinivalue_line("markers", "slow: trains on MNIST for more than a few seconds")
+    config.addinivalue_line("markers", "behaviour(name=None, weight=1): the graded behaviour a test (or a "
+                            "parametrized case) belongs to, and its weight among its question's behaviours "
+                            "(default: the test function, weight 1); see grader/box/record.py")
     inputs.SALT = config.getoption("--salt")
     root = _needle_root(config)
     if not (root / "needle" / "__init__.py").is_file():
@@ -123,6 +126,13 @@ def pytest_runtest_logreport(report):
             f.write(json.dumps(entry) + "\n")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_json_runtest_metadata(item, call):
+    """Each test's behaviour in pytest-json-report's report, for check.py's
+    table (the grader's points come from the answer key)."""
+    return {"behaviour": behaviour_of(item)} if call.when == "call" else {}
+
+
 def pytest_report_header(config):
     return f"needle root: {_needle_root(config)}"
 
@@ -171,5 +181,19 @@ def _recorder(request, pytestconfig):
     """Hands the values a test computes to the grader, or checks them
     against its values file (see grader/box/record.py)."""
     expected = _expected_for(Path(str(request.node.path)), pytestconfig.getoption("--salt"))
-    with Recorder.active(pytestconfig.getoption("--record-dir"), request.node.nodeid, expected) as recorder:
+    with Recorder.active(pytestconfig.getoption("--record-dir"), request.node.nodeid, expected,
+                         behaviour_of(request.node)) as recorder:
         yield recorder
+
+
+def behaviour_of(item) -> dict:
+    """The behaviour a test belongs to, from its closest ``behaviour``
+    marks (a case's before its function's): its name (default: the test
+    function's) and weight (default 1)."""
+    name, weight = None, None
+    for mark in item.iter_markers("behaviour"):
+        if name is None and (mark.args or "name" in mark.kwargs):
+            name = mark.kwargs.get("name", mark.args[0] if mark.args else None)
+        if weight is None and "weight" in mark.kwargs:
+            weight = mark.kwargs["weight"]
+    return {"name": str(name or item.originalname), "weight": float(1 if weight is None else weight)}

@@ -2,6 +2,7 @@
 calls the code under test, and hands over what came out:
 
     check(got, what="W1 after one step", hint="...", tol="training")
+    check(grad, what="x.grad", hint={"value": "...", "dtype": "seed with the output's dtype"})
     observe(op_is_none, what="the returned W1 is a leaf (op is None)")
 
 ``check`` hands over a value the code computed: it earns the test its
@@ -9,6 +10,12 @@ points.  ``observe`` hands over a fact a forger could type in (a flag, a
 shape, an input left unchanged): a test fails on it, but it earns nothing
 alone.  ``check_trained`` hands over a model's trained weights, which the
 grader also evaluates on its own copy of the MNIST test set.
+
+A question's points go to its behaviours, not to its tests: a test belongs
+to the behaviour its function names, or to the one a ``behaviour`` mark
+gives it or its parametrized case (``pytest.mark.behaviour("Summation",
+weight=2)``); a behaviour earns its points when every one of its tests
+passes (README: How points are given).
 
 In grading (``--record-dir``) each value is saved as a .npy file, never
 pickled; the grader compares it with the reference's in its own process.
@@ -19,17 +26,22 @@ mismatch fails the test with the grader's message.
 import contextlib
 import json
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
 from grader.channel import META, folder_of
 
+Hint = Union[str, Dict[str, str]]  # text for a wrong value, or text per kind of failure
 
-def check(got, *, what: str, hint: str = "", tol: Optional[str] = None, dtype: bool = True,
+
+def check(got, *, what: str, hint: Hint = "", tol: Optional[str] = None, dtype: bool = True,
           labels: Optional[list] = None) -> None:
     """Hand over ``got`` (a Tensor, an array or a number), a value the code
-    under test computed.  ``tol`` names a row of the tolerance table
+    under test computed.  ``hint`` (text) is shown when the value is wrong;
+    as {kind: text} (kinds of grader.compare.KINDS: "value", "dtype",
+    "shape", ...) each text only for a failure of that kind, so that a hint
+    never speaks to a bug it does not explain.  ``tol`` names a row of the tolerance table
     (default: the expected dtype's); ``dtype=False`` accepts any dtype;
     ``labels`` name the integers of a sequence, for the message."""
     __tracebackhide__ = True
@@ -37,14 +49,14 @@ def check(got, *, what: str, hint: str = "", tol: Optional[str] = None, dtype: b
     _current().add(got, {**meta, "labels": [str(label) for label in labels]} if labels is not None else meta)
 
 
-def observe(got, *, what: str, hint: str = "") -> None:
+def observe(got, *, what: str, hint: Hint = "") -> None:
     """Hand over a fact about the code's behaviour (a flag, a count, a shape,
     an input left as it was): checked like a value, worth no points alone."""
     __tracebackhide__ = True
     _current().add(got, {"what": what, "hint": hint, "tol": None, "dtype": False, "scored": False})
 
 
-def check_trained(weights, *, model: str, max_error: float, what: str, hint: str = "") -> None:
+def check_trained(weights, *, model: str, max_error: float, what: str, hint: Hint = "") -> None:
     """Hand over the weights a training run produced.  Each must match the
     reference's run (same seeded start, same data), and the grader computes
     the test error of ``model`` ("softmax": X @ theta; "two_layer":
@@ -57,6 +69,14 @@ def check_trained(weights, *, model: str, max_error: float, what: str, hint: str
                          "scored": True})
     recorder.threshold = {"model": model, "max_error": float(max_error), "values": list(range(first, first + len(weights)))}
     recorder.save_meta()
+
+
+def in_behaviour(behaviour: str, *values, id: str):
+    """One parametrized case in ``behaviour``: for a test function whose
+    cases test several units (layers, optimizers, initializers, ops)."""
+    import pytest
+
+    return pytest.param(*values, id=id, marks=pytest.mark.behaviour(behaviour))
 
 
 def to_array(got) -> Tuple[Optional[np.ndarray], str]:
@@ -81,14 +101,14 @@ def to_array(got) -> Tuple[Optional[np.ndarray], str]:
 class Recorder:
     current = None  # the running test's recorder
 
-    def __init__(self, folder: Optional[Path], nodeid: str, expected=None):
-        self.folder, self.nodeid, self.expected = folder, nodeid, expected
+    def __init__(self, folder: Optional[Path], nodeid: str, expected=None, behaviour: Optional[dict] = None):
+        self.folder, self.nodeid, self.expected, self.behaviour = folder, nodeid, expected, behaviour
         self.entries, self.threshold = [], None
 
     @classmethod
     @contextlib.contextmanager
-    def active(cls, record_dir, nodeid: str, expected=None):
-        cls.current = cls(folder_of(record_dir, nodeid) if record_dir else None, nodeid, expected)
+    def active(cls, record_dir, nodeid: str, expected=None, behaviour: Optional[dict] = None):
+        cls.current = cls(folder_of(record_dir, nodeid) if record_dir else None, nodeid, expected, behaviour)
         try:
             yield cls.current
         finally:
@@ -112,7 +132,8 @@ class Recorder:
     def save_meta(self) -> None:
         if self.folder is not None:
             (self.folder / META).write_text(json.dumps(
-                {"nodeid": self.nodeid, "values": self.entries, "threshold": self.threshold}))
+                {"nodeid": self.nodeid, "values": self.entries, "threshold": self.threshold,
+                 "behaviour": self.behaviour}))
 
 
 def _current() -> Recorder:

@@ -8,7 +8,8 @@
     python check.py --timeout 10                   # seconds per test (default 60)
     python check.py --verbose                      # pytest's own output, then the table
 
-It prints a table (state, tests passed, the points the public tests suggest)
+It prints a table (state, tests passed, the public suite's half of the points
+that they suggest: a behaviour scores when all its tests pass)
 and the first failing tests with their messages.  Your grade also counts
 hidden tests that ask the same questions on new inputs.
 Exit code: 0 when every test run passed, 1 otherwise, 2 for a bad command.
@@ -133,20 +134,33 @@ def wrap(text, indent="    "):
 
 def outcomes(report, questions, root):
     """From pytest-json-report's report: question -> [(nodeid, message,
-    location, passed)], and (location, message) -> the questions whose test
-    file could not be imported."""
+    location, passed, behaviour)], and (location, message) -> the questions
+    whose test file could not be imported."""
     of_file = {q["public_tests"]: q["name"] for q in questions}
     tests = {q["name"]: [] for q in questions}
     for test in report.get("tests", []):
         name = of_file.get(test["nodeid"].split("::")[0])
         if name:
             passed = test["outcome"] in ("passed", "skipped", "xfailed")
-            tests[name].append((test["nodeid"], *(("", "") if passed else failure(test, root)), passed))
+            behaviour = (test.get("metadata") or {}).get("behaviour") or {"name": test["nodeid"], "weight": 1.0}
+            tests[name].append((test["nodeid"], *(("", "") if passed else failure(test, root)), passed, behaviour))
     broken = {}
     for collector in report.get("collectors", []):
         if collector["outcome"] == "failed":
             broken.setdefault(import_error(collector), []).append(of_file.get(collector["nodeid"], "?"))
     return tests, broken
+
+
+def suggested_points(points, results):
+    """The public suite's share of a question's points (half of them) that
+    these results earn, as the grader gives it: split over behaviours by
+    weight, each earned when all of its tests pass."""
+    weights, earned = {}, {}
+    for *_, passed, behaviour in results:
+        weights[behaviour["name"]] = float(behaviour["weight"])
+        earned[behaviour["name"]] = earned.get(behaviour["name"], True) and passed
+    total = sum(weights.values())
+    return points / 2 * sum(w for name, w in weights.items() if earned[name]) / total if total else 0.0
 
 
 def print_table(questions, tests, unimportable):
@@ -155,7 +169,7 @@ def print_table(questions, tests, unimportable):
     if unimportable.issuperset(q["name"] for q in rows):
         return set()  # nothing ran: a table of zeros would hide the one message that matters
     print("\nPublic tests by question")
-    print(f"{'question':<13} {'state':<12} {'passed':>8} {'points':^12} what")
+    print(f"{'question':<13} {'state':<12} {'passed':>8} {'public points':^13} what")
     not_started, earned, ran, passed_all = set(), 0.0, 0, 0
     for q in rows:
         results = tests[q["name"]]
@@ -169,12 +183,12 @@ def print_table(questions, tests, unimportable):
             not_started.add(q["name"])
         else:
             state = "in progress"
-        points = q["points"] * passed / len(results) if results else 0.0
+        points = suggested_points(q["points"], results)
         earned, ran, passed_all = earned + points, ran + len(results), passed_all + passed
         title = q["title"] if len(q["title"]) <= WIDTH - 50 else q["title"][:WIDTH - 53] + "..."
         count = "-" if q["name"] in unimportable else f"{passed}/{len(results)}"
-        print(f"{q['name']:<13} {state:<12} {count:>8} {points:>6.1f} / {q['points']:<3} {title}")
-    print(f"{'total':<13} {'':<12} {f'{passed_all}/{ran}':>8} {earned:>6.1f} / {sum(q['points'] for q in rows)}")
+        print(f"{q['name']:<13} {state:<12} {count:>8} {points:>6.1f} / {q['points'] / 2:<4g} {title}")
+    print(f"{'total':<13} {'':<12} {f'{passed_all}/{ran}':>8} {earned:>6.1f} / {sum(q['points'] for q in rows) / 2:g}")
     return not_started
 
 

@@ -25,7 +25,8 @@ def _stable_logsumexp(z: NDArray, axes) -> NDArray:
     if not array_api.isfinite(z_max).all():
         # A slice of all -inf has no finite max to shift by; 0 keeps it -inf.
         z_max = array_api.where(array_api.isfinite(z_max), z_max, 0)
-    return array_api.log(array_api.exp(z - z_max).sum(axis=axes, keepdims=True)) + z_max
+    with array_api.errstate(divide="ignore"):  # log(0) = -inf is the answer for such a slice
+        return array_api.log(array_api.exp(z - z_max).sum(axis=axes, keepdims=True)) + z_max
 
 
 class LogSoftmax(TensorOp):
