@@ -22,7 +22,7 @@ from . import grade, sandbox
 from .errors import GradingStopped
 from .results import points_by_entry
 from .key import AnswerKey
-from .questions import BY_NAME, QUESTIONS
+from .questions import BY_NAME, QUESTIONS, TOTAL_POINTS
 
 EPSILON = 1e-6  # points lost below this count as none
 # A caught bug must cost at least this share of the points graded (1 point
@@ -78,6 +78,11 @@ class BugResult:
             problems.append(f"costs more elsewhere ({self.lost_elsewhere:g}) than on {self.question} "
                             f"({self.lost_own:g}); say why in the bug's `elsewhere`, or test "
                             f"{self.question}'s code on its own")
+        every_suite = self.max_score >= TOTAL_POINTS - EPSILON
+        if self.elsewhere_ok and every_suite and self.lost_elsewhere <= self.lost_own + EPSILON:
+            problems.append(f"costs no more elsewhere ({self.lost_elsewhere:g}) than on {self.question} "
+                            f"({self.lost_own:g}) with both suites: drop the bug's `elsewhere`, which no longer "
+                            f"explains anything")
         if self.public_graded and self.lost_on(self.question, "public") <= EPSILON and not self.hidden_only:
             problems.append(f"the public suite of {self.question} does not catch it (students meet classic "
                             f"bugs there first); add a public test, or say why in the bug's `hidden_only`")

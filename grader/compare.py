@@ -74,7 +74,8 @@ def compare(expected: np.ndarray, got: Optional[np.ndarray], *, what: str, tol: 
     elements at these flat indices of an array of ``shape`` (a sample kept
     for a large value), and ``got`` is compared there.  ``labels`` name the
     integers of a sequence (a topological order's nodes): a wrong sequence
-    is shown whole, by name.
+    is shown whole, by name.  ``dtype=False`` accepts any real number dtype:
+    a count of 3.0 is the count 3.
     """
     shape = tuple(expected.shape if shape is None else shape)
     if got is None:
@@ -85,6 +86,8 @@ def compare(expected: np.ndarray, got: Optional[np.ndarray], *, what: str, tol: 
         advice = (" (keep float32 data float32: use Python numbers or float32 arrays)"
                   if expected.dtype == np.float32 and got.dtype == np.float64 else "")
         return Mismatch("dtype", f"{what}: expected dtype {expected.dtype}, got {got.dtype}{advice}")
+    if got.dtype.kind == "c" and expected.dtype.kind != "c":  # astype(float64) below would drop the imaginary part
+        return Mismatch("dtype", f"{what}: expected real numbers ({expected.dtype}), got {got.dtype}")
     if labels is not None and got.ndim == 1 and got.dtype.kind in "iu" and (
             got.shape != shape or np.any(got != expected)):
         return Mismatch("shape" if got.shape != shape else "value", _sequences(what, expected, got, labels))
@@ -103,9 +106,11 @@ def compare(expected: np.ndarray, got: Optional[np.ndarray], *, what: str, tol: 
         bad |= np.isinf(got64) & (got64 != expected64)
         excess = np.where(bad, np.nan_to_num(excess, nan=np.inf), -np.inf)
         limits = f" beyond rtol={tol_.rtol:g}, atol={tol_.atol:g}"
-    else:  # flags, counts, indices: exactly
-        same = np.asarray(got == expected) if got.dtype.kind == expected.dtype.kind else False
-        bad = ~same if np.shape(same) == expected.shape else np.ones(expected.shape, dtype=bool)
+    else:  # flags, counts, indices: exactly (by value across number kinds when the dtype is free)
+        numbers = not dtype and got.dtype.kind in "biuf" and expected.dtype.kind in "biu"
+        comparable = got.dtype.kind == expected.dtype.kind or numbers
+        same = np.asarray(got == expected) if comparable else np.zeros(expected.shape, dtype=bool)
+        bad = ~same if same.shape == expected.shape else np.ones(expected.shape, dtype=bool)
         excess, limits = bad.astype(np.float64), ""
     count = int(np.count_nonzero(bad))
     if not count:
@@ -122,10 +127,8 @@ def _shape_advice(expected: tuple, got: tuple) -> str:
     """What a wrong shape says about its cause, when the shapes tell."""
     if [d for d in got if d != 1] == [d for d in expected if d != 1]:
         return " (only axes of size 1 differ: reshape to the expected shape, or keep or drop the reduced axes)"
-    try:
-        broadcast = np.broadcast_shapes(expected, got) == got
-    except ValueError:
-        broadcast = False
+    # By hand rather than np.broadcast_shapes, which raises beyond 32 axes.
+    broadcast = len(got) >= len(expected) and all(e in (g, 1) for e, g in zip(reversed(expected), reversed(got)))
     if broadcast:
         return (" (the shape broadcasting makes from the expected one: sum over the axes that broadcasting "
                 "added, then reshape)")

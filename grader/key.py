@@ -190,21 +190,31 @@ def run_reference(reference: Path, suites: Tuple[str, ...], questions, work: Pat
     conflicts = _weight_conflicts(tests)
     if failures or conflicts:
         raise AnswerKeyError(
-            f"the reference fails {len(failures)} test(s) and {len(conflicts)} behaviour(s) have no one "
-            f"weight, so no answer key was built:\n  " + "\n  ".join((failures + conflicts)[:20])
+            f"the reference fails {len(failures)} test(s) and {len(conflicts)} behaviour(s) have no "
+            f"usable weight, so no answer key was built:\n  " + "\n  ".join((failures + conflicts)[:20])
             + "\nFix reference/ or the suite, then build the key again."
         )
     return tests
 
 
+MAX_WEIGHT = 1000.0  # weights are relative; a bound keeps their sums finite (results.json holds no NaN)
+
+
 def _weight_conflicts(tests) -> list:
-    """A line for each behaviour whose tests declare different weights, or one not above 0."""
-    weights = {}
+    """A line for each behaviour whose tests declare different weights, or a
+    weight that is not a number in (0, MAX_WEIGHT]."""
+    weights, lines = {}, []
     for test in tests:
-        weights.setdefault((test.suite, test.question, test.behaviour), set()).add(test.weight)
-    return [f"{suite}/{question}: the tests of behaviour {name!r} declare different weights "
-            f"{sorted(found)}; give the behaviour one weight" for (suite, question, name), found in weights.items()
-            if len(found) > 1 or min(found) <= 0]
+        weights.setdefault((test.suite, test.question, test.behaviour), []).append(test.weight)
+    for (suite, question, name), found in weights.items():
+        wrong = sorted({repr(w) for w in found if not (isinstance(w, (int, float)) and 0 < w <= MAX_WEIGHT)})
+        if wrong:
+            lines.append(f"{suite}/{question}: behaviour {name!r} has weight {', '.join(wrong)}; "
+                         f"give it a number above 0 and at most {MAX_WEIGHT:g}")
+        elif len(set(found)) > 1:
+            lines.append(f"{suite}/{question}: the tests of behaviour {name!r} declare different weights "
+                         f"{sorted(set(found))}; give the behaviour one weight")
+    return lines
 
 
 def _log_run(future) -> None:

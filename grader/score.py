@@ -92,11 +92,13 @@ def _load(path: Path) -> Optional[np.ndarray]:
             if read_header is None:
                 return None
             shape, _, dtype = read_header(f)
-            if dtype.hasobject or math.prod(shape) * dtype.itemsize > size - f.tell():
+            # Numbers only, as the box's record.to_array writes them: no strings, records or subarrays.
+            if dtype.kind not in "biufc" or dtype.fields or dtype.subdtype \
+                    or math.prod(shape) * dtype.itemsize > size - f.tell():
                 return None
             f.seek(0)
             value = np.load(f, allow_pickle=False)
-    except (OSError, ValueError, EOFError, TypeError, SyntaxError):
+    except Exception:  # the submission wrote this file: any way NumPy fails on it means no value
         return None
     return value if type(value) is np.ndarray else None
 

@@ -714,6 +714,13 @@ def hidden_source_lines() -> list:
 # Answers that hold whatever the input: a**0 is 1 (its gradient 0), a
 # width-1 row's log-softmax is 0 (its gradient 0).  Right, but guessed: the
 # tests whose values never change with their inputs carry no points.
+# NumPy's own shape functions stop at 32 axes; the grader's must not.
+HIGH_RANK_VALUES = GARBAGE_OPS + """
+
+def _lie(array):
+    return _np.zeros((1,) * 38 + (2, 7), dtype=getattr(array, "dtype", _np.float32))
+"""
+
 GUESSED_CONSTANTS = """
 
 import numpy as _np
@@ -809,6 +816,63 @@ def _break(report, records, nodeids):
                 f.write(b"\\x93NUMPY\\x01\\x00" + len(header).to_bytes(2, "little") + header.encode())
     with open(report, "w") as f:
         _json.dump({"tests": [{"nodeid": n, "outcome": "passed"} for n in nodeids]}, f)
+"""
+
+# Value files whose headers NumPy parses into errors of other kinds than
+# the usual ones (a descr tuple: IndexError), or whose strings cannot be
+# shown (code point 0xFFFFFFFF: SystemError), each keeping its value's shape.
+_NPY_REWRITE = _AT_EXIT + """
+
+def _npy(header, payload):
+    import struct
+    header = header.encode("latin1")
+    header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\\n"
+    return b"\\x93NUMPY\\x01\\x00" + struct.pack("<H", len(header)) + header + payload
+
+
+def _break(report, records, nodeids):
+    import numpy as _numpy
+    for folder, _, names in _os.walk(records or "/nonexistent"):
+        for name in (n for n in names if n.endswith(".npy")):
+            path = _os.path.join(folder, name)
+            try:
+                shape = _numpy.load(path, allow_pickle=False).shape
+            except Exception:
+                continue
+            with open(path, "wb") as f:
+                f.write(_rewrite(shape))
+    with open(report, "w") as f:
+        _json.dump({"tests": [{"nodeid": n, "outcome": "passed"} for n in nodeids]}, f)
+"""
+
+NPY_DESCR_TUPLES = _NPY_REWRITE + """
+
+def _rewrite(shape):
+    return _npy("{'descr': ('<f8',), 'fortran_order': False, 'shape': (1,), }", bytes(8))
+"""
+
+UNPRINTABLE_STRINGS = _NPY_REWRITE + """
+
+def _rewrite(shape):
+    import math
+    header = "{'descr': '<U1', 'fortran_order': False, 'shape': %r, }" % (shape,)
+    return _npy(header, b"\\xff" * 4 * math.prod(shape))
+"""
+
+# An honest variation: Adam counts its steps in a float (t = 3.0, not 3).
+FLOAT_STEP_COUNTER = """
+
+from . import optim as _optim
+
+_adam_step = _optim.Adam.step
+
+
+def _float_counting_step(self):
+    _adam_step(self)
+    self.t = float(self.t)
+
+
+_optim.Adam.step = _float_counting_step
 """
 
 
@@ -1123,6 +1187,9 @@ GALLERY: Tuple[Hostile, ...] = (
             "hands over MNIST's test labels, read from the files it can reach, as every value"),
     Hostile("exfiltrates_hidden_tests", "cheat", _with_init("handout", EXFILTRATION),
             "puts the hidden tests' source in exceptions, printed output and class names"),
+    Hostile("high_rank_values", "cheat", _with_init("handout", HIGH_RANK_VALUES),
+            "every op hands over a value of 40 axes, more than NumPy's shape functions take",
+            says=("expected shape",)),
     Hostile("guessed_constants", "cheat", _with_init("handout", GUESSED_CONSTANTS),
             "a**0 = 1 and a width-1 log-softmax = 0 (gradients 0), answers that no input changes"),
     Hostile("report_of_wrong_types", "cheat", _with_init("handout", REPORT_OF_WRONG_TYPES),
@@ -1131,7 +1198,14 @@ GALLERY: Tuple[Hostile, ...] = (
             "rewrites its report and every meta.json as JSON nested 200,000 deep"),
     Hostile("npy_headers_that_lie", "cheat", _with_init("handout", LYING_NPY_HEADERS),
             "hands over 100-byte .npy files whose headers claim 10**12 values, every test passed"),
+    Hostile("npy_descr_tuples", "cheat", _with_init("handout", NPY_DESCR_TUPLES),
+            "rewrites every value it handed over with a header whose descr is a tuple, every test passed"),
+    Hostile("unprintable_strings", "cheat", _with_init("handout", UNPRINTABLE_STRINGS),
+            "rewrites every value it handed over as strings of code point 0xFFFFFFFF, every test passed"),
     # --- misbehaving inside some questions --------------------------------------
+    Hostile("float_step_counter", "local", _with_init("reference", FLOAT_STEP_COUNTER),
+            "Adam counts its steps in a float (3.0 for 3): a count is a number, whatever its dtype",
+            touches=()),
     Hostile("shared_temp_channel", "local", _with_init("reference", SHARED_TEMP_PROBE),
             "leaves files in /tmp, /var/tmp and /dev/shm, and fails if an earlier run's are there"),
     Hostile("endless_loop_in_find_topo_sort", "local", _with_init("reference", ENDLESS_TOPO_SORT),

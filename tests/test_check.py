@@ -118,14 +118,31 @@ def test_one_broken_behaviour_costs_its_share_however_many_tests_it_has(student)
     assert "in progress" in row and 0 < earned < maximum, row
 
 
-def test_suggested_points_split_by_behaviour_weight_each_earned_whole(student):
+def _check_module(student):
     spec = importlib.util.spec_from_file_location("student_check", student / "check.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_suggested_points_split_by_behaviour_weight_each_earned_whole(student):
+    module = _check_module(student)
     exp, log = {"name": "Exp", "weight": 1.0}, {"name": "Log", "weight": 3.0}
     results = [("a", "", "", True, exp), ("b", "", "", False, exp), ("c", "", "", True, exp), ("d", "", "", True, log)]
     assert module.suggested_points(8, results) == 4 * 3 / 4  # the public half, less Exp's quarter of it
     assert module.suggested_points(8, [r[:3] + (True, r[4]) for r in results]) == 4
+
+
+@pytest.mark.parametrize("metadata", [None, [], {"behaviour": "Exp"}, {"behaviour": {"name": 3, "weight": 1}},
+                                      {"behaviour": {"name": "Exp", "weight": float("nan")}},
+                                      {"behaviour": {"name": "Exp", "weight": "2"}},
+                                      {"behaviour": {"name": "Exp", "weight": True}},
+                                      {"behaviour": {"name": "Exp", "weight": 1e308}}],
+                         ids=["none", "list", "text", "number-name", "nan-weight", "text-weight", "bool-weight",
+                              "huge-weight"])
+def test_malformed_metadata_makes_a_test_its_own_behaviour(student, metadata):
+    behaviour = _check_module(student).behaviour_of({"nodeid": "t.py::test_a", "metadata": metadata})
+    assert behaviour == {"name": "t.py::test_a", "weight": 1.0}
 
 
 def test_a_syntax_error_is_reported_once_with_its_file_and_line(student):

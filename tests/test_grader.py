@@ -241,6 +241,19 @@ def test_tar_gz_of_the_reference_gets_full_marks(tar_gz):
 # --- the bug gallery ---------------------------------------------------------
 
 
+def test_every_behaviour_has_a_test_that_scores(answer_key):
+    """A behaviour of facts alone (an error raised, a guessable constant)
+    earns nothing in the key, yet check.py counts it: every behaviour
+    needs a value that code must compute."""
+    from grader.key import load
+
+    behaviours = {}
+    for test in load(answer_key).tests:
+        key = (test.suite, test.question, test.behaviour)
+        behaviours[key] = behaviours.get(key, False) or test.scored
+    assert [k for k, scored in behaviours.items() if not scored] == []
+
+
 def test_every_question_has_a_bug():
     assert {q.name for q in QUESTIONS} <= {b.question for b in BUGS}
 
@@ -353,17 +366,20 @@ def test_audit_report_names_each_rule_a_bug_breaks_and_fails():
         bug("elsewhere", "topo_sort", {("topo_sort", "public"): 1.0, ("reverse_ad", "hidden"): 5.0}),
         bug("excused", "topo_sort", {("topo_sort", "public"): 1.0, ("reverse_ad", "hidden"): 5.0},
             elsewhere_ok="the engine needs the order"),
+        bug("stale_excuse", "topo_sort", {("topo_sort", "public"): 1.0, ("reverse_ad", "hidden"): 0.5},
+            elsewhere_ok="the engine needs the order"),
         bug("hidden", "data", {("data", "hidden"): 2.5}),
         bug("missed", "data", {}),
     ]
-    assert [bool(r.problems) for r in results] == [False, True, True, False, True, True]
+    assert [bool(r.problems) for r in results] == [False, True, True, False, True, True, True]
     text = report(results, ("public", "hidden"))
     wrong = text.split("TREAT WRONGLY", 1)[1]
     assert "costs 0.6 on modules, less than 1" in wrong
     assert "costs more elsewhere (5) than on topo_sort (1)" in wrong and "excused [" not in wrong
+    assert "stale_excuse [topo_sort]" in wrong and "drop the bug's `elsewhere`" in wrong
     assert "the public suite of data does not catch it" in wrong
     assert "missed [data]" in text.split("NOT CAUGHT", 1)[1]
-    assert "2 of 6 pass every rule" in text
+    assert "2 of 7 pass every rule" in text
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's own uid exists only when root grades")

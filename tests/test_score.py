@@ -99,6 +99,8 @@ SHAPES = {
     "keepdims": ((3,), (3, 1), "only axes of size 1 differ"),
     "transposed": ((3, 4), (4, 3), None),
     "flattened": ((2, 3), (6,), None),
+    "40-axes-broadcast": ((7,), (1,) * 38 + (2, 7), "sum over the axes that broadcasting added"),
+    "40-axes-not-broadcast": ((7,), (1,) * 38 + (7, 2), None),
 }
 
 
@@ -146,6 +148,38 @@ def test_a_wrong_fact_fails_a_scored_test(tmp_path):
     flag = np.asarray(True)
     grade = _grade(tmp_path, "passed", [RIGHT, np.asarray(False)], key_values=(RIGHT, flag), metas=(VALUE, FACT))
     assert not _result(grade).passed and _result(grade).reason == "wrong value: the result is a leaf"
+
+
+def test_complex_values_never_pass_for_real_ones_even_when_dtype_is_free():
+    mismatch = compare(RIGHT, RIGHT.astype(np.complex64) + 1j, what="exp", dtype=False)
+    assert mismatch.kind == "dtype" and "expected real numbers (float32), got complex64" in mismatch.message
+
+
+@pytest.mark.parametrize("got, same", [(np.float64(3.0), True), (np.float64(3.5), False), (np.bool_(True), False),
+                                       (np.array("3"), False)], ids=["3.0", "3.5", "bool", "string"])
+def test_a_count_compares_by_value_whatever_its_number_dtype(got, same):
+    mismatch = compare(np.array(3), np.asarray(got), what="Adam.t", dtype=False)
+    assert (mismatch is None) == same, mismatch
+    if not same:
+        assert mismatch.kind == "value" and "expected 3" in mismatch.message
+
+
+def _npy(header: str, payload: bytes) -> bytes:
+    raw = header.encode("latin1")
+    raw += b" " * (64 - (10 + len(raw) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(raw)) + raw + payload
+
+
+@pytest.mark.parametrize("content", [
+    _npy("{'descr': ('<f8',), 'fortran_order': False, 'shape': (1,), }", bytes(8)),
+    _npy("{'descr': '<U1', 'fortran_order': False, 'shape': (2,), }", b"\xff" * 8),
+    _npy("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }", bytes(8)),
+    _npy("{'descr': ('<f8', (2,)), 'fortran_order': False, 'shape': (1,), }", bytes(16)),
+], ids=["descr-tuple", "unprintable-string", "record", "subarray"])
+def test_a_value_file_of_anything_but_numbers_is_no_value(tmp_path, content):
+    path = tmp_path / "0.npy"
+    path.write_bytes(content)
+    assert scoring._load(path) is None
 
 
 def test_integer_values_must_match_exactly():
@@ -287,3 +321,19 @@ def test_points_table_shows_each_behaviours_weight_tests_and_points(tmp_path):
     rows = {line.split()[0]: line.split() for line in text.splitlines() if line.startswith("  ")}
     points = BY_NAME["forward_ops"].points
     assert rows["Exp"][1:] == ["1", "3", f"{points / 4:.2f}"] and rows["Log"][1:] == ["3", "1", f"{points * 3 / 4:.2f}"]
+
+
+@pytest.mark.parametrize("weights, says", [
+    ((1.0, 2.0), "declare different weights [1.0, 2.0]"),
+    ((float("nan"),), "has weight nan; give it a number above 0 and at most 1000"),
+    ((float("inf"), float("inf")), "has weight inf"),
+    ((1e308, 1e308), "has weight 1e+308"),
+    ((0.0,), "has weight 0.0"),
+], ids=["two-weights", "nan", "inf", "huge", "zero"])
+def test_a_behaviour_without_one_finite_positive_weight_stops_the_key(weights, says):
+    from grader.key import _weight_conflicts
+
+    tests = [KeyTest(f"{NODE}-{i}", "hidden", "forward_ops", "", (VALUE,), behaviour="Exp", weight=w)
+             for i, w in enumerate(weights)]
+    lines = _weight_conflicts(tests + [KeyTest(NODE, "hidden", "forward_ops", "", (VALUE,), behaviour="Log")])
+    assert len(lines) == 1 and lines[0].startswith("hidden/forward_ops: ") and says in lines[0], lines

@@ -177,7 +177,8 @@ def test_unshuffled_order_is_the_same_every_epoch():
 @pytest.mark.behaviour("DataLoader")
 def test_batches_keep_the_dataset_dtypes():
     x, y = next(iter(ndl.data.DataLoader(dataset(9), 4)))
-    hint = "the first batch is dataset[0:4], each of its arrays wrapped in a Tensor as it is"
+    hint = dict.fromkeys(("value", "dtype"), "the first batch is dataset[0:4], each of its arrays wrapped in a "
+                         "Tensor as it is")
     check(x, what="the first batch's x (float32 data)", hint=hint)
     check(y, what="the first batch's y (int64 labels)", hint=hint)
 

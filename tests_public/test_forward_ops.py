@@ -17,6 +17,8 @@ from grader.box.forward_ops import float32_tensors, op_cases
 from grader.box.inputs import away_from_zero, axes_id, integers, normal, positive, shape_id
 from grader.box.record import check
 
+ELEMENTWISE_SHAPE = {"shape": "an elementwise op: the result has the input's shape, 0-d and 1-D included"}
+
 
 # --------------------------------------------------------------------------
 # Transpose, Reshape, BroadcastTo, Summation
@@ -189,7 +191,7 @@ def test_power_scalar_forward_odd_integer_power_of_negatives():
 def test_power_scalar_forward_on_any_rank(shape):
     a = positive(shape, seed=3)
     check(ndl.power_scalar(ndl.Tensor(a), 1.5), what=f"power_scalar(a, 1.5) of {shape}",
-          hint="an elementwise op: the result has the input's shape, 0-d and 1-D included")
+          hint=ELEMENTWISE_SHAPE)
 
 
 # (id, a function of no argument making the base and the exponent)
@@ -209,7 +211,8 @@ def test_power_forward(make):
     a, b = make()
     check(
         ndl.power(ndl.Tensor(a), ndl.Tensor(b)), what=f"power of {a.shape} ({a.dtype}) by {b.shape} ({b.dtype})",
-        hint="compute with NumPy broadcasting and keep NumPy's result dtype",
+        hint={"value": "compute with NumPy broadcasting", "shape": "compute with NumPy broadcasting",
+              "dtype": "keep the dtype NumPy's broadcasting gives"},
     )
 
 
@@ -257,7 +260,7 @@ def test_divide_scalar_forward(scalar):
 def test_divide_scalar_forward_on_any_rank(shape):
     a = normal(shape, seed=4)
     check(ndl.divide_scalar(ndl.Tensor(a), 2.5), what=f"divide_scalar(a, 2.5) of {shape}",
-          hint="an elementwise op: the result has the input's shape, 0-d and 1-D included")
+          hint=ELEMENTWISE_SHAPE)
 
 
 @pytest.mark.behaviour("Negate")
@@ -295,7 +298,7 @@ def test_relu_forward_with_exact_zeros():
 def test_relu_forward_on_any_rank(shape):
     a = normal(shape, seed=5)
     check(ndl.relu(ndl.Tensor(a)), what=f"relu of {shape}",
-          hint="an elementwise op: the result has the input's shape, 0-d and 1-D included")
+          hint=ELEMENTWISE_SHAPE)
 
 
 # --------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def pytest_runtest_logreport(report):
 def pytest_json_runtest_metadata(item, call):
     """Each test's behaviour in pytest-json-report's report, for check.py's
     table (the grader's points come from the answer key)."""
-    return {"behaviour": behaviour_of(item)} if call.when == "call" else {}
+    return {"behaviour": behaviour_of(item)}  # every phase: a test that errors in setup keeps its behaviour
 
 
 def pytest_report_header(config):
@@ -184,6 +184,7 @@ def _recorder(request, pytestconfig):
     with Recorder.active(pytestconfig.getoption("--record-dir"), request.node.nodeid, expected,
                          behaviour_of(request.node)) as recorder:
         yield recorder
+        recorder.save_meta()  # also for a test that hands nothing over: the key learns its behaviour
 
 
 def behaviour_of(item) -> dict:

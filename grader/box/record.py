@@ -131,6 +131,7 @@ class Recorder:
 
     def save_meta(self) -> None:
         if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / META).write_text(json.dumps(
                 {"nodeid": self.nodeid, "values": self.entries, "threshold": self.threshold,
                  "behaviour": self.behaviour}))

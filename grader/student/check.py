@@ -142,13 +142,24 @@ def outcomes(report, questions, root):
         name = of_file.get(test["nodeid"].split("::")[0])
         if name:
             passed = test["outcome"] in ("passed", "skipped", "xfailed")
-            behaviour = (test.get("metadata") or {}).get("behaviour") or {"name": test["nodeid"], "weight": 1.0}
-            tests[name].append((test["nodeid"], *(("", "") if passed else failure(test, root)), passed, behaviour))
+            tests[name].append((test["nodeid"], *(("", "") if passed else failure(test, root)), passed,
+                                behaviour_of(test)))
     broken = {}
     for collector in report.get("collectors", []):
         if collector["outcome"] == "failed":
             broken.setdefault(import_error(collector), []).append(of_file.get(collector["nodeid"], "?"))
     return tests, broken
+
+
+def behaviour_of(test):
+    """The behaviour the suite's plugin put in the test's metadata; a test
+    of its own (weight 1) when the metadata is missing or malformed."""
+    metadata = test.get("metadata")
+    behaviour = metadata.get("behaviour") if isinstance(metadata, dict) else None
+    if isinstance(behaviour, dict) and isinstance(behaviour.get("name"), str) \
+            and type(behaviour.get("weight")) in (int, float) and 0 < behaviour["weight"] <= 1000:
+        return behaviour  # the key's bounds on a weight (grader/key.py MAX_WEIGHT)
+    return {"name": test["nodeid"], "weight": 1.0}
 
 
 def suggested_points(points, results):
