@@ -139,7 +139,7 @@ def check(selected: Iterable) -> None:
     bugs = gallery()
     for bug in selected:
         if bug.question not in BY_NAME:
-            raise ValueError(f"bug {bug.name!r} names no question of grader/questions.py: {bug.question!r}")
+            raise ValueError(f"bug {bug.name!r} names no question of grader/course.toml: {bug.question!r}")
         bugs.patched_text(bug)
 
 

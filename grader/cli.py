@@ -71,6 +71,18 @@ def _key(args):
     return key.load_or_build(args.key_dir, mnist_dir=args.mnist_dir, rebuild=getattr(args, "rebuild", False))
 
 
+def _assignment(args):
+    from .questions import COURSE
+
+    return COURSE.assignment(args.assignment)
+
+
+def _add_assignment_option(p):
+    p.add_argument("--assignment", default=defaults.ASSIGNMENT, metavar="NAME",
+                   help="an assignment of grader/course.toml: its questions and their points "
+                        "(default: %(default)s, every question)")
+
+
 def _build_key(args) -> int:
     answer_key = _key(args)
     print(f"answer key: {len(answer_key.tests)} tests in {answer_key.folder}")
@@ -78,6 +90,7 @@ def _build_key(args) -> int:
 
 
 def _grade(args) -> int:
+    questions = _assignment(args).questions  # a wrong name is told before anything is written
     try:
         from . import grade
 
@@ -90,7 +103,7 @@ def _grade(args) -> int:
         grade.write_json(args.out, grade.stopped_results(str(stop)))
         raise
     data = grade.grade(args.submission, args.out, key=answer_key, suites=args.suites, mnist_dir=args.mnist_dir,
-                       hidden_visibility=args.hidden_visibility, **_grading_options(args))
+                       hidden_visibility=args.hidden_visibility, questions=questions, **_grading_options(args))
     print(data["output"])
     print(f"\nwrote {args.out}")
     return 0
@@ -99,7 +112,10 @@ def _grade(args) -> int:
 def _points(args) -> int:
     from . import score
 
-    print(score.points_table(_key(args), args.suites))
+    assignment = _assignment(args)
+    answer_key = _key(args)
+    print(f"{assignment.name}: {assignment.title} ({assignment.total} points)\n")
+    print(score.points_table(answer_key, args.suites, assignment.questions))
     return 0
 
 
@@ -227,6 +243,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden-visibility", choices=VISIBILITIES, default="visible",
                    help="Gradescope's visibility of the hidden suite's entries (default: %(default)s; the "
                         "autograder zip's run_autograder passes what `gradescope --hidden-visibility` chose)")
+    _add_assignment_option(p)
     _add_grading_options(p)
     _add_key_options(p)
     p.set_defaults(run=_grade)
@@ -234,6 +251,7 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("points", help="print each question's behaviours with their weights and points "
                             "(a behaviour scores when all its tests pass)")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
+    _add_assignment_option(p)
     _add_key_options(p)
     p.set_defaults(run=_points)
 

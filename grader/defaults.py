@@ -9,6 +9,8 @@ HANDOUT = KIT_ROOT / "handout"
 TESTS_PUBLIC = KIT_ROOT / "tests_public"
 MNIST_FETCH = KIT_ROOT / "mnist_fetch.py"
 STUDENT_BUNDLE = Path("needle-handout.zip")
+# The assignment of grader/course.toml that commands grade unless given --assignment: every question.
+ASSIGNMENT = "all"
 # The assignment column of batch's gradebook export (Canvas makes one of that name).
 GRADEBOOK_COLUMN = "Needle"
 

@@ -5,6 +5,7 @@ becomes a results file with score 0).
     GraderError
     ├── MarkerError           unbalanced, nested or inline solution markers (file:line)
     ├── QuestionMappingError  a solution region in no question, or in several
+    ├── CourseError           grader/course.toml declares questions or assignments wrongly (or is asked for one it lacks)
     ├── HandoutOutOfSyncError handout/ differs from what reference/ generates
     ├── AutograderError       the Gradescope zip is not what `gradescope` builds now, or asks for an unknown setting
     ├── AnswerKeyError        the reference fails its own suites (or a behaviour has two weights): no key
@@ -24,6 +25,11 @@ class MarkerError(GraderError):
 
 class QuestionMappingError(GraderError):
     """A solution region that belongs to no question, or to more than one."""
+
+
+class CourseError(GraderError):
+    """grader/course.toml cannot be read, or declares its questions or
+    assignments wrongly; or a command names an assignment it lacks."""
 
 
 class HandoutOutOfSyncError(GraderError):

@@ -10,12 +10,12 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, Optional, Sequence, Tuple
 
 from . import defaults, results, sandbox, score
 from .errors import GradingStopped, SandboxError, SubmissionError
 from .key import AnswerKey
-from .questions import QUESTIONS
+from .questions import QUESTIONS, Question
 from .run import LEDGER, Run, remove_abandoned, remove_work_folder, run_question, stage_mnist, work_folder
 from .sandbox import Limits, Walls
 from .submission import prepare
@@ -63,10 +63,11 @@ def stopped_message(why: str, what: str = "these tests") -> str:
 def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path,
           limits: Limits = defaults.LIMITS, budget: float = defaults.BUDGET, workers: int = defaults.WORKERS,
           secrets: Iterable[Path] = (), require_isolation: bool = False,
-          hidden_visibility: str = "visible") -> dict:
-    """Grade ``submission`` and write Gradescope's results to ``out``;
-    returns them.  An ungradable submission gets score 0 and a message.
-    The hidden suite's entries get ``hidden_visibility`` (Gradescope's).
+          hidden_visibility: str = "visible", questions: Sequence[Question] = QUESTIONS) -> dict:
+    """Grade ``submission`` on ``questions`` (an assignment's, with its
+    points) and write Gradescope's results to ``out``; returns them.  An
+    ungradable submission gets score 0 and a message.  The hidden suite's
+    entries get ``hidden_visibility`` (Gradescope's).
     Each run sees nothing of the machine but its box; the answer key, the
     folder of ``out`` and ``secrets`` are checked to be out of its reach.
     Stopped (KeyboardInterrupt or GradingStopped, from a signal or
@@ -85,7 +86,7 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
         else:
             grading = _Grading(root, work, out, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits,
                                budget=budget, secrets=secrets, require_isolation=require_isolation,
-                               hidden_visibility=hidden_visibility)
+                               hidden_visibility=hidden_visibility, questions=questions)
             data = grading.run_all(workers, label=str(submission))
     except (KeyboardInterrupt, GradingStopped) as error:
         stop = error if isinstance(error, GradingStopped) else GradingStopped("interrupted")
@@ -126,8 +127,10 @@ class _Grading:
     """The runs of one implementation root, and the results they make so far."""
 
     def __init__(self, root: Path, work: Path, out: Path, *, key: AnswerKey, suites, mnist_dir: Path,
-                 limits: Limits, budget: Budget, secrets, require_isolation: bool, hidden_visibility: str = "visible"):
+                 limits: Limits, budget: Budget, secrets, require_isolation: bool, hidden_visibility: str = "visible",
+                 questions: Sequence[Question] = QUESTIONS):
         self.root, self.work, self.out, self.key, self.suites = root, work, out, key, suites
+        self.questions = questions
         self.mnist_dir, self.limits, self.budget = mnist_dir, limits, budget
         self.secrets, self.require_isolation = secrets, require_isolation
         self.hidden_visibility = hidden_visibility
@@ -150,7 +153,8 @@ class _Grading:
 
     def report(self, missing: str) -> dict:
         walls = Walls.weakest(run.walls for run in self.runs.values() if run is not None)
-        grade = score.score(self.key, self.runs, self.suites, self.mnist_dir, missing=missing, cache=self.scored)
+        grade = score.score(self.key, self.runs, self.suites, self.mnist_dir, missing=missing, cache=self.scored,
+                            questions=self.questions)
         # failed: for the class report (batch), never shown to the student
         return results.gradescope(grade, time.monotonic() - self.budget.started,
                                   extra={"isolation": {**walls.describe(), "limits": self.limits.describe(),
@@ -161,7 +165,7 @@ class _Grading:
 
     def run_all(self, workers: int, label: str) -> dict:
         # Longest first (the reference's time), so that the budget cuts short runs, if any.
-        order = sorted(((suite, q) for suite in self.suites for q in QUESTIONS),
+        order = sorted(((suite, q) for suite in self.suites for q in self.questions),
                        key=lambda run: -sum(t.seconds for t in self.key.tests
                                             if (t.suite, t.question) == (run[0], run[1].name)))
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

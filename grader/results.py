@@ -118,7 +118,7 @@ def gradescope(grade: Optional[Grade], seconds: float, *, error: str = "", extra
             "tests": [],
             "extra_data": extra or {},
         }
-    order = {q.name: i for i, q in enumerate(QUESTIONS, start=1)}
+    order = {name: i for i, name in enumerate(grade.by_question(), start=1)}
     suites = sorted({r.suite for r in grade.results}, key=("public", "hidden").index)
     tests = [
         _entry(f"{order[r.question.name]}.{suites.index(r.suite) + 1}", r,

@@ -12,7 +12,7 @@ import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -72,7 +72,7 @@ class Grade:
         return round(sum(r.max_score for r in self.results), 4)
 
     def by_question(self) -> Dict[str, Tuple[float, float]]:
-        totals = {q.name: [0.0, 0.0] for q in QUESTIONS}
+        totals = {r.question.name: [0.0, 0.0] for r in self.results}  # in the assignment's order
         for r in self.results:
             totals[r.question.name][0] += r.score
             totals[r.question.name][1] += r.max_score
@@ -280,15 +280,17 @@ def suite_points(key: AnswerKey, question: Question, suites: Tuple[str, ...]) ->
 
 
 def score(key: AnswerKey, runs: Dict[Tuple[str, str], Optional[Run]], suites: Tuple[str, ...], mnist_dir: Path,
-          missing: str = "not run", cache: Optional[dict] = None) -> Grade:
-    """The grade of one submission: each question's points shared equally by
+          missing: str = "not run", cache: Optional[dict] = None,
+          questions: Sequence[Question] = QUESTIONS) -> Grade:
+    """The grade of one submission on ``questions`` (an assignment's, with
+    its points): each question's points shared equally by
     the suites that have scorable tests for it, then by their behaviours.  A
     question without a run (None, or absent) fails with ``missing``.  A
     ``cache`` (a dict kept between calls on growing ``runs``) keeps each
     run's result, so that a run is scored once (MNIST targets cost time)."""
     cache = {} if cache is None else cache
     results = []
-    for question in QUESTIONS:
+    for question in questions:
         for suite, (points, tests) in suite_points(key, question, suites).items():
             run = runs.get((suite, question.name))
             if run is None:
@@ -300,11 +302,11 @@ def score(key: AnswerKey, runs: Dict[Tuple[str, str], Optional[Run]], suites: Tu
     return Grade(tuple(results))
 
 
-def points_table(key: AnswerKey, suites: Tuple[str, ...]) -> str:
+def points_table(key: AnswerKey, suites: Tuple[str, ...], questions: Sequence[Question] = QUESTIONS) -> str:
     """Each question's behaviours: their weight, tests per suite and points
     per suite, as scoring gives them."""
     lines = []
-    for question in QUESTIONS:
+    for question in questions:
         parts = suite_points(key, question, suites)
         shares = {s: behaviour_shares(tests, points) for s, (points, tests) in parts.items()}
         names = list(dict.fromkeys(t.behaviour for _, tests in parts.values() for t in tests if t.scored))

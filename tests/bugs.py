@@ -23,7 +23,7 @@ IMPLEMENTATION_FOLDERS = ("needle", "apps")
 @dataclass(frozen=True)
 class Bug:
     name: str  # a short identifier, used as a test id
-    question: str  # the question of grader/questions.py whose tests must catch it
+    question: str  # the question of grader/course.toml whose tests must catch it
     path: str  # the file, relative to an implementation root
     old: str  # text that occurs exactly once in reference/<path>
     new: str  # what replaces it

@@ -1205,7 +1205,7 @@ GALLERY: Tuple[Hostile, ...] = (
     # --- misbehaving inside some questions --------------------------------------
     Hostile("float_step_counter", "local", _with_init("reference", FLOAT_STEP_COUNTER),
             "Adam counts its steps in a float (3.0 for 3): a count is a number, whatever its dtype",
-            touches=()),
+            touches=(), suites="public"),
     Hostile("shared_temp_channel", "local", _with_init("reference", SHARED_TEMP_PROBE),
             "leaves files in /tmp, /var/tmp and /dev/shm, and fails if an earlier run's are there"),
     Hostile("endless_loop_in_find_topo_sort", "local", _with_init("reference", ENDLESS_TOPO_SORT),

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.questions import QUESTIONS, TOTAL_POINTS
+from grader.questions import COURSE, QUESTIONS, TOTAL_POINTS
 from tests.bugs import BUGS, BY_NAME, Bug, apply, make_submission
 from tests.grading import KIT, Graded, check_gradescope_format, grade_with_cli, run_grader
 
@@ -74,13 +74,15 @@ def reference_tar_gz(folder: Path) -> Path:
     return archive
 
 
-# name: (make the submission in a fresh folder, suites)
+# name: (make the submission in a fresh folder, suites, more options of grade)
 SUBMISSIONS = {
-    "reference": (lambda folder: KIT / "reference", SUITES),
-    "handout": (lambda folder: KIT / "handout", SUITES),
-    "buggy": (lambda folder: make_submission(BY_NAME[LEAK_BUG], folder / "submission"), ONE_SUITE),
-    "zipped": (zipped_in_a_top_folder, ONE_SUITE),
-    "tar_gz": (reference_tar_gz, ONE_SUITE),
+    "reference": (lambda folder: KIT / "reference", SUITES, ()),
+    "handout": (lambda folder: KIT / "handout", SUITES, ()),
+    "buggy": (lambda folder: make_submission(BY_NAME[LEAK_BUG], folder / "submission"), ONE_SUITE, ()),
+    "zipped": (zipped_in_a_top_folder, ONE_SUITE, ()),
+    "tar_gz": (reference_tar_gz, ONE_SUITE, ()),
+    "reference_hw1": (lambda folder: KIT / "reference", SUITES, ("--assignment", "hw1")),
+    "reference_hw2": (lambda folder: KIT / "reference", SUITES, ("--assignment", "hw2")),
 }
 
 
@@ -108,11 +110,12 @@ def gradings(request, answer_key, mnist_dir, tmp_path_factory):
             "audit", "--suites", AUDIT_SUITES, "--bugs", ",".join(b.name for b in AUDIT_BUGS), "--jobs", 2,
             "--out", out, "--key-dir", answer_key,
             "--mnist-dir", mnist_dir), out))
-    for name, (make, suites) in SUBMISSIONS.items():
+    for name, (make, suites, extra) in SUBMISSIONS.items():
         if name in needed:
             folder = tmp_path_factory.mktemp(name)
-            futures[name] = pool.submit(lambda make=make, folder=folder, suites=suites: grade_with_cli(
-                make(folder), folder / "results.json", suites=suites, key_dir=answer_key, mnist_dir=mnist_dir))
+            futures[name] = pool.submit(lambda make=make, folder=folder, suites=suites, extra=extra: grade_with_cli(
+                make(folder), folder / "results.json", suites=suites, key_dir=answer_key, mnist_dir=mnist_dir,
+                extra=extra))
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
 
@@ -159,6 +162,17 @@ def test_grade_prints_the_table(reference):
     for q in QUESTIONS:
         assert re.search(rf"^{q.name}\s+{q.points:.2f} / {q.points}\b", stdout, re.M), f"no table row for {q.name}"
     assert re.search(rf"^total\s+{TOTAL_POINTS:.2f} / {TOTAL_POINTS}\b", stdout, re.M)
+
+
+@pytest.mark.parametrize("which", ["reference_hw1", "reference_hw2"])
+def test_reference_gets_full_marks_on_each_assignment_of_the_course(gradings, which):
+    graded, assignment = gradings[which].result(), COURSE.assignment(which.split("_", 1)[1])
+    assert graded.data["score"] == 100 and all(t["status"] == "passed" for t in graded.data["tests"])
+    names = list(dict.fromkeys(t["name"].split(":", 1)[0] for t in graded.data["tests"]))
+    assert names == [q.name for q in assignment.questions]
+    assert {n: p for n, p in graded.by_question().items() if n in names} == pytest.approx(
+        {q.name: q.points for q in assignment.questions})
+    assert "Score 100 of 100" in graded.process.stdout
 
 
 def test_handout_gets_zero_on_every_question(handout):
