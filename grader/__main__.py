@@ -3,7 +3,7 @@ anything else is imported (imports take a while), then the command line."""
 import signal
 import sys
 
-from .errors import GradingStopped
+from .errors import CourseError, GradingStopped
 
 
 def _stop(signum, frame):
@@ -22,4 +22,7 @@ try:
 except GradingStopped as stop:  # before the arguments were read: nothing to write
     print(f"stopped by {stop}", file=sys.stderr)
     sys.exit(stop.exit_code)
+except CourseError as error:  # grader/course.toml is read at import
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
 sys.exit(main())

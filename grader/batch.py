@@ -22,7 +22,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from . import defaults, grade, report, results, sandbox, submission
+from . import course, defaults, grade, report, results, sandbox, submission
 from .errors import GraderError, GradingStopped, SandboxError
 from .key import AnswerKey
 from .questions import QUESTIONS
@@ -157,9 +157,11 @@ def read_roster(path: Path) -> Dict[str, Dict[str, str]]:
 
 @functools.lru_cache(maxsize=None)
 def _grader_source() -> str:
+    """The grader's code and the course it grades (points live in course.toml, not in the key)."""
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
         digest.update(path.read_bytes())
+    digest.update(course.COURSE_FILE.read_bytes())
     return digest.hexdigest()
 
 

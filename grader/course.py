@@ -81,6 +81,9 @@ def _unknown_keys(where: str, table: dict, known: Tuple[str, ...]) -> None:
 def _question(where: str, name: str, table) -> Question:
     if not isinstance(table, dict):
         raise CourseError(f"{where}: [questions.{name}] must be a table with a title and tasks")
+    if "points" in table:
+        raise CourseError(f"{where}: [questions.{name}] has points, but points belong to assignments: "
+                          f"points = {{ {name} = ... }} in each [[assignments]] that grades it")
     _unknown_keys(f"{where}: [questions.{name}]", table, ("title", "tasks"))
     if not _NAME.match(name):
         raise CourseError(f"{where}: question name {name!r} must be lowercase letters, digits and _ "
@@ -146,12 +149,15 @@ def load(path: Path = COURSE_FILE) -> Course:
         if any(a.name == assignment.name for a in assignments):
             raise CourseError(f"{where}: two assignments are named {assignment.name}")
         assignments.append(assignment)
-        earlier.update((q.name, questions[q.name]) for q in assignment.questions)
-    unassigned = [q for q in questions if q not in earlier]
-    if unassigned:
-        raise CourseError(f"{where}: question(s) {', '.join(unassigned)} belong to no assignment; "
-                          f"give them points in one")
-    if not any(a.name == DEFAULT_ASSIGNMENT for a in assignments):
+        if assignment.name != DEFAULT_ASSIGNMENT:  # `all` comes before no other assignment, wherever listed
+            earlier.update((q.name, questions[q.name]) for q in assignment.questions)
+    default = next((a for a in assignments if a.name == DEFAULT_ASSIGNMENT), None)
+    if default is None:
         raise CourseError(f"{where}: no assignment {DEFAULT_ASSIGNMENT!r}, the one every command grades "
                           f"unless given --assignment; add it with every question")
+    # The answer key is built for the default assignment's questions: a question outside it would go ungraded.
+    missing = [q for q in questions if q not in {q.name for q in default.questions}]
+    if missing:
+        raise CourseError(f"{where}: assignment {DEFAULT_ASSIGNMENT!r} lacks {', '.join(missing)}; it holds "
+                          f"every question (its answer key serves every assignment)")
     return Course(tuple(questions.values()), tuple(assignments))

@@ -254,3 +254,20 @@ def test_batch_regrades_a_folder_that_only_gained_an_empty_folder(tmp_path, grad
     graded_log.clear()
     _run(class_dir, tmp_path / "out")
     assert graded_log == ["ada"]
+
+
+def test_a_points_edit_in_the_course_file_regrades_the_class(tmp_path, monkeypatch):
+    """batch reuses a result only while the grader is the same: the course's
+    points are part of it, though the key does not depend on them."""
+    from grader import batch, course
+
+    copy = tmp_path / "course.toml"
+    copy.write_text(course.COURSE_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(course, "COURSE_FILE", copy)
+    batch._grader_source.cache_clear()  # cached for a batch's run
+    before = batch._grader_source()
+    copy.write_text(copy.read_text(encoding="utf-8").replace("forward_ops = 15, backward_ops = 15",
+                                                             "forward_ops = 20, backward_ops = 10"), encoding="utf-8")
+    batch._grader_source.cache_clear()
+    assert batch._grader_source() != before
+    batch._grader_source.cache_clear()

@@ -67,9 +67,34 @@ def test_a_broken_course_file_says_what_is_wrong_and_where(tmp_path, edit, says)
     assert str(raised.value).startswith(str(path)) and says in str(raised.value), str(raised.value)
 
 
-def test_a_question_in_no_assignment_is_named(tmp_path):
+def test_all_must_hold_every_question(tmp_path):
+    path = tmp_path / "course.toml"
+    path.write_text(SHIPPED.replace("data = 5, mlp_resnet = 7 }", "data = 12 }"), encoding="utf-8")
+    with pytest.raises(CourseError, match="assignment 'all' lacks mlp_resnet"):
+        load(path)
+
+
+def test_points_given_to_a_question_say_where_points_go(tmp_path):
+    path = tmp_path / "course.toml"
+    path.write_text(SHIPPED.replace('title = "Topological sort"', 'title = "Topological sort"\npoints = 6'),
+                    encoding="utf-8")
+    with pytest.raises(CourseError, match=r"points belong to assignments: points = \{ topo_sort = \.\.\. \}"):
+        load(path)
+
+
+def test_all_listed_first_is_no_earlier_assignment_of_the_others(tmp_path):
+    blocks = SHIPPED.split("[[assignments]]")
+    path = tmp_path / "course.toml"
+    path.write_text(blocks[0] + "[[assignments]]" + blocks[3] + "\n[[assignments]]" + blocks[1] + "[[assignments]]"
+                    + blocks[2], encoding="utf-8")
+    course = load(path)
+    assert [a.name for a in course.assignments] == ["all", "hw1", "hw2"]
+    assert course.assignment("hw1").earlier == () and len(course.assignment("hw2").earlier) == 7
+
+
+def test_a_question_in_no_assignment_is_named_as_missing_from_all(tmp_path):
     path = tmp_path / "course.toml"
     path.write_text(SHIPPED + '\n[questions.extra]\ntitle = "An extra"\ntasks = ["apps/x.py::f"]\n',
                     encoding="utf-8")
-    with pytest.raises(CourseError, match="question.s. extra belong to no assignment"):
+    with pytest.raises(CourseError, match="assignment 'all' lacks extra; it holds every question"):
         load(path)
