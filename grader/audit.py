@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from . import grade, sandbox
+from . import grade, handout, sandbox
+from .course import Assignment
 from .errors import GradingStopped
 from .results import points_by_entry
 from .key import AnswerKey
-from .questions import BY_NAME, QUESTIONS, TOTAL_POINTS
+from .questions import BY_NAME, COURSE, TOTAL_POINTS
 
 EPSILON = 1e-6  # points lost below this count as none
 # A caught bug must cost at least this share of the points graded (1 point
@@ -107,28 +108,38 @@ def points_lost(results: dict) -> Dict[Tuple[str, str], float]:
 
 
 def audit_bug(bug, work: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path,
-              out: Optional[Path] = None) -> BugResult:
-    """Grade the reference with ``bug`` applied; its files go under ``work``,
-    its results.json to ``out`` (default: under ``work``)."""
+              out: Optional[Path] = None, assignment: Optional[Assignment] = None) -> BugResult:
+    """Grade the reference with ``bug`` applied on ``assignment`` (the
+    default one if None); its files go under ``work``, its results.json to
+    ``out`` (default: under ``work``)."""
+    assignment = assignment or COURSE.assignment()
     started = time.monotonic()
     submission = gallery().make_submission(bug, work / bug.name / "submission")
     out = out or work / bug.name / "results.json"
-    results = grade.grade(submission, out, key=key, suites=suites, mnist_dir=mnist_dir)
+    results = grade.grade(submission, out, key=key, suites=suites, mnist_dir=mnist_dir,
+                          questions=assignment.questions, carried=handout.carried(assignment))
     error = "" if results.get("tests") else str(results.get("output", "ungradable"))
     max_score = sum(float(entry["max_score"]) for entry in results.get("tests", ())) or 100.0
     return BugResult(bug.name, bug.question, bug.why, float(results["score"]), points_lost(results),
                      time.monotonic() - started, error, max_score, bug.elsewhere, bug.hidden_only)
 
 
-def select(names: Optional[Sequence[str]] = None) -> List:
-    """The gallery's bugs, or those named (in the gallery's order), checked
-    to apply to the current reference (ValueError otherwise)."""
+def select(names: Optional[Sequence[str]] = None, assignment: Optional[Assignment] = None) -> List:
+    """The gallery's bugs of ``assignment``'s questions (every question's
+    if None), or those named (in the gallery's order), checked to apply to
+    the current reference (ValueError otherwise)."""
     bugs = gallery()
     unknown = [n for n in names or () if n not in bugs.BY_NAME]
     if unknown:
         raise ValueError(f"no bug named {', '.join(unknown)} in tests/bugs.py; "
                          f"the bugs are: {', '.join(bugs.BY_NAME)}")
-    selected = [b for b in bugs.BUGS if not names or b.name in names]
+    assignment = assignment or COURSE.assignment()
+    own = {q.name for q in assignment.questions}
+    outside = [f"{n} ({bugs.BY_NAME[n].question})" for n in names or () if bugs.BY_NAME[n].question not in own]
+    if outside:
+        raise ValueError(f"bug(s) {', '.join(outside)} are of questions that {assignment.name} does not grade; "
+                         f"its questions are {', '.join(sorted(own))}")
+    selected = [b for b in bugs.BUGS if (b.name in names if names else b.question in own)]
     check(selected)
     return selected
 
@@ -144,7 +155,7 @@ def check(selected: Iterable) -> None:
 
 
 def audit(bugs: Iterable, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path, jobs: int = 1,
-          out_dir: Optional[Path] = None, progress=None) -> List[BugResult]:
+          out_dir: Optional[Path] = None, progress=None, assignment: Optional[Assignment] = None) -> List[BugResult]:
     """Grade every bug, ``jobs`` at a time; results in the bugs' order, and
     each bug's results.json kept as ``out_dir/<bug>.json`` when ``out_dir``
     is given.  ``progress(done, total, result)`` is called as each bug
@@ -157,7 +168,8 @@ def audit(bugs: Iterable, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir:
         def one(bug) -> BugResult:
             out = out_dir / f"{bug.name}.json" if out_dir else None
             try:
-                result = audit_bug(bug, Path(tmp), key=key, suites=suites, mnist_dir=mnist_dir, out=out)
+                result = audit_bug(bug, Path(tmp), key=key, suites=suites, mnist_dir=mnist_dir, out=out,
+                                   assignment=assignment)
             except GradingStopped:
                 raise
             except Exception as error:  # a grader bug: report it with the others
@@ -186,17 +198,19 @@ def _elsewhere(result: BugResult) -> str:
     return f"{result.lost_elsewhere:g} (" + ", ".join(f"{n} {p:g}" for n, p in others.items()) + ")"
 
 
-def report(results: List[BugResult], suites: Tuple[str, ...]) -> str:
+def report(results: List[BugResult], suites: Tuple[str, ...], assignment: Optional[Assignment] = None) -> str:
     """The table, then every bug the suites treat wrongly and why."""
+    assignment = assignment or COURSE.assignment()
+    points = {q.name: q.points for q in assignment.questions}
     width = max([len("bug")] + [len(r.name) for r in results])
-    qwidth = max(len(q.name) for q in QUESTIONS)
+    qwidth = max(len(q) for q in points)
     lines = [
-        f"Bug gallery audit ({len(results)} bugs, suites: {','.join(suites)})",
+        f"Bug gallery audit of {assignment.name} ({len(results)} bugs, suites: {','.join(suites)})",
         "",
         f"{'bug':<{width}}  {'question':<{qwidth}}  {'lost on it':>13}  {'public':>6}  lost elsewhere",
     ]
     for r in results:
-        own = "error" if r.error else f"{r.lost_own:g} / {BY_NAME[r.question].points}"
+        own = "error" if r.error else f"{r.lost_own:g} / {points[r.question]}"
         public = "-" if r.error or not r.public_graded else f"{r.lost_on(r.question, 'public'):g}"
         lines.append(f"{r.name:<{width}}  {r.question:<{qwidth}}  {own:>13}  {public:>6}  {_elsewhere(r)}")
     lines.append("")
@@ -221,9 +235,10 @@ def report(results: List[BugResult], suites: Tuple[str, ...]) -> str:
 
 
 def run(*, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path, jobs: int = 1,
-        names: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None) -> Tuple[int, str]:
+        names: Optional[Sequence[str]] = None, out_dir: Optional[Path] = None,
+        assignment: Optional[Assignment] = None) -> Tuple[int, str]:
     """(exit code, report): 0 when every bug passes every rule of ``BugResult.problems``."""
-    bugs = select(names)
+    bugs = select(names, assignment)
 
     def progress(done, total, result):
         status = f"error: {result.error.splitlines()[0]}" if result.error else (
@@ -232,5 +247,5 @@ def run(*, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path, jobs: int =
 
     print(f"grading {len(bugs)} one-bug submissions, {max(1, jobs)} at a time...", file=sys.stderr, flush=True)
     results = audit(bugs, key=key, suites=suites, mnist_dir=mnist_dir, jobs=jobs, out_dir=out_dir,
-                    progress=progress)
-    return (0 if not any(r.problems for r in results) else 1), report(results, suites)
+                    progress=progress, assignment=assignment)
+    return (0 if not any(r.problems for r in results) else 1), report(results, suites, assignment)

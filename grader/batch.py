@@ -22,10 +22,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from . import course, defaults, grade, report, results, sandbox, submission
+from . import course, defaults, grade, handout, report, results, sandbox, submission
+from .course import Assignment
 from .errors import GraderError, GradingStopped, SandboxError
 from .key import AnswerKey
-from .questions import QUESTIONS
+from .questions import COURSE, QUESTIONS, Question
 
 # What ``grade`` reads, matched case-insensitively; the longest first.
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip", ".tar")
@@ -165,13 +166,15 @@ def _grader_source() -> str:
     return digest.hexdigest()
 
 
-def fingerprint(path: Path, key: AnswerKey, suites, options: dict) -> Optional[str]:
+def fingerprint(path: Path, key: AnswerKey, suites, options: dict, assignment: str = defaults.ASSIGNMENT) -> Optional[str]:
     """What a results file depends on: the submission's names and bytes,
-    the key, the suites, the grading options (limits, budget, isolation)
-    and the grader's own code.  None when the submission is more than one
-    may hold (then it is graded every time, and grading says why)."""
+    the key, the assignment, the suites, the grading options (limits,
+    budget, isolation) and the grader's own code and course.  None when the
+    submission is more than one may hold (then it is graded every time, and
+    grading says why)."""
     settings = json.dumps({name: repr(value) for name, value in sorted(options.items())})
-    digest = hashlib.sha256(f"{key.fingerprint} {','.join(suites)} {settings} {_grader_source()}".encode())
+    digest = hashlib.sha256(f"{key.fingerprint} {assignment} {','.join(suites)} {settings} "
+                            f"{_grader_source()}".encode())
     try:
         for kind, name, data in _contents(path):
             for part in (kind, name, data):  # each with its length: no two trees hash alike
@@ -235,28 +238,48 @@ def _stored(out: Path) -> Optional[dict]:
     return data if isinstance(data, dict) else None
 
 
-def _grade_one(entry: Entry, out_dir: Path, *, key, suites, mnist_dir, options, force: bool) -> StudentResult:
+def _kept(out: Path, name: str, assignment: str) -> dict:
+    """The stored result of a student whom --only leaves as they are, if it
+    was graded for ``assignment`` (results older than assignments were for
+    the default one); else results that say it is not graded yet."""
+    stored = _stored(out)
+    extra = stored.get("extra_data") if stored else None
+    graded_for = extra.get("assignment", defaults.ASSIGNMENT) if isinstance(extra, dict) else defaults.ASSIGNMENT
+    if stored is None:
+        why = "not graded yet (--only named other students)"
+    elif graded_for != assignment:
+        why = f"not graded for {assignment}: the result kept for it is {graded_for}'s; grade it with --only {name}"
+    else:
+        return stored
+    return results.gradescope(None, 0.0, error=why, extra={"stopped": why})
+
+
+def _grade_one(entry: Entry, out_dir: Path, *, key, suites, mnist_dir, options, force: bool,
+               assignment: Assignment, carried: Mapping[str, str]) -> StudentResult:
     out = out_dir / f"{entry.name}.json"
+    graded_for = {"assignment": assignment.name}  # what a later --only checks before it keeps the result
     if entry.problem:
-        data = results.gradescope(None, 0.0, error=entry.problem)
+        data = results.gradescope(None, 0.0, error=entry.problem, extra=graded_for)
         grade.write_json(out, data)
         return StudentResult(entry.name, data)
     try:
-        stamp = fingerprint(entry.path, key, suites, options)
+        stamp = fingerprint(entry.path, key, suites, options, assignment.name)
         previous = None if force or stamp is None else _stored(out)
         if previous is not None and previous.get("extra_data", {}).get("fingerprint") == stamp:
             return StudentResult(entry.name, previous, reused=True)
         # Classmates' submissions are out of reach of each other's code.
         data = grade.grade(entry.path, out, key=key, suites=suites, mnist_dir=mnist_dir,
-                           secrets=[entry.path.resolve().parent], **options)
+                           secrets=[entry.path.resolve().parent], questions=assignment.questions, carried=carried,
+                           **options)
     except (SandboxError, GradingStopped):  # the machine's fault, or the instructor's wish: stop
         raise
     except Exception:  # a grader bug must not stop the class: record it (never reused) and go on
         data = results.gradescope(None, 0.0, error="the grader failed on this submission; ask your instructor.",
-                                  extra={"crashed": traceback.format_exc(limit=5)})
+                                  extra={"crashed": traceback.format_exc(limit=5), **graded_for})
     else:
+        data["extra_data"] = {**data.get("extra_data", {}), **graded_for}
         if stamp is not None:
-            data["extra_data"] = {**data.get("extra_data", {}), "fingerprint": stamp}
+            data["extra_data"]["fingerprint"] = stamp
     grade.write_json(out, data)
     return StudentResult(entry.name, data)
 
@@ -316,8 +339,8 @@ class _Quiet(Progress):
     def end(self, result): pass
 
 
-def _points_by_question(data: dict) -> dict:
-    return {name: score for name, (score, _) in results.points_by_question(data).items()}
+def _points_by_question(data: dict, questions: Sequence[Question]) -> dict:
+    return {name: score for name, (score, _) in results.points_by_question(data, questions).items()}
 
 
 def _cell(value):
@@ -328,17 +351,18 @@ def _cell(value):
     return value
 
 
-def write_csv(path: Path, graded: Sequence[StudentResult], roster: Mapping[str, Dict[str, str]]) -> None:
+def write_csv(path: Path, graded: Sequence[StudentResult], roster: Mapping[str, Dict[str, str]],
+              questions: Sequence[Question] = QUESTIONS) -> None:
     """Points per question, with each student's status and roster fields."""
     people = ROSTER_FIELDS[1:] if roster else ()
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *people, "status", "total", *[q.name for q in QUESTIONS]])
+        writer.writerow(["student", *people, "status", "total", *[q.name for q in questions]])
         for r in graded:
-            points = _points_by_question(r.results) if r.results else {}
+            points = _points_by_question(r.results, questions) if r.results else {}
             writer.writerow(map(_cell, [r.student, *[roster.get(r.student, {}).get(p, "") for p in people],
                                         r.status, round(r.results.get("score", 0.0), 2),
-                                        *[round(points.get(q.name, 0.0), 2) for q in QUESTIONS]]))
+                                        *[round(points.get(q.name, 0.0), 2) for q in questions]]))
 
 
 # A score for the gradebook: a real 0 for what was not submitted or cannot be
@@ -366,7 +390,8 @@ def write_gradebook(path: Path, graded: Sequence[StudentResult], roster: Mapping
     return left_out
 
 
-def summary(graded: Sequence[StudentResult], *, not_on_roster: Sequence[str] = ()) -> str:
+def summary(graded: Sequence[StudentResult], *, not_on_roster: Sequence[str] = (),
+            questions: Sequence[Question] = QUESTIONS) -> str:
     if not graded:
         return "no submissions found"
     by_status: Dict[str, List[StudentResult]] = {}
@@ -388,21 +413,21 @@ def summary(graded: Sequence[StudentResult], *, not_on_roster: Sequence[str] = (
             lines.append(f"{status}: {printable(r.student)} ({advice})" + (f": {reason}" if reason else ""))
     if not_on_roster:
         lines.append(f"not on the roster (left out of the gradebook export): {', '.join(map(printable, not_on_roster))}")
-    per_question = [_points_by_question(r.results) for r in by_status.get("graded", [])]
+    per_question = [_points_by_question(r.results, questions) for r in by_status.get("graded", [])]
     if per_question:
         lines += ["", f"{'question':<16} {'mean':>7} {'of':>4}  (graded students)"]
-        for q in QUESTIONS:
+        for q in questions:
             lines.append(f"{q.name:<16} {statistics.mean(p[q.name] for p in per_question):>7.2f} {q.points:>4}")
     return "\n".join(lines)
 
 
-def _class_rows(graded: Sequence[StudentResult]) -> List[report.ClassRow]:
+def _class_rows(graded: Sequence[StudentResult], questions: Sequence[Question]) -> List[report.ClassRow]:
     rows = []
     for r in graded:
         data, status = r.results, r.status
         rows.append(report.ClassRow(
             student=r.student, status=status, total=float(data.get("score", 0.0)) if status == "graded" else 0.0,
-            points=_points_by_question(data) if status == "graded" else {},
+            points=_points_by_question(data, questions) if status == "graded" else {},
             failed=tuple(data.get("extra_data", {}).get("failed", ())),
             seconds=float(data.get("execution_time", 0.0)),
             message="" if status == "graded" else (data.get("output") or "no submission")[:500]))
@@ -418,11 +443,14 @@ def _test_infos(key: AnswerKey) -> Dict[str, report.TestInfo]:
 def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Path, jobs: int = 1,
           force: bool = False, only: Optional[Sequence[str]] = None, roster: Optional[Path] = None,
           gradebook_column: str = defaults.GRADEBOOK_COLUMN, progress: Optional[Progress] = None,
-          **options) -> str:
-    """Grade every entry of ``folder`` into ``out_dir``; returns the summary.
-    ``force`` regrades everything; ``only`` (entry names) grades those
-    afresh and takes everyone else's results as they are.  ``options`` are
-    ``grade.grade``'s (limits, budget, ...)."""
+          assignment: Optional[Assignment] = None, **options) -> str:
+    """Grade every entry of ``folder`` on ``assignment`` (the default one if
+    None) into ``out_dir``; returns the summary.  ``force`` regrades
+    everything; ``only`` (entry names) grades those afresh and takes
+    everyone else's results as they are.  ``options`` are ``grade.grade``'s
+    (limits, budget, ...)."""
+    assignment = assignment or COURSE.assignment()
+    carried = handout.carried(assignment)
     found = entries(folder, skip=[out_dir])
     people = read_roster(roster) if roster else {}
     names = {e.name for e in found}
@@ -433,9 +461,7 @@ def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Pat
                               f"{', '.join(sorted(names)) or 'none'})")
     out_dir.mkdir(parents=True, exist_ok=True)
     to_grade = [e for e in found if only is None or e.name in only]
-    not_yet = results.gradescope(None, 0.0, error="not graded yet (--only named other students)",
-                                 extra={"stopped": "not graded yet"})
-    kept = {e.name: StudentResult(e.name, _stored(out_dir / f"{e.name}.json") or not_yet, reused=True)
+    kept = {e.name: StudentResult(e.name, _kept(out_dir / f"{e.name}.json", e.name, assignment.name), reused=True)
             for e in found if e not in to_grade}
     progress = progress or _Quiet()
     progress.start(len(to_grade))
@@ -443,7 +469,7 @@ def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Pat
     def one(entry: Entry) -> StudentResult:
         progress.begin(entry.name)
         result = _grade_one(entry, out_dir, key=key, suites=suites, mnist_dir=mnist_dir, options=options,
-                            force=force or only is not None)
+                            force=force or only is not None, assignment=assignment, carried=carried)
         progress.end(result)
         return result
 
@@ -461,9 +487,10 @@ def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Pat
             progress.close()
     graded = [fresh.get(e.name) or kept[e.name] for e in found]
     graded += [StudentResult(name, {}) for name in sorted(set(people) - names)]
-    write_csv(out_dir / "scores.csv", graded, people)
+    questions = assignment.questions
+    write_csv(out_dir / "scores.csv", graded, people, questions)
     not_on_roster = write_gradebook(out_dir / "gradebook.csv", graded, people, gradebook_column) if people else []
-    report.write(out_dir / "report.html", _class_rows(graded), _test_infos(key))
-    text = summary(graded, not_on_roster=not_on_roster)
+    report.write(out_dir / "report.html", _class_rows(graded, questions), _test_infos(key), questions)
+    text = summary(graded, not_on_roster=not_on_roster, questions=questions)
     (out_dir / "summary.txt").write_text(text + "\n", encoding="utf-8")
     return text

@@ -1,13 +1,16 @@
-"""The zip that students receive: the handout, the public tests and what
-they need to run them.  Never the reference, the hidden suite or a key."""
+"""The zip that students receive for one assignment: its handout, its
+questions' public tests and what they need to run them.  Never the
+reference, the hidden suite, a key, or a solution the assignment does not
+release (only earlier assignments' ones, with ``carry = "solutions"``)."""
 import json
 import zipfile
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from . import defaults, handout
+from .course import Assignment
 from .errors import HandoutOutOfSyncError
-from .questions import QUESTIONS
+from .questions import COURSE
 
 STUDENT_FILES = Path(__file__).resolve().parent / "student"
 # What a local run needs beyond the box side: the values files' reader and
@@ -17,23 +20,49 @@ LOCAL_CHECK_FILES = ("grader/expected.py", "grader/compare.py")
 DOCS = ("docs/API.md",)
 
 
-def _questions_table() -> str:
+def _questions_table(assignment: Assignment) -> str:
     rows = ["| question | what | points |", "| --- | --- | ---: |"]
-    rows += [f"| `{q.name}` | {q.title} | {q.points} |" for q in QUESTIONS]
+    rows += [f"| `{q.name}` | {q.title} | {q.points} |" for q in assignment.questions]
     return "\n".join(rows)
 
 
-def contents(handout_dir: Path = defaults.HANDOUT) -> dict:
-    """Archive name to bytes, for every file of the bundle."""
+def _files_of(questions, files: dict) -> str:
+    """The handout files (``files``: path to text) holding TODOs of ``questions``, named in Markdown."""
+    names = [f"`handout/{p}`" for p, text in files.items()
+             if any(f"TODO (question {q.name})" in text for q in questions)]
+    return ", ".join(names)
+
+
+def _carry_note(assignment: Assignment, files: dict) -> str:
+    """What the README says of the earlier assignments' code."""
+    if not assignment.earlier:
+        return ""
+    earlier = ", ".join(q.name for q in assignment.earlier)
+    if assignment.released:
+        carried = ", ".join(f"`handout/{p}`" for p in handout.carried(assignment))
+        return (f"\nThe earlier questions ({earlier}) are solved for you: `handout/` holds their released "
+                f"solutions. Grading uses these files as handed out, in place of yours: {carried}. Write "
+                f"nothing of your own in them (it would not be graded).\n")
+    return (f"\nThis assignment builds on your earlier work ({earlier}): its TODOs are in `handout/` again. "
+            f"Copy your own code for them over from your earlier handout (in {_files_of(assignment.earlier, files)}) "
+            f"before you start: the tests here run it, and it is graded as you submit it, so a bug left there "
+            f"can cost points here too.\n")
+
+
+def contents(assignment: Optional[Assignment] = None) -> dict:
+    """Archive name to bytes, for every file of ``assignment``'s bundle (the default one's if None)."""
+    assignment = assignment or COURSE.assignment()
+    own = handout.generate(defaults.REFERENCE, [q.name for q in assignment.released])
+    readme = (STUDENT_FILES / "README.md").read_text(encoding="utf-8")
+    for field, text in (("{title}", assignment.title), ("{questions_table}", _questions_table(assignment)),
+                        ("{carry}", _carry_note(assignment, own))):
+        readme = readme.replace(field, text)
     files = {
-        "README.md": (STUDENT_FILES / "README.md")
-        .read_text(encoding="utf-8")
-        .replace("{questions_table}", _questions_table())
-        .encode(),
+        "README.md": readme.encode(),
         "questions.json": json.dumps(
             [
                 {"name": q.name, "title": q.title, "points": q.points, "public_tests": q.public_tests}
-                for q in QUESTIONS
+                for q in assignment.questions
             ],
             indent=2,
         ).encode(),
@@ -42,28 +71,32 @@ def contents(handout_dir: Path = defaults.HANDOUT) -> dict:
     }
     for name in ("check.py", "pytest.ini", "requirements.txt"):
         files[name] = (STUDENT_FILES / name).read_bytes()
-    for path in handout.handout_files(handout_dir):
-        files[f"handout/{path}"] = (handout_dir / path).read_bytes()
-    # The public tests, their expected values (for local runs), and the box
-    # side's library with the comparison that turns values into messages.
-    shipped = [*sorted(defaults.TESTS_PUBLIC.glob("*.py")), *sorted((defaults.TESTS_PUBLIC / "expected").glob("*.npz"))]
+    for path, text in own.items():
+        files[f"handout/{path}"] = text.encode()
+    # The assignment's public tests (with what every suite shares), their
+    # expected values (for local runs), and the box side's library with the
+    # comparison that turns values into messages.
+    others = {f"test_{q.name}" for q in COURSE.questions} - {f"test_{q.name}" for q in assignment.questions}
+    shipped = [p for p in (*sorted(defaults.TESTS_PUBLIC.glob("*.py")),
+                           *sorted((defaults.TESTS_PUBLIC / "expected").glob("*.npz"))) if p.stem not in others]
     shipped += [defaults.KIT_ROOT / p for p in (*defaults.BOX_FILES, *LOCAL_CHECK_FILES, *DOCS)]
     for path in shipped:
         files[path.relative_to(defaults.KIT_ROOT).as_posix()] = path.read_bytes()
     return files
 
 
-def build(out: Path, handout_dir: Path = defaults.HANDOUT) -> List[str]:
-    """Write the bundle to ``out``; returns the archive names.  The handout
-    must be in sync with the reference."""
-    handout.check(defaults.REFERENCE, handout_dir)
+def build(out: Path, assignment: Optional[Assignment] = None) -> List[str]:
+    """Write ``assignment``'s bundle (the default one's if None) to ``out``;
+    returns the archive names.  handout/ and the public tests' expected
+    values must be in sync with the reference (what CI checks)."""
+    handout.check(defaults.REFERENCE, defaults.HANDOUT)
     from .key import expected_out_of_date
 
     stale = expected_out_of_date()
     if stale:
         raise HandoutOutOfSyncError(f"the public tests' expected values are out of date ({stale[0].name} and "
                                     f"{len(stale) - 1} more); run: python -m grader handout")
-    files = contents(handout_dir)
+    files = contents(assignment)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():

@@ -1,6 +1,7 @@
 """``python -m grader COMMAND``: a thin layer over the grader's verbs."""
 import argparse
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
@@ -14,8 +15,14 @@ def _handout(args) -> int:
     from . import key
     from .errors import HandoutOutOfSyncError
 
+    assignment = _assignment(args)
+    released = [q.name for q in assignment.released]
+    if released and args.out.resolve() == defaults.HANDOUT:
+        raise GraderError(f"{defaults.HANDOUT.name}/ is the handout of every TODO (kept in sync with reference/ "
+                          f"by CI), and {assignment.name}'s handout holds the released solutions of "
+                          f"{', '.join(released)}: write it elsewhere with --out DIR")
     if args.check:
-        handout.check(args.reference, args.out)
+        handout.check(args.reference, args.out, assignment)
         stale = key.expected_out_of_date(("public",), args.reference)
         if stale:
             raise HandoutOutOfSyncError(
@@ -24,8 +31,9 @@ def _handout(args) -> int:
                 + "\nRun: python -m grader handout")
         print(f"{args.out} and the public tests' expected values are in sync with {args.reference}")
     else:
-        written = handout.write(args.reference, args.out)
-        print(f"wrote {len(written)} files to {args.out}")
+        written = handout.write(args.reference, args.out, released)
+        print(f"wrote {len(written)} files to {args.out}"
+              + (f" ({assignment.name}: with the solutions of {', '.join(released)})" if released else ""))
         stale = key.expected_out_of_date(("public",), args.reference)
         from .questions import QUESTIONS
 
@@ -52,8 +60,9 @@ def _expected(args) -> int:
 def _bundle(args) -> int:
     from . import bundle
 
-    names = bundle.build(args.out, handout_dir=args.handout)
-    print(f"wrote {args.out} ({len(names)} files)")
+    assignment = _assignment(args)
+    names = bundle.build(args.out, assignment)
+    print(f"wrote {args.out} ({len(names)} files): {assignment.name}, {assignment.title}")
     return 0
 
 
@@ -84,13 +93,17 @@ def _add_assignment_option(p):
 
 
 def _build_key(args) -> int:
+    assignment = _assignment(args)
     answer_key = _key(args)
-    print(f"answer key: {len(answer_key.tests)} tests in {answer_key.folder}")
+    names = {q.name for q in assignment.questions}
+    # One key, of every question, serves every assignment: each grades with its questions' part.
+    tests = sum(t.question in names for t in answer_key.tests)
+    print(f"answer key: {tests} tests of {assignment.name} ({len(answer_key.tests)} in all) in {answer_key.folder}")
     return 0
 
 
 def _grade(args) -> int:
-    questions = _assignment(args).questions  # a wrong name is told before anything is written
+    assignment = _assignment(args)  # a wrong name is told before anything is written
     try:
         from . import grade
 
@@ -103,7 +116,8 @@ def _grade(args) -> int:
         grade.write_json(args.out, grade.stopped_results(str(stop)))
         raise
     data = grade.grade(args.submission, args.out, key=answer_key, suites=args.suites, mnist_dir=args.mnist_dir,
-                       hidden_visibility=args.hidden_visibility, questions=questions, **_grading_options(args))
+                       hidden_visibility=args.hidden_visibility, questions=assignment.questions,
+                       carried=handout.carried(assignment), **_grading_options(args))
     print(data["output"])
     print(f"\nwrote {args.out}")
     return 0
@@ -122,13 +136,14 @@ def _points(args) -> int:
 def _audit(args) -> int:
     from . import audit
 
+    assignment = _assignment(args)
     try:
-        bugs = audit.select(args.bugs)
+        bugs = audit.select(args.bugs, assignment)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     code, report = audit.run(key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir, jobs=args.jobs,
-                             names=[b.name for b in bugs], out_dir=args.out)
+                             names=[b.name for b in bugs], out_dir=args.out, assignment=assignment)
     print(report)
     return code
 
@@ -136,10 +151,14 @@ def _audit(args) -> int:
 def _batch(args) -> int:
     from . import batch
 
-    batch.entries(args.submissions)  # a wrong folder is told at once, not after building the key
+    assignment = _assignment(args)  # a wrong name or folder is told at once, not after building the key
+    batch.entries(args.submissions)
+    column = args.gradebook_column or defaults.GRADEBOOK_COLUMN + (
+        f" {assignment.name}" if assignment.name != defaults.ASSIGNMENT else "")
     text = batch.batch(args.submissions, args.out, key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir,
                        jobs=args.jobs, force=args.force, only=args.only, roster=args.roster,
-                       gradebook_column=args.gradebook_column, progress=batch.Progress(), **_grading_options(args))
+                       gradebook_column=column, progress=batch.Progress(),
+                       assignment=assignment, **_grading_options(args))
     print(text)
     print(f"\nwrote {args.out}/: <student>.json, scores.csv, report.html, summary.txt"
           + (", gradebook.csv (Canvas's gradebook import)" if args.roster else ""))
@@ -152,21 +171,32 @@ def _similar(args) -> int:
     if args.top < 1:
         raise GraderError(f"--top {args.top}: the number of pairs shown is 1 or more")
     # The handout is the code every student was given: it counts for nobody.
-    print(similar.run(args.submissions, top=args.top, boilerplate=defaults.HANDOUT, out=args.out))
+    assignment = _assignment(args)
+    released = [q.name for q in assignment.released]
+    if not released:
+        print(similar.run(args.submissions, top=args.top, boilerplate=defaults.HANDOUT, out=args.out))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="needle-handout-") as tmp:
+        handout.write(defaults.REFERENCE, Path(tmp), released)
+        print(similar.run(args.submissions, top=args.top, boilerplate=Path(tmp), out=args.out,
+                          given=f"{assignment.name}'s, with the released solutions of {assignment.name}'s earlier "
+                                f"assignments"))
     return 0
 
 
 def _gradescope(args) -> int:
     from . import gradescope, results
 
-    options = {"mnist_dir": args.mnist_dir, "key_dir": args.key_dir, "hidden_visibility": args.hidden_visibility}
+    options = {"mnist_dir": args.mnist_dir, "key_dir": args.key_dir, "hidden_visibility": args.hidden_visibility,
+               "assignment": _assignment(args)}
     if args.check:
         built = gradescope.check(args.out, **options)
         print(f"{args.out} is up to date (built from {built.commit or 'a checkout without git'}; hidden tests "
               f"shown {results.HIDDEN_SHOWN[built.hidden_visibility]})")
         return 0
     names = gradescope.build(args.out, **options)
-    print(f"wrote {args.out} ({len(names)} files); upload it as the autograder of a Gradescope assignment; "
+    print(f"wrote {args.out} ({len(names)} files); upload it as the autograder of Gradescope's assignment "
+          f"{options['assignment'].name} ({options['assignment'].title}); "
           f"students see the hidden tests' results {results.HIDDEN_SHOWN[args.hidden_visibility]}")
     return 0
 
@@ -216,6 +246,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="only check that --out and the public tests' expected "
                    "values are in sync; exit 1 if not")
     p.add_argument("--mnist-dir", type=Path, default=defaults.MNIST_DIR, help="the MNIST files (default: %(default)s)")
+    _add_assignment_option(p)
     p.set_defaults(run=_handout)
 
     p = commands.add_parser("expected", help="write the values files that local runs of the suites compare with")
@@ -228,12 +259,13 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("bundle", help="make the zip students receive")
     p.add_argument("out", type=Path, nargs="?", default=defaults.STUDENT_BUNDLE, help="default: %(default)s")
-    p.add_argument("--handout", type=Path, default=defaults.HANDOUT, help="default: %(default)s")
+    _add_assignment_option(p)
     p.set_defaults(run=_bundle)
 
     p = commands.add_parser("key", help="build the answer key (cached; rebuilt when reference/ or a suite changes)")
     _add_key_options(p)
     p.add_argument("--rebuild", action="store_true", help="build it even if the cached one is current")
+    _add_assignment_option(p)
     p.set_defaults(run=_build_key)
 
     p = commands.add_parser("grade", help="grade one submission into Gradescope's results.json")
@@ -261,6 +293,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bugs", type=_names, default=None,
                    help="only these bugs (comma-separated names; default: all)")
     p.add_argument("--out", type=Path, default=None, help="keep each bug's results.json in this folder as <bug>.json")
+    _add_assignment_option(p)
     _add_key_options(p)
     p.set_defaults(run=_audit)
 
@@ -277,8 +310,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--roster", type=Path, default=None, help="a CSV mapping submissions to students (columns: "
                    "submission, and any of id, sis_user_id, sis_login_id, name, email, section): adds them to "
                    "scores.csv, lists students with no submission, writes gradebook.csv for Canvas")
-    p.add_argument("--gradebook-column", default=defaults.GRADEBOOK_COLUMN,
-                   help="the assignment's column in gradebook.csv (default: %(default)s)")
+    p.add_argument("--gradebook-column", default=None,
+                   help=f"the assignment's column in gradebook.csv (default: {defaults.GRADEBOOK_COLUMN}, or "
+                        f"'{defaults.GRADEBOOK_COLUMN} NAME' for --assignment NAME)")
+    _add_assignment_option(p)
     _add_grading_options(p)
     _add_key_options(p)
     p.set_defaults(run=_batch)
@@ -290,6 +325,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, metavar="N", help="pairs shown (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write copydetect's HTML report of the "
                    "matching files there, as report.html")
+    _add_assignment_option(p)
     p.set_defaults(run=_similar)
 
     p = commands.add_parser("gradescope", help="make Gradescope's autograder zip (grader, suites, key)")
@@ -300,6 +336,7 @@ def parser() -> argparse.ArgumentParser:
                    "test visibility; the public tests' are always shown at once; default: %(default)s)")
     p.add_argument("--check", action="store_true", help="build nothing: say whether OUT is what this command "
                    "would build now (the same answer key, grader, suites and options); exit 1 if not")
+    _add_assignment_option(p)
     _add_key_options(p)
     p.set_defaults(run=_gradescope)
     return top

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Tuple
 
-from .defaults import ASSIGNMENT as DEFAULT_ASSIGNMENT
+from .defaults import ASSIGNMENT as DEFAULT_ASSIGNMENT, KIT_ROOT
 from .errors import CourseError
 
 if sys.version_info >= (3, 11):
@@ -18,7 +18,10 @@ else:  # the same parser, before it joined the standard library
     import tomli as tomllib
 
 COURSE_FILE = Path(__file__).resolve().with_name("course.toml")
-CARRIES = ("students",)  # "solutions" (the reference's code for earlier assignments) is still to come
+# What stands where an earlier assignment's questions were: the students'
+# own code, graded as submitted, or the reference's (released after the
+# earlier deadline), in the handout and in place of the student's when grading.
+CARRIES = ("students", "solutions")
 ASSIGNMENT_POINTS = 100
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")  # a question's name is part of its test files' names
 
@@ -44,12 +47,17 @@ class Assignment:
     name: str
     title: str
     questions: Tuple[Question, ...]  # with this assignment's points, in the file's question order
-    carry: str  # what stands where earlier assignments' questions were: "students" (their own code)
+    carry: str  # what stands where earlier assignments' questions were: one of CARRIES
     earlier: Tuple[Question, ...]  # the questions of the assignments before it that are not its own
 
     @property
     def total(self) -> int:
         return sum(q.points for q in self.questions)
+
+    @property
+    def released(self) -> Tuple[Question, ...]:
+        """The questions whose solutions this assignment hands out and grades with."""
+        return self.earlier if self.carry == "solutions" else ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ class Course:
 
 def _shown(path: Path) -> str:
     try:
-        return str(path.relative_to(COURSE_FILE.parent.parent))
+        return str(path.relative_to(KIT_ROOT))
     except ValueError:
         return str(path)
 
@@ -156,7 +164,8 @@ def load(path: Path = COURSE_FILE) -> Course:
         raise CourseError(f"{where}: no assignment {DEFAULT_ASSIGNMENT!r}, the one every command grades "
                           f"unless given --assignment; add it with every question")
     # The answer key is built for the default assignment's questions: a question outside it would go ungraded.
-    missing = [q for q in questions if q not in {q.name for q in default.questions}]
+    graded = {q.name for q in default.questions}
+    missing = [q for q in questions if q not in graded]
     if missing:
         raise CourseError(f"{where}: assignment {DEFAULT_ASSIGNMENT!r} lacks {', '.join(missing)}; it holds "
                           f"every question (its answer key serves every assignment)")

@@ -21,6 +21,9 @@ TESTS_HIDDEN = KIT_ROOT / "tests_hidden"
 SUITES = {"public": TESTS_PUBLIC, "hidden": TESTS_HIDDEN}
 DEFAULT_SUITES = ("public", "hidden")
 KEY_DIR = KIT_ROOT / ".cache" / "key"
+# Where a Gradescope zip (which ships no reference/) keeps the released
+# solution files that grading an assignment with carry = "solutions" uses.
+CARRIED = KIT_ROOT / "carried"
 MNIST_DIR = KIT_ROOT / "data" / "mnist"
 # Wall-clock limit for one question's tests in one suite (MNIST training included).
 QUESTION_TIMEOUT = 300.0

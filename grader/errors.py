@@ -5,9 +5,11 @@ becomes a results file with score 0).
     GraderError
     ├── MarkerError           unbalanced, nested or inline solution markers (file:line)
     ├── QuestionMappingError  a solution region in no question, or in several
-    ├── CourseError           grader/course.toml declares questions or assignments wrongly (or is asked for one it lacks)
+    ├── CourseError           grader/course.toml declares questions or assignments wrongly (or is asked for one it
+    │                         lacks, or releases solutions that share a file with an assignment's own TODOs)
     ├── HandoutOutOfSyncError handout/ differs from what reference/ generates
-    ├── AutograderError       the Gradescope zip is not what `gradescope` builds now, or asks for an unknown setting
+    ├── AutograderError       the Gradescope zip is not what `gradescope` builds now, asks for an unknown setting,
+    │                         or lacks the released solutions its assignment grades with
     ├── AnswerKeyError        the reference fails its own suites (or a behaviour has two weights): no key
     ├── SubmissionError       a submission that cannot be graded (no needle/, bad archive, ...)
     ├── SandboxError          the machine refused a wall that student code must not run without

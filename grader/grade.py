@@ -10,7 +10,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Iterable, Mapping, Optional, Sequence, Tuple
 
 from . import defaults, results, sandbox, score
 from .errors import GradingStopped, SandboxError, SubmissionError
@@ -63,11 +63,13 @@ def stopped_message(why: str, what: str = "these tests") -> str:
 def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist_dir: Path,
           limits: Limits = defaults.LIMITS, budget: float = defaults.BUDGET, workers: int = defaults.WORKERS,
           secrets: Iterable[Path] = (), require_isolation: bool = False,
-          hidden_visibility: str = "visible", questions: Sequence[Question] = QUESTIONS) -> dict:
+          hidden_visibility: str = "visible", questions: Sequence[Question] = QUESTIONS,
+          carried: Mapping[str, str] = {}) -> dict:
     """Grade ``submission`` on ``questions`` (an assignment's, with its
-    points) and write Gradescope's results to ``out``; returns them.  An
-    ungradable submission gets score 0 and a message.  The hidden suite's
-    entries get ``hidden_visibility`` (Gradescope's).
+    points), with the ``carried`` files (handout.carried: released earlier
+    solutions) in place of its own, and write Gradescope's results to
+    ``out``; returns them.  An ungradable submission gets score 0 and a
+    message.  The hidden suite's entries get ``hidden_visibility``.
     Each run sees nothing of the machine but its box; the answer key, the
     folder of ``out`` and ``secrets`` are checked to be out of its reach.
     Stopped (KeyboardInterrupt or GradingStopped, from a signal or
@@ -80,13 +82,13 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
         remove_abandoned()  # what killed gradings left behind
         work = work_folder()
         try:
-            root = prepare(submission, work)
+            root = prepare(submission, work, carried)
         except SubmissionError as error:
             data = results.gradescope(None, time.monotonic() - budget.started, error=str(error))
         else:
             grading = _Grading(root, work, out, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits,
                                budget=budget, secrets=secrets, require_isolation=require_isolation,
-                               hidden_visibility=hidden_visibility, questions=questions)
+                               hidden_visibility=hidden_visibility, questions=questions, carried=sorted(carried))
             data = grading.run_all(workers, label=str(submission))
     except (KeyboardInterrupt, GradingStopped) as error:
         stop = error if isinstance(error, GradingStopped) else GradingStopped("interrupted")
@@ -128,9 +130,9 @@ class _Grading:
 
     def __init__(self, root: Path, work: Path, out: Path, *, key: AnswerKey, suites, mnist_dir: Path,
                  limits: Limits, budget: Budget, secrets, require_isolation: bool, hidden_visibility: str = "visible",
-                 questions: Sequence[Question] = QUESTIONS):
+                 questions: Sequence[Question] = QUESTIONS, carried: Sequence[str] = ()):
         self.root, self.work, self.out, self.key, self.suites = root, work, out, key, suites
-        self.questions = questions
+        self.questions, self.carried = questions, carried
         self.mnist_dir, self.limits, self.budget = mnist_dir, limits, budget
         self.secrets, self.require_isolation = secrets, require_isolation
         self.hidden_visibility = hidden_visibility
@@ -156,12 +158,16 @@ class _Grading:
         grade = score.score(self.key, self.runs, self.suites, self.mnist_dir, missing=missing, cache=self.scored,
                             questions=self.questions)
         # failed: for the class report (batch), never shown to the student
-        return results.gradescope(grade, time.monotonic() - self.budget.started,
+        data = results.gradescope(grade, time.monotonic() - self.budget.started,
                                   extra={"isolation": {**walls.describe(), "limits": self.limits.describe(),
                                                        "budget": f"{self.budget.seconds:g} s"},
                                          "failed": [f"{r.suite}:{t.nodeid}" for r in grade.results
                                                     for t in r.tests if not t.passed]},
                                   hidden_visibility=self.hidden_visibility)
+        if self.carried:  # what a student who edited them must know
+            data["output"] += (f"\n\nThe released solutions of the earlier assignments stood in for your "
+                               f"{', '.join(self.carried)}, as the handout says.")
+        return data
 
     def run_all(self, workers: int, label: str) -> dict:
         # Longest first (the reference's time), so that the budget cuts short runs, if any.

@@ -1,6 +1,8 @@
-"""The Gradescope autograder zip: setup.sh and run_autograder at its root,
-the grader, the suites and the precomputed answer key.  The reference itself
-is not shipped: the key stands in for it.
+"""The Gradescope autograder zip of one assignment: setup.sh and
+run_autograder at its root, the grader, the assignment's suites and its
+part of the precomputed answer key (and, with ``carry = "solutions"``, the
+released earlier solution files that grading puts in place of the
+student's).  The reference itself is not shipped: the key stands in for it.
 
 The zip records what it was built from in ``BUILT_FROM.json``: the key's
 fingerprint and a digest of its ``key.json`` (a rebuilt key has a new
@@ -19,7 +21,9 @@ from typing import Dict, List, Mapping, Optional
 
 from . import defaults, handout, key as answer_key
 from .bundle import add_file
+from .course import Assignment
 from .errors import AnswerKeyError, AutograderError
+from .questions import COURSE
 from .results import HIDDEN_SHOWN
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -46,7 +50,8 @@ mkdir -p "$root/results"
 # within Gradescope's default limit of 10 minutes.
 chmod 700 "$root/source" "$root/results"
 "$python" -m grader grade "$root/submission" --out "$root/results/results.json" \\
-    --key-dir "$root/source/key" --mnist-dir "$root/source/data/mnist" --hidden-visibility @VISIBILITY@
+    --key-dir "$root/source/key" --mnist-dir "$root/source/data/mnist" --hidden-visibility @VISIBILITY@ \\
+    --assignment @ASSIGNMENT@
 """
 
 REQUIREMENTS = ("numpy>=2.0\nrequests>=2.28\npytest>=7.4\npytest-json-report>=1.5\npytest-timeout>=2.3\n"
@@ -56,7 +61,7 @@ SOURCE_GLOBS = ("grader/*.py", "grader/course.toml", "grader/box/*.py", "grader/
 SOURCE_FILES = ("conftest.py", "pyproject.toml", "mnist_fetch.py")
 SUITE_FOLDERS = ("tests_public/", "tests_hidden/")
 BUILT_FROM = "BUILT_FROM.json"
-BUILT_FROM_FORMAT = 1
+BUILT_FROM_FORMAT = 2
 MAX_NAMES = 8  # files named in one line of ``check``'s report
 
 
@@ -64,9 +69,10 @@ MAX_NAMES = 8  # files named in one line of ``check``'s report
 class BuiltFrom:
     """What an autograder zip was built from (its BUILT_FROM.json)."""
 
+    assignment: str  # of grader/course.toml: the questions it grades, with their points
     key_fingerprint: str  # answer_key.fingerprint(): reference/, the suites, the harness
     key_digest: str  # of key.json: a key rebuilt from the same sources has a new salt
-    files: Mapping[str, str]  # archive name to digest, for every file shipped but the key
+    files: Mapping[str, str]  # archive name to digest, for every file shipped but the key and those made here
     reference: Mapping[str, str]  # reference/ file to digest: not shipped, only named when it changed
     hidden_visibility: str
     commit: Optional[str]  # the kit's commit, for people (``check`` compares the digests)
@@ -79,60 +85,98 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def sources(mnist_dir: Path) -> Dict[str, Path]:
-    """Archive name to file, for every file of the zip but the key and
-    those made here (setup.sh, run_autograder, requirements.txt)."""
+def sources(mnist_dir: Path, assignment: Assignment) -> Dict[str, Path]:
+    """Archive name to file, for every file of ``assignment``'s zip but the
+    key and those made here (setup.sh, run_autograder, requirements.txt,
+    the carried solutions)."""
     root = defaults.KIT_ROOT
+    others = {f"test_{q.name}.py" for q in COURSE.questions} - {f"test_{q.name}.py" for q in assignment.questions}
     files = {name: root / name for name in SOURCE_FILES}
     files.update((p.relative_to(root).as_posix(), p) for pattern in SOURCE_GLOBS
-                 for p in sorted(root.glob(pattern)) if p.is_file())
+                 for p in sorted(root.glob(pattern)) if p.is_file() and p.name not in others)
     files.update((f"data/mnist/{p.name}", p) for p in sorted(mnist_dir.glob("*")) if p.is_file())
     return files
 
 
-def built_from(key: answer_key.AnswerKey, mnist_dir: Path, hidden_visibility: str) -> BuiltFrom:
-    """What a zip built now, with ``key``, is built from."""
+def carried(assignment: Assignment) -> Dict[str, bytes]:
+    """Archive name to bytes of the released solution files that grading
+    ``assignment`` uses in place of the student's (handout.carried)."""
+    folder = defaults.CARRIED.relative_to(defaults.KIT_ROOT) / assignment.name
+    return {(folder / p).as_posix(): text.encode() for p, text in handout.carried(assignment).items()}
+
+
+def key_part(key: answer_key.AnswerKey, assignment: Assignment) -> Dict[str, bytes]:
+    """Archive name to bytes of ``assignment``'s part of the key: its
+    questions' tests and records."""
+    names = {q.name for q in assignment.questions}
+    data = json.loads((key.folder / "key.json").read_text())
+    data["tests"] = [t for t in data["tests"] if t["question"] in names]
+    files = {"key/key.json": json.dumps(data, indent=1).encode()}
+    for path in sorted(p for p in key.folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(key.folder)
+        if len(relative.parts) > 2 and relative.parts[1] in names:  # <suite>/<question>/...
+            files["key/" + relative.as_posix()] = path.read_bytes()
+    return files
+
+
+def built_from(key: answer_key.AnswerKey, mnist_dir: Path, hidden_visibility: str,
+               assignment: Assignment) -> BuiltFrom:
+    """What ``assignment``'s zip built now, with ``key``, is built from."""
     reference = defaults.REFERENCE
+    files = {name: file_digest(path) for name, path in sources(mnist_dir, assignment).items()}
+    files.update((name, hashlib.sha256(data).hexdigest()) for name, data in carried(assignment).items())
     return BuiltFrom(
+        assignment=assignment.name,
         key_fingerprint=key.fingerprint,
         key_digest=file_digest(key.folder / "key.json"),
-        files={name: file_digest(path) for name, path in sources(mnist_dir).items()},
+        files=files,
         reference={p: file_digest(reference / p) for p in handout.handout_files(reference)},
         hidden_visibility=hidden_visibility,
         commit=_commit(),
     )
 
 
-def build(out: Path, *, mnist_dir: Path, key_dir: Path = defaults.KEY_DIR, hidden_visibility: str) -> List[str]:
-    """Write the autograder zip to ``out`` (building the key if it is not
-    current); returns the archive names.  The hidden suite's entries of
-    its results get ``hidden_visibility`` (a key of results.HIDDEN_SHOWN)."""
+def build(out: Path, *, mnist_dir: Path, key_dir: Path = defaults.KEY_DIR, hidden_visibility: str,
+          assignment: Optional[Assignment] = None) -> List[str]:
+    """Write ``assignment``'s autograder zip (the default one's if None) to
+    ``out``, building the key if it is not current; returns the archive
+    names.  The hidden suite's entries of its results get
+    ``hidden_visibility`` (a key of results.HIDDEN_SHOWN)."""
+    assignment = assignment or COURSE.assignment()
     if hidden_visibility not in HIDDEN_SHOWN:
         raise AutograderError(f"no visibility {hidden_visibility!r}: choose one of {', '.join(HIDDEN_SHOWN)}")
     key = answer_key.load_or_build(key_dir, mnist_dir=mnist_dir)
-    run_autograder = RUN_AUTOGRADER.replace("@VISIBILITY@", hidden_visibility)
+    run_autograder = RUN_AUTOGRADER.replace("@VISIBILITY@", hidden_visibility).replace("@ASSIGNMENT@",
+                                                                                        assignment.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w") as archive:
         add_file(archive, "setup.sh", SETUP_SH.encode(), 0o755)
         add_file(archive, "run_autograder", run_autograder.encode(), 0o755)
         add_file(archive, "requirements.txt", REQUIREMENTS.encode())
-        add_file(archive, BUILT_FROM, built_from(key, mnist_dir, hidden_visibility).to_json().encode())
-        for name, path in sources(mnist_dir).items():
+        add_file(archive, BUILT_FROM, built_from(key, mnist_dir, hidden_visibility, assignment).to_json().encode())
+        for name, path in sources(mnist_dir, assignment).items():
             add_file(archive, name, path.read_bytes())
-        for path in sorted(p for p in key.folder.rglob("*") if p.is_file()):
-            add_file(archive, "key/" + path.relative_to(key.folder).as_posix(), path.read_bytes())
+        for name, data in {**carried(assignment), **key_part(key, assignment)}.items():
+            add_file(archive, name, data)
         return archive.namelist()
 
 
-def check(out: Path, *, mnist_dir: Path, key_dir: Path = defaults.KEY_DIR, hidden_visibility: str) -> BuiltFrom:
+def check(out: Path, *, mnist_dir: Path, key_dir: Path = defaults.KEY_DIR, hidden_visibility: str,
+          assignment: Optional[Assignment] = None) -> BuiltFrom:
     """What ``out`` was built from, when it is what ``build`` with these
     options would write now; else raise AutograderError saying what
     changed.  Builds nothing: a cached key that is not current means a new
     key, so that alone makes ``out`` out of date."""
-    command = _command(out, mnist_dir, key_dir, hidden_visibility)
+    assignment = assignment or COURSE.assignment()
+    command = _command(out, mnist_dir, key_dir, hidden_visibility, assignment)
     recorded = read_built_from(out, command)
+    if recorded.assignment != assignment.name:
+        raise AutograderError(f"{out} grades assignment {recorded.assignment}, not {assignment.name}; check it "
+                              f"with --assignment {recorded.assignment}, or build {assignment.name}'s zip.\n"
+                              f"Run: {command}")
     fingerprint = answer_key.fingerprint()
-    shipped = {name: file_digest(path) for name, path in sources(mnist_dir).items()}
+    shipped = {name: file_digest(path) for name, path in sources(mnist_dir, assignment).items()}
+    shipped.update((name, hashlib.sha256(data).hexdigest()) for name, data in carried(assignment).items())
     reference = {p: file_digest(defaults.REFERENCE / p) for p in handout.handout_files(defaults.REFERENCE)}
     changed = _changed(recorded.files, shipped)
     suites = [n for n in changed if n.startswith(SUITE_FOLDERS)]
@@ -209,9 +253,11 @@ def _names(names: List[str]) -> str:
     return f": {shown}" + (f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else "")
 
 
-def _command(out: Path, mnist_dir: Path, key_dir: Path, hidden_visibility: str) -> str:
+def _command(out: Path, mnist_dir: Path, key_dir: Path, hidden_visibility: str, assignment: Assignment) -> str:
     """The command that builds ``out`` with these options."""
     command = f"python -m grader gradescope {shlex.quote(str(out))} --hidden-visibility {hidden_visibility}"
+    if assignment.name != COURSE.assignment().name:
+        command += f" --assignment {assignment.name}"
     if key_dir.resolve() != defaults.KEY_DIR:
         command += f" --key-dir {shlex.quote(str(key_dir))}"
     if mnist_dir.resolve() != defaults.MNIST_DIR:

@@ -3,17 +3,21 @@
 Solutions live in ``reference/`` between whole lines ``### BEGIN SOLUTION`` and
 ``### END SOLUTION``.  In the handout each such region becomes a TODO comment
 and a ``raise NotImplementedError`` naming the task and its question, at the
-region's indentation.  Only files matching ``HANDOUT_GLOBS`` are copied.
+region's indentation, unless its question is one whose solutions the
+assignment releases (``carry = "solutions"``): then its code stays, without
+the markers.  Only files matching ``HANDOUT_GLOBS`` are copied.  ``handout/``
+is the default assignment's handout: every region a TODO.
 """
 import ast
 import difflib
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
-from .defaults import HANDOUT, HANDOUT_GLOBS, KIT_ROOT, REFERENCE
-from .errors import HandoutOutOfSyncError, MarkerError, QuestionMappingError
+from .course import Assignment
+from .defaults import CARRIED, HANDOUT, HANDOUT_GLOBS, KIT_ROOT, REFERENCE
+from .errors import AutograderError, CourseError, HandoutOutOfSyncError, MarkerError, QuestionMappingError
 from .questions import COURSE, Question
 
 BEGIN = "### BEGIN SOLUTION"
@@ -122,10 +126,15 @@ def find_regions(path: str, text: str) -> List[Region]:
     return regions
 
 
-def render(text: str, regions: List[Region]) -> str:
-    """``text`` with each region replaced by its TODO."""
+def render(text: str, regions: List[Region], released: Iterable[str] = ()) -> str:
+    """``text`` with each region replaced by its TODO, but those of the
+    ``released`` questions, which keep their code (without the markers)."""
+    released = set(released)
     lines = text.splitlines(keepends=True)
     for region in reversed(regions):
+        if region.question.name in released:
+            lines[region.begin - 1 : region.end] = lines[region.begin : region.end - 1]
+            continue
         todo = f"TODO (question {region.question.name}): {region.task}"
         lines[region.begin - 1 : region.end] = [
             f"{region.indent}# {todo}\n",
@@ -134,13 +143,51 @@ def render(text: str, regions: List[Region]) -> str:
     return "".join(lines)
 
 
-def generate(reference: Path) -> Dict[str, str]:
-    """The handout's files, relative path to text, made from ``reference``."""
+def generate(reference: Path, released: Iterable[str] = ()) -> Dict[str, str]:
+    """The handout's files, relative path to text, made from ``reference``
+    with the solutions of the ``released`` questions in."""
+    released = tuple(released)
     handout = {}
     for path in handout_files(reference):
         text = (reference / path).read_text(encoding="utf-8")
-        handout[path] = render(text, find_regions(path, text))
+        handout[path] = render(text, find_regions(path, text), released)
     return handout
+
+
+def carried(assignment: Assignment, reference: Path = REFERENCE) -> Dict[str, str]:
+    """The files that grading ``assignment`` puts in place of the student's:
+    those of its handout that hold a released solution (the earlier
+    assignments' code, with ``carry = "solutions"``).  Made from
+    ``reference`` when there is one, else read from ``CARRIED`` (the
+    Gradescope zip ships them, not the reference).  A file that also holds
+    a TODO of the assignment's own questions cannot be carried whole:
+    CourseError says which."""
+    released = {q.name for q in assignment.released}
+    if not released:
+        return {}
+    if not reference.is_dir():
+        folder = CARRIED / assignment.name
+        if not folder.is_dir():
+            raise AutograderError(f"{assignment.name} grades with the released solutions of "
+                                  f"{', '.join(sorted(released))}, and neither reference/ nor "
+                                  f"{_shown(folder)} (where its Gradescope zip keeps them) is here")
+        return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+                for p in sorted(folder.rglob("*.py"))}
+    own = {q.name for q in assignment.questions}
+    files = {}
+    for path in handout_files(reference):
+        text = (reference / path).read_text(encoding="utf-8")
+        regions = find_regions(path, text)
+        names = {r.question.name for r in regions}
+        if names & released:
+            if names & own:
+                raise CourseError(
+                    f"{path} holds solutions of {', '.join(sorted(names & released))} (released in "
+                    f"{assignment.name}) and of its own {', '.join(sorted(names & own))}: grading puts released "
+                    f"files in place of the student's whole, so move one of them to a file of its own, or "
+                    f"set carry = \"students\" for {assignment.name} in grader/course.toml")
+            files[path] = render(text, regions, released)
+    return files
 
 
 def all_regions(reference: Path) -> List[Region]:
@@ -152,10 +199,11 @@ def all_regions(reference: Path) -> List[Region]:
     ]
 
 
-def write(reference: Path, out: Path) -> List[str]:
-    """Write the handout into ``out``, replacing the files it had; returns
-    the paths written."""
-    handout = generate(reference)
+def write(reference: Path, out: Path, released: Iterable[str] = ()) -> List[str]:
+    """Write the handout into ``out`` (with the solutions of the
+    ``released`` questions in), replacing the files it had; returns the
+    paths written."""
+    handout = generate(reference, released)
     for stale in set(handout_files(out)) - set(handout) if out.exists() else ():
         (out / stale).unlink()
     for path, text in handout.items():
@@ -165,11 +213,11 @@ def write(reference: Path, out: Path) -> List[str]:
     return sorted(handout)
 
 
-def check(reference: Path, out: Path) -> None:
+def check(reference: Path, out: Path, assignment: Optional[Assignment] = None) -> None:
     """Raise HandoutOutOfSyncError naming each file of ``out`` that is
     missing, extra or differs from what ``reference`` generates, with a
     unified diff of the ones that differ (what ``write`` would change)."""
-    handout = generate(reference)
+    handout = generate(reference, [q.name for q in assignment.released] if assignment else ())
     present = set(handout_files(out)) if out.exists() else set()
     problems = [f"missing: {p}" for p in sorted(set(handout) - present)]
     problems += [f"not generated from the reference: {p}" for p in sorted(present - set(handout))]
@@ -187,7 +235,7 @@ def check(reference: Path, out: Path) -> None:
             + "\n  ".join(problems)
             + "".join(f"\n{line}" for line in diff)
             + f"\n{_shown(out)} is generated: edit {_shown(reference)}, never {_shown(out)}."
-            + f"\nRun: {_command(reference, out)}"
+            + f"\nRun: {_command(reference, out, assignment)}"
         )
 
 
@@ -202,9 +250,11 @@ def _diff(old: str, new: str, old_name: str, new_name: str) -> List[str]:
     return lines
 
 
-def _command(reference: Path, out: Path) -> str:
+def _command(reference: Path, out: Path, assignment: Optional[Assignment] = None) -> str:
     """The command that writes ``out`` from ``reference``."""
     command = "python -m grader handout"
+    if assignment is not None and assignment.name != COURSE.assignment().name:
+        command += f" --assignment {assignment.name}"
     if reference.resolve() != REFERENCE:
         command += f" --reference {shlex.quote(_shown(reference))}"
     if out.resolve() != HANDOUT:

@@ -207,7 +207,7 @@ def _weight_conflicts(tests) -> list:
     for test in tests:
         weights.setdefault((test.suite, test.question, test.behaviour), []).append(test.weight)
     for (suite, question, name), found in weights.items():
-        wrong = sorted({repr(w) for w in found if not (isinstance(w, (int, float)) and 0 < w <= MAX_WEIGHT)})
+        wrong = sorted({repr(w) for w in found if not 0 < w <= MAX_WEIGHT})  # NaN too
         if wrong:
             lines.append(f"{suite}/{question}: behaviour {name!r} has weight {', '.join(wrong)}; "
                          f"give it a number above 0 and at most {MAX_WEIGHT:g}")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence, Tuple
 
 from .errors import GraderError
-from .questions import QUESTIONS, TOTAL_POINTS
+from .questions import QUESTIONS, TOTAL_POINTS, Question
 
 STATUSES = ("graded", "ungradable", "crashed", "stopped", "missing")
 # Statuses with a score for the gradebook: ungradable is a real 0 (as in summary.txt).
@@ -88,13 +88,13 @@ def _unknown_test(test_id: str) -> TestInfo:
     return TestInfo(question="", suite=suite, name=nodeid.rpartition("::")[2], hint="(not in the answer key)")
 
 
-def most_failed(rows: Sequence[ClassRow], tests: Mapping[str, TestInfo],
-                limit: int = MOST_FAILED) -> Tuple[FailedTest, ...]:
+def most_failed(rows: Sequence[ClassRow], tests: Mapping[str, TestInfo], limit: int = MOST_FAILED,
+                questions: Sequence[Question] = QUESTIONS) -> Tuple[FailedTest, ...]:
     """The tests failed by the most graded students, most first (ties in the
     questions' order, then by id)."""
     graded = [row for row in rows if row.status == "graded"]
     counts = Counter(test_id for row in graded for test_id in set(row.failed))
-    order = {q.name: i for i, q in enumerate(QUESTIONS)}
+    order = {q.name: i for i, q in enumerate(questions)}
     infos = {test_id: tests.get(test_id) or _unknown_test(test_id) for test_id in counts}
     ranked = sorted(counts, key=lambda t: (-counts[t], order.get(infos[t].question, len(order)), t))[:limit]
     return tuple(FailedTest(t, infos[t], counts[t], counts[t] / len(graded)) for t in ranked)
@@ -194,13 +194,13 @@ def _header(rows: Sequence[ClassRow]) -> str:
             f'{TOTAL_POINTS}): {stats}.</p>\n<div class="stats">{cells}</div>')
 
 
-def _distributions(rows: Sequence[ClassRow]) -> str:
+def _distributions(rows: Sequence[ClassRow], questions: Sequence[Question]) -> str:
     scored = [row.total for row in rows if row.status in SCORED]
     graded = [row for row in rows if row.status == "graded"]
     totals = histogram_svg(histogram(scored, TOTAL_POINTS), x_label=f"total (points of {TOTAL_POINTS})",
                            unit="points", frame=BIG, ticks_every=1, label="Totals of the class")
     figures = []
-    for q in QUESTIONS:
+    for q in questions:
         points = [row.points.get(q.name, 0.0) for row in graded]
         mean = f", mean {_num(statistics.mean(points))}" if points else ""
         svg = histogram_svg(histogram(points, q.points), x_label=f"points of {q.points}", unit="points",
@@ -214,8 +214,8 @@ def _distributions(rows: Sequence[ClassRow]) -> str:
             f'from 0 to its points.</p>\n<div class="questions">\n' + "\n".join(figures) + "\n</div>")
 
 
-def _failed(rows: Sequence[ClassRow], tests: Mapping[str, TestInfo]) -> str:
-    top = most_failed(rows, tests)
+def _failed(rows: Sequence[ClassRow], tests: Mapping[str, TestInfo], questions: Sequence[Question]) -> str:
+    top = most_failed(rows, tests, questions=questions)
     if not top:
         return "<h2>Tests the class failed most</h2>\n<p>No graded student failed a test.</p>"
     head = ["<th>question</th>", "<th>suite</th>", "<th>test</th>", "<th>hint</th>",
@@ -246,16 +246,16 @@ def _slowest(rows: Sequence[ClassRow]) -> str:
             + _table(["<th>student</th>", "<th>status</th>", '<th class="num">seconds</th>'], body, cls="slowest"))
 
 
-def _students(rows: Sequence[ClassRow]) -> str:
+def _students(rows: Sequence[ClassRow], questions: Sequence[Question]) -> str:
     head = ["<th>student</th>", "<th>status</th>", '<th class="num">total</th>',
-            *(f'<th class="num" title="{_e(q.title)} ({q.points} points)">{_e(q.name)}</th>' for q in QUESTIONS)]
+            *(f'<th class="num" title="{_e(q.title)} ({q.points} points)">{_e(q.name)}</th>' for q in questions)]
     body = []
     for row in sorted(rows, key=lambda row: row.student):
         # Crashed, stopped and missing students have no score yet: they sort below 0.
         total = (f'<td class="num" data-value="{row.total:.4f}">{_num(row.total)}</td>' if row.status in SCORED
                  else '<td class="num" data-value="-1">&ndash;</td>')
         cells = []
-        for q in QUESTIONS:
+        for q in questions:
             if row.status != "graded":
                 cells.append('<td class="num" data-value="-1"></td>')
                 continue
@@ -313,15 +313,15 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def render(rows: Sequence[ClassRow], tests: Mapping[str, TestInfo]) -> str:
-    """The report's HTML."""
+def render(rows: Sequence[ClassRow], tests: Mapping[str, TestInfo], questions: Sequence[Question] = QUESTIONS) -> str:
+    """The report's HTML, by ``questions`` (an assignment's, with its points)."""
     unknown = sorted({row.status for row in rows} - set(STATUSES))
     if unknown:
         raise GraderError(f"class report: rows with the unknown status {', '.join(unknown)} (it knows "
                           f"{', '.join(STATUSES)}); this is a bug in the caller of report.write (grader/batch.py)")
     policy = f"default-src 'none'; style-src {_sha256(STYLE)}; script-src {_sha256(SCRIPT)}"
-    body = "\n".join([_header(rows), _distributions(rows), _failed(rows, tests), _not_graded(rows),
-                      _slowest(rows), _students(rows)])
+    body = "\n".join([_header(rows), _distributions(rows, questions), _failed(rows, tests, questions),
+                      _not_graded(rows), _slowest(rows), _students(rows, questions)])
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -329,10 +329,11 @@ def render(rows: Sequence[ClassRow], tests: Mapping[str, TestInfo]) -> str:
             f'<script>{SCRIPT}</script>\n</body>\n</html>\n')
 
 
-def write(path: Path, rows: Sequence[ClassRow], tests: Mapping[str, TestInfo]) -> None:
+def write(path: Path, rows: Sequence[ClassRow], tests: Mapping[str, TestInfo],
+          questions: Sequence[Question] = QUESTIONS) -> None:
     """Write the report to ``path`` as ``grade.write_json`` writes results: a
     fresh file renamed over ``path``, never through whatever is there."""
-    text = render(rows, tests)
+    text = render(rows, tests, questions)
     fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

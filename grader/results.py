@@ -1,8 +1,8 @@
 """Export a Grade: Gradescope's results.json, and a table for people."""
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from .questions import QUESTIONS
+from .questions import QUESTIONS, Question
 from .score import Grade, QuestionResult, without_box_paths
 
 MAX_OUTPUT = 8000  # characters of one test entry's output
@@ -163,10 +163,12 @@ def points_by_entry(results: dict) -> Dict[Tuple[str, str], Tuple[float, float]]
     return points
 
 
-def points_by_question(results: dict) -> Dict[str, Tuple[float, float]]:
-    """Question name to (score, max score), read back from a results.json."""
-    points = {q.name: [0.0, 0.0] for q in QUESTIONS}
+def points_by_question(results: dict, questions: Sequence[Question] = QUESTIONS) -> Dict[str, Tuple[float, float]]:
+    """Question name to (score, max score) of each of ``questions``, read back from a results.json."""
+    points = {q.name: [0.0, 0.0] for q in questions}
     for (name, _), (score, max_score) in points_by_entry(results).items():
+        if name not in points:
+            continue
         points[name][0] += score
         points[name][1] += max_score
     return {name: (round(score, 4), round(max_score, 4)) for name, (score, max_score) in points.items()}

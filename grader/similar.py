@@ -224,9 +224,10 @@ def _table(found: List[Pair], top: int) -> List[str]:
     return lines
 
 
-def run(class_dir: Path, *, top: int, boilerplate: Path, out: Optional[Path] = None) -> str:
+def run(class_dir: Path, *, top: int, boilerplate: Path, out: Optional[Path] = None, given: str = "") -> str:
     """Compare every student of ``class_dir`` (a folder or an archive each)
-    with every other; returns the report to print, which names the
+    with every other, less the code of ``boilerplate`` (``given`` says what
+    it is, when not its path); returns the report to print, which names the
     students skipped and why.  With ``out``, writes copydetect's HTML
     report there too."""
     entries = batch.entries(class_dir)
@@ -244,7 +245,7 @@ def run(class_dir: Path, *, top: int, boilerplate: Path, out: Optional[Path] = N
             except OSError as error:  # what the grader could not unpack: that student only
                 skipped.append((entry.name, f"could not be unpacked ({error.strerror or error})"))
         lines = [f"{len(roots)} students compared, {len(skipped)} skipped; code of the handout "
-                 f"({boilerplate}) does not count.", ""]
+                 f"({given or boilerplate}) does not count.", ""]
         if len(roots) < 2:
             lines.append("Fewer than two students to compare.")
         else:

@@ -13,9 +13,10 @@ import zlib
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, List, Tuple
+from typing import Callable, Iterator, List, Mapping, Tuple
 
 from .errors import SubmissionError
+from .run import remove_tree
 
 GRADED_FOLDERS = ("needle", "apps")
 MAX_FILES = 2000
@@ -339,9 +340,28 @@ def _syntax_errors(root: Path) -> list:
     return errors
 
 
-def prepare(submission: Path, work: Path) -> Path:
+def _put_carried(root: Path, carried: Mapping[str, str]) -> None:
+    """Write the released solution files over whatever the submission has
+    in their way: a file or folder at their paths, a file where one of
+    their folders goes, a package of their module's name (which Python
+    imports before the module).  (The tree is the grader's copy: regular
+    files and folders only.)"""
+    for name, text in carried.items():
+        target = root / name
+        for folder in reversed(PurePosixPath(name).parents[:-1]):
+            if (root / folder).exists() and not (root / folder).is_dir():
+                (root / folder).unlink()
+        for shadow in (target, target.with_suffix("")):
+            if shadow.is_dir():
+                remove_tree(shadow)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+def prepare(submission: Path, work: Path, carried: Mapping[str, str] = {}) -> Path:
     """A fresh implementation root under ``work`` holding the submission's
-    needle/ and apps/; raises SubmissionError saying what to fix."""
+    needle/ and apps/, with the ``carried`` files (path to text: released
+    solutions) in place of its own; raises SubmissionError saying what to fix."""
     if not submission.exists():
         raise SubmissionError(f"{submission} does not exist. {WHAT_TO_SUBMIT}")
     if submission.is_dir():
@@ -355,6 +375,7 @@ def prepare(submission: Path, work: Path) -> Path:
         raise SubmissionError(f"{submission} is neither a folder nor a regular file. {WHAT_TO_SUBMIT}")
     root = work / "submission"
     _copy_graded(found, root)
+    _put_carried(root, carried)
     if not (root / "needle" / "__init__.py").is_file():
         raise SubmissionError(f"needle/__init__.py is missing from the submission. {WHAT_TO_SUBMIT}")
     # Compiled below in the grader's own process, at ~200 bytes of memory per byte.

@@ -43,6 +43,7 @@ class Hostile:
     says: Tuple[str, ...] = ()  # phrases the results' output must hold
     suites: str = "public,hidden"
     timeout: Optional[float] = None  # --timeout for grading, when it must hang
+    assignment: str = "all"  # graded with --assignment: hw2 puts hw1's released files in place of the student's
 
 
 def _with_init(base: str, code: str, top: str = "") -> Callable[[Path], Path]:
@@ -1032,6 +1033,30 @@ def sleeps_at_import(folder: Path) -> Path:
     return root
 
 
+# --- at the paths where an assignment's released solutions go --------------
+# Grading hw2 writes hw1's released files (needle/autograd.py, needle/ops/*)
+# over the student's: what stands at those paths must not stop it, nor hide them.
+
+
+def file_where_released_files_go(folder: Path) -> Path:
+    """needle/ops is a file, where the released needle/ops/*.py go."""
+    root = copy_root(KIT / "handout", folder / "submission")
+    shutil.rmtree(root / "needle" / "ops")
+    (root / "needle" / "ops").write_text("x = 1\n", encoding="utf-8")
+    return root
+
+
+def package_shadowing_released_files(folder: Path) -> Path:
+    """The reference with a package needle/autograd/ (which Python imports
+    before the module needle/autograd.py) holding the handout's TODOs."""
+    root = copy_root(KIT / "reference", folder / "submission")
+    text = (KIT / "handout" / "needle" / "autograd.py").read_text(encoding="utf-8")
+    (root / "needle" / "autograd").mkdir()
+    (root / "needle" / "autograd" / "__init__.py").write_text(
+        text.replace("from .", "from .."), encoding="utf-8")
+    return root
+
+
 # --- ungradable --------------------------------------------------------------
 
 
@@ -1229,6 +1254,12 @@ GALLERY: Tuple[Hostile, ...] = (
             says=("printed more than 64 MiB",), suites="public"),
     Hostile("exit_inside_backward", "local", _with_init("reference", EXIT_IN_BACKWARD),
             "sys.exit(0) inside EWisePow.gradient", touches=("backward_ops", "reverse_ad"), suites="public"),
+    Hostile("file_where_released_files_go", "cheat", file_where_released_files_go,
+            "a file at needle/ops, where hw2's grading puts hw1's released needle/ops/*.py", suites="public",
+            assignment="hw2"),
+    Hostile("package_shadowing_released_files", "local", package_shadowing_released_files,
+            "a package needle/autograd/ with hw1's TODOs, which would be imported before the released "
+            "needle/autograd.py", touches=(), suites="public", assignment="hw2"),
     # --- ungradable ------------------------------------------------------------
     Hostile("syntax_error", "ungradable", syntax_error, "a syntax error in needle/autograd.py",
             says=("does not compile", "needle/autograd.py", "Fix the syntax error")),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, results, submission
+from grader import batch, handout, results, submission
 from grader.errors import GraderError, SubmissionError
 from grader.questions import QUESTIONS
 from tests.hostile import CLASS_GALLERY
@@ -271,3 +271,45 @@ def test_a_points_edit_in_the_course_file_regrades_the_class(tmp_path, monkeypat
     batch._grader_source.cache_clear()
     assert batch._grader_source() != before
     batch._grader_source.cache_clear()
+
+
+def test_batch_of_an_assignment_grades_and_tabulates_its_questions_only(tmp_path, monkeypatch):
+    from grader.questions import COURSE
+
+    hw1, hw2 = COURSE.assignment("hw1"), COURSE.assignment("hw2")
+    seen = []
+
+    def fake_grade(path, out, *, questions, carried, **_):
+        seen.append(([q.name for q in questions], sorted(carried)))
+        data = _graded(3.0)
+        out.write_text(json.dumps(data))
+        return data
+
+    monkeypatch.setattr(batch.grade, "grade", fake_grade)
+    class_dir = tmp_path / "class"
+    _student(class_dir, "ada")
+    text = _run(class_dir, tmp_path / "out", assignment=hw1)
+    assert seen == [([q.name for q in hw1.questions], [])]
+    with (tmp_path / "out" / "scores.csv").open(newline="") as f:
+        assert next(csv.reader(f)) == ["student", "status", "total", *[q.name for q in hw1.questions]]
+    assert "modules" not in text and "forward_ops" in text
+    _run(class_dir, tmp_path / "out", assignment=hw1)
+    assert len(seen) == 1, "a current result is reused"
+    _run(class_dir, tmp_path / "out", assignment=hw2)
+    assert seen[1] == ([q.name for q in hw2.questions], sorted(handout.carried(hw2))), "another assignment regrades"
+
+
+def test_batch_only_never_keeps_a_result_graded_for_another_assignment(tmp_path, graded_log):
+    from grader.questions import COURSE
+
+    class_dir, out = tmp_path / "class", tmp_path / "out"
+    for name in ("ada", "bob"):
+        _student(class_dir, name, 7)
+    _run(class_dir, out, assignment=COURSE.assignment("hw1"))
+    _run(class_dir, out, assignment=COURSE.assignment("hw2"), only=["bob"])
+    rows = _rows(out)
+    assert rows["bob"]["status"] == "graded" and rows["ada"]["status"] == "stopped", rows
+    assert float(rows["ada"]["total"]) == 0.0
+    assert json.loads((out / "ada.json").read_text())["extra_data"]["assignment"] == "hw1", "hw1's result is kept"
+    assert "stopped: ada (rerun the same command): not graded for hw2: the result kept for it is hw1's; " \
+           "grade it with --only ada" in (out / "summary.txt").read_text()

@@ -133,6 +133,12 @@ def test_suggested_points_split_by_behaviour_weight_each_earned_whole(student):
     assert module.suggested_points(8, [r[:3] + (True, r[4]) for r in results]) == 4
 
 
+def test_check_bounds_a_weight_as_the_answer_key_does(student):
+    from grader.key import MAX_WEIGHT
+
+    assert _check_module(student).MAX_WEIGHT == MAX_WEIGHT
+
+
 @pytest.mark.parametrize("metadata", [None, [], {"behaviour": "Exp"}, {"behaviour": {"name": 3, "weight": 1}},
                                       {"behaviour": {"name": "Exp", "weight": float("nan")}},
                                       {"behaviour": {"name": "Exp", "weight": "2"}},

@@ -46,9 +46,9 @@ BROKEN = {
                          "points are whole numbers of 1 or more (topo_sort = 9.5, reverse_ad = 16.5)"),
     "zero-points": (("topo_sort = 10, reverse_ad = 16", "topo_sort = 0, reverse_ad = 26"),
                     "points are whole numbers of 1 or more (topo_sort = 0)"),
-    "bad-carry": (('carry = "students"', 'carry = "reference"'),
-                  "assignment hw2: carry = 'reference'; it is one of 'students'"),
-    "unknown-key": (('carry = "students"', 'cary = "students"'),
+    "bad-carry": (('carry = "solutions"', 'carry = "reference"'),
+                  "assignment hw2: carry = 'reference'; it is one of 'students', 'solutions'"),
+    "unknown-key": (('carry = "solutions"', 'cary = "solutions"'),
                     "assignment hw2: unknown key(s) cary; the keys are name, title, points, carry"),
     "no-tasks": (('tasks = ["needle/optim.py::*"]', "tasks = []"), "question optimizers needs tasks"),
     "duplicate-name": (('name = "hw2"', 'name = "hw1"'), "two assignments are named hw1"),
@@ -98,3 +98,24 @@ def test_a_question_in_no_assignment_is_named_as_missing_from_all(tmp_path):
                     encoding="utf-8")
     with pytest.raises(CourseError, match="assignment 'all' lacks extra; it holds every question"):
         load(path)
+
+
+def test_only_solutions_carried_release_the_earlier_questions(tmp_path):
+    hw1, hw2 = COURSE.assignment("hw1"), COURSE.assignment("hw2")
+    assert hw2.carry == "solutions" and hw2.released == hw2.earlier and hw1.released == ()
+    path = tmp_path / "course.toml"
+    path.write_text(SHIPPED.replace('carry = "solutions"', 'carry = "students"'), encoding="utf-8")
+    students = load(path).assignment("hw2")
+    assert students.carry == "students" and students.released == () and students.earlier == hw2.earlier
+
+
+def test_an_assignments_audit_takes_the_bugs_of_its_questions_and_refuses_others():
+    from grader import audit
+    from tests.bugs import BUGS
+
+    hw2 = COURSE.assignment("hw2")
+    own = {q.name for q in hw2.questions}
+    assert [b.name for b in audit.select(None, hw2)] == [b.name for b in BUGS if b.question in own]
+    with pytest.raises(ValueError, match=r"power_scalar_multiplies \(forward_ops\) are of questions that hw2 "
+                                         r"does not grade"):
+        audit.select(["power_scalar_multiplies"], hw2)

@@ -21,12 +21,15 @@ import tarfile
 import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+from grader import grade, key
+from grader.handout import carried
 from grader.questions import COURSE, QUESTIONS, TOTAL_POINTS
+from grader.results import points_by_question
 from tests.bugs import BUGS, BY_NAME, Bug, apply, make_submission
 from tests.grading import KIT, Graded, check_gradescope_format, grade_with_cli, run_grader
 
@@ -81,9 +84,24 @@ SUBMISSIONS = {
     "buggy": (lambda folder: make_submission(BY_NAME[LEAK_BUG], folder / "submission"), ONE_SUITE, ()),
     "zipped": (zipped_in_a_top_folder, ONE_SUITE, ()),
     "tar_gz": (reference_tar_gz, ONE_SUITE, ()),
-    "reference_hw1": (lambda folder: KIT / "reference", SUITES, ("--assignment", "hw1")),
-    "reference_hw2": (lambda folder: KIT / "reference", SUITES, ("--assignment", "hw2")),
+    # An assignment's grading runs only its questions, with its points: once through the command line
+    # (the public suite: `reference` above ran every test of both).
+    "reference_hw1": (lambda folder: KIT / "reference", "public", ("--assignment", "hw1")),
+    # hw2 carries hw1's released solutions (grader/course.toml): a hw1 bug costs nothing there.
+    "hw1_bug_on_hw2": (lambda folder: make_submission(BY_NAME[HW1_BUG], folder / "submission"), "public",
+                       ("--assignment", "hw2")),
 }
+# A hw1 (forward_ops) bug that breaks hw2's norm layers.
+HW1_BUG = "power_scalar_multiplies"
+
+
+def grade_hw1_bug_on_hw2_carrying_students(folder: Path, key_dir: Path, mnist_dir: Path) -> dict:
+    """The HW1_BUG submission graded on hw2 as if it carried the students'
+    own code (no course file says so: the grader's API takes the assignment)."""
+    hw2 = replace(COURSE.assignment("hw2"), carry="students")
+    return grade.grade(make_submission(BY_NAME[HW1_BUG], folder / "submission"), folder / "results.json",
+                       key=key.load(key_dir), suites=("public",), mnist_dir=mnist_dir, questions=hw2.questions,
+                       carried=carried(hw2))
 
 
 def _needed(session) -> set:
@@ -91,7 +109,7 @@ def _needed(session) -> set:
     needed = set()
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        needed.update(name for name in (*SUBMISSIONS, "audit")
+        needed.update(name for name in (*SUBMISSIONS, "audit", "hw1_bug_on_hw2_carrying_students")
                       if name in getattr(item, "fixturenames", ()) or params.get("which") == name)
     return needed
 
@@ -110,6 +128,9 @@ def gradings(request, answer_key, mnist_dir, tmp_path_factory):
             "audit", "--suites", AUDIT_SUITES, "--bugs", ",".join(b.name for b in AUDIT_BUGS), "--jobs", 2,
             "--out", out, "--key-dir", answer_key,
             "--mnist-dir", mnist_dir), out))
+    if "hw1_bug_on_hw2_carrying_students" in needed:
+        futures["hw1_bug_on_hw2_carrying_students"] = pool.submit(
+            grade_hw1_bug_on_hw2_carrying_students, tmp_path_factory.mktemp("students"), answer_key, mnist_dir)
     for name, (make, suites, extra) in SUBMISSIONS.items():
         if name in needed:
             folder = tmp_path_factory.mktemp(name)
@@ -145,6 +166,21 @@ def tar_gz(gradings) -> Graded:
     return gradings["tar_gz"].result()
 
 
+@pytest.fixture(scope="session")
+def reference_hw1(gradings) -> Graded:
+    return gradings["reference_hw1"].result()
+
+
+@pytest.fixture(scope="session")
+def hw1_bug_on_hw2(gradings) -> Graded:
+    return gradings["hw1_bug_on_hw2"].result()
+
+
+@pytest.fixture(scope="session")
+def hw1_bug_on_hw2_carrying_students(gradings) -> dict:
+    return gradings["hw1_bug_on_hw2_carrying_students"].result()
+
+
 # --- the reference and the handout -------------------------------------------
 
 
@@ -164,15 +200,34 @@ def test_grade_prints_the_table(reference):
     assert re.search(rf"^total\s+{TOTAL_POINTS:.2f} / {TOTAL_POINTS}\b", stdout, re.M)
 
 
-@pytest.mark.parametrize("which", ["reference_hw1", "reference_hw2"])
-def test_reference_gets_full_marks_on_each_assignment_of_the_course(gradings, which):
-    graded, assignment = gradings[which].result(), COURSE.assignment(which.split("_", 1)[1])
+def _assignment_questions(data: dict) -> list:
+    return list(dict.fromkeys(t["name"].split(":", 1)[0] for t in data["tests"]))
+
+
+def test_an_assignment_is_graded_on_its_questions_with_its_points(reference_hw1):
+    graded, hw1 = reference_hw1, COURSE.assignment("hw1")
     assert graded.data["score"] == 100 and all(t["status"] == "passed" for t in graded.data["tests"])
-    names = list(dict.fromkeys(t["name"].split(":", 1)[0] for t in graded.data["tests"]))
-    assert names == [q.name for q in assignment.questions]
-    assert {n: p for n, p in graded.by_question().items() if n in names} == pytest.approx(
-        {q.name: q.points for q in assignment.questions})
+    assert _assignment_questions(graded.data) == [q.name for q in hw1.questions]
+    points = points_by_question(graded.data, hw1.questions)
+    assert [max_score for _, max_score in points.values()] == pytest.approx([q.points for q in hw1.questions])
+    assert [score for score, _ in points.values()] == pytest.approx([q.points for q in hw1.questions])
     assert "Score 100 of 100" in graded.process.stdout
+
+
+def test_an_earlier_assignments_bug_costs_nothing_where_its_solutions_are_carried(hw1_bug_on_hw2):
+    graded = hw1_bug_on_hw2
+    assert _assignment_questions(graded.data) == [q.name for q in COURSE.assignment("hw2").questions]
+    assert graded.data["score"] == 100, graded.data["output"]
+    assert "stood in for your apps/simple_ml.py, needle/autograd.py" in graded.data["output"]
+
+
+def test_an_earlier_assignments_bug_costs_what_it_breaks_where_students_carry_their_code(
+        hw1_bug_on_hw2_carrying_students):
+    data, hw2 = hw1_bug_on_hw2_carrying_students, COURSE.assignment("hw2")
+    lost = {name: max_score - score for name, (score, max_score) in points_by_question(data, hw2.questions).items()}
+    # PowerScalar builds the norm layers (nn modules), which mlp_resnet's blocks are made of.
+    assert lost["modules"] >= 1 and data["score"] < 100, data["output"]
+    assert set(lost) == {q.name for q in hw2.questions}
 
 
 def test_handout_gets_zero_on_every_question(handout):

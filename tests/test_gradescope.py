@@ -12,11 +12,13 @@ import pytest
 
 from grader import cli, gradescope, handout, key, results, score
 from grader.errors import AutograderError
-from grader.questions import BY_NAME
+from grader.questions import BY_NAME, COURSE
 from grader.results import HIDDEN_SHOWN
 from grader.score import Grade, QuestionResult
+from tests.bugs import BY_NAME as BUGS, make_submission
 
 KIT = Path(__file__).resolve().parent.parent
+ALL, HW2 = COURSE.assignment("all"), COURSE.assignment("hw2")
 
 
 @pytest.fixture
@@ -73,7 +75,7 @@ def test_a_zip_just_built_is_up_to_date(tmp_path, sources):
     built = gradescope.check(out, hidden_visibility="after_published", **sources)
     assert built.hidden_visibility == "after_published"
     assert built.key_fingerprint == key.fingerprint()
-    assert set(built.files) == set(gradescope.sources(sources["mnist_dir"]))
+    assert built.assignment == "all" and set(built.files) == set(gradescope.sources(sources["mnist_dir"], ALL))
     checked = _cli("gradescope", "--check", str(out), "--hidden-visibility", "after_published", *_options(sources))
     assert checked.returncode == 0, checked.stderr
     assert f"{out} is up to date" in checked.stdout
@@ -86,6 +88,35 @@ def test_the_zip_ships_its_record_beside_the_grader_and_never_the_reference(tmp_
     assert {gradescope.BUILT_FROM, "run_autograder", "grader/gradescope.py", "key/key.json",
             "data/mnist/t10k-labels-idx1-ubyte.gz"} <= names
     assert not [n for n in names if n.startswith(("reference/", "handout/"))]
+
+
+def test_an_assignments_zip_grades_it_with_its_part_of_the_key_and_its_released_solutions(tmp_path, sources):
+    key_dir = sources["key_dir"]
+    data = json.loads((key_dir / "key.json").read_text())
+    data["tests"] = [{"nodeid": f"t.py::test_{q}", "suite": "public", "question": q, "hint": "", "values": []}
+                     for q in ("forward_ops", "modules")]
+    (key_dir / "key.json").write_text(json.dumps(data))
+    for question in ("forward_ops", "modules"):
+        (key_dir / "public" / question / "records").mkdir(parents=True)
+        (key_dir / "public" / question / "records" / "meta.json").write_text("{}")
+    out = tmp_path / "hw2.zip"
+    gradescope.build(out, hidden_visibility="after_due_date", assignment=HW2, **sources)
+    with zipfile.ZipFile(out) as archive:
+        names = set(archive.namelist())
+        shipped_key = json.loads(archive.read("key/key.json"))
+        run_autograder = archive.read("run_autograder").decode()
+        carried = {n: archive.read(n).decode() for n in names if n.startswith("carried/")}
+    assert [t["question"] for t in shipped_key["tests"]] == ["modules"]
+    assert "key/public/modules/records/meta.json" in names
+    assert not [n for n in names if "forward_ops" in n and n.startswith(("key/", "tests_"))]
+    assert {q.public_tests for q in HW2.questions} <= names and "tests_public/test_topo_sort.py" not in names
+    assert carried == {f"carried/hw2/{p}": text for p, text in handout.carried(HW2).items()} and carried
+    assert "--assignment hw2" in run_autograder
+    assert gradescope.check(out, hidden_visibility="after_due_date", assignment=HW2, **sources).assignment == "hw2"
+    message = _check_message(out, sources)
+    assert f"{out} grades assignment hw2, not all" in message and message.endswith(
+        f"Run: python -m grader gradescope {out} --hidden-visibility after_due_date" + "".join(
+            f" --{k.replace('_', '-')} {v}" for k, v in sorted(sources.items())))
 
 
 def test_check_says_the_answer_key_changed_and_names_the_reference_file(tmp_path, sources):
@@ -174,8 +205,9 @@ def test_check_of_a_zip_that_records_nothing_says_why(tmp_path, sources, make, w
     assert f"{out} cannot be checked: {why}." in _check_message(out, sources)
 
 
-def test_run_autograder_hands_the_hidden_visibility_to_grade(tmp_path, sources):
-    out = _build(tmp_path / "autograder.zip", sources, "after_published")
+def test_run_autograder_hands_the_hidden_visibility_and_the_assignment_to_grade(tmp_path, sources):
+    out = tmp_path / "autograder.zip"
+    gradescope.build(out, hidden_visibility="after_published", assignment=HW2, **sources)
     root = tmp_path / "autograder"
     with zipfile.ZipFile(out) as archive:
         archive.extract("run_autograder", root)
@@ -188,8 +220,9 @@ def test_run_autograder_hands_the_hidden_visibility_to_grade(tmp_path, sources):
                          env={"AUTOGRADER": str(root), "AUTOGRADER_PYTHON": str(fake_python), "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stderr
     argv = json.loads(seen.read_text())
-    assert argv[:3] == ["-m", "grader", "grade"] and argv[-2:] == ["--hidden-visibility", "after_published"]
-    assert cli.parser().parse_args(argv[2:]).hidden_visibility == "after_published"
+    assert argv[:3] == ["-m", "grader", "grade"]
+    parsed = cli.parser().parse_args(argv[2:])
+    assert (parsed.hidden_visibility, parsed.assignment) == ("after_published", "hw2")
 
 
 @pytest.mark.parametrize("visibility", HIDDEN_SHOWN)
@@ -229,32 +262,42 @@ def test_visible_hidden_entries_keep_the_whole_score_in_the_overall_output():
 
 @pytest.fixture(scope="module")
 def autograder(tmp_path_factory, answer_key, mnist_dir) -> Path:
-    """The zip unpacked as Gradescope does: /autograder/source and /autograder/run_autograder."""
+    """hw2's zip (which carries hw1's released solutions) unpacked as
+    Gradescope does: /autograder/source and /autograder/run_autograder."""
     root = tmp_path_factory.mktemp("autograder")
     archive = root / "autograder.zip"
     built = subprocess.run(
-        [sys.executable, "-m", "grader", "gradescope", str(archive), f"--key-dir={answer_key}",
-         f"--mnist-dir={mnist_dir}"],
+        [sys.executable, "-m", "grader", "gradescope", str(archive), "--assignment", "hw2",
+         f"--key-dir={answer_key}", f"--mnist-dir={mnist_dir}"],
         cwd=KIT, capture_output=True, text=True,
     )
     assert built.returncode == 0, built.stderr[-2000:]
     with zipfile.ZipFile(archive) as z:
         names = z.namelist()
-        assert {"setup.sh", "run_autograder", "grader/cli.py", "key/key.json", "tests_hidden/test_modules.py"} <= set(names)
+        assert {"setup.sh", "run_autograder", "grader/cli.py", "key/key.json", "tests_hidden/test_modules.py",
+                "carried/hw2/needle/autograd.py"} <= set(names)
+        assert "tests_hidden/test_topo_sort.py" not in names
         assert not [n for n in names if n.startswith(("reference/", "handout/"))], "the reference is not shipped"
         z.extractall(root / "source")
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     return root
 
 
+# A hw1 bug that breaks hw2's norm layers: hw2's zip grades with hw1's released solutions instead.
+HW1_BUG = "power_scalar_multiplies"
+
+
 @pytest.mark.grading
-@pytest.mark.parametrize("implementation, full_marks", [("reference", True), ("handout", False)])
+@pytest.mark.parametrize("implementation, full_marks", [("reference_with_a_hw1_bug", True), ("handout", False)])
 def test_run_autograder_writes_results_for_a_submission(autograder, implementation, full_marks):
     submission = autograder / "submission"
     shutil.rmtree(submission, ignore_errors=True)
     shutil.rmtree(autograder / "results", ignore_errors=True)
-    for folder in ("needle", "apps"):
-        shutil.copytree(KIT / implementation / folder, submission / folder)
+    if implementation == "handout":
+        for folder in ("needle", "apps"):
+            shutil.copytree(KIT / implementation / folder, submission / folder)
+    else:
+        make_submission(BUGS[HW1_BUG], submission)
     run = subprocess.run(
         ["bash", str(autograder / "run_autograder")],
         env={"AUTOGRADER": str(autograder), "AUTOGRADER_PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
@@ -262,6 +305,7 @@ def test_run_autograder_writes_results_for_a_submission(autograder, implementati
     )
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((autograder / "results" / "results.json").read_text())
+    assert {t["name"].split(":")[0] for t in results["tests"]} == {q.name for q in HW2.questions}
     if full_marks:
         assert results["score"] == pytest.approx(100), results["output"]
     else:

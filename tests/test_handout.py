@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from dataclasses import replace
+
 from grader import handout
-from grader.errors import HandoutOutOfSyncError, MarkerError, QuestionMappingError
-from grader.questions import QUESTIONS, TOTAL_POINTS
+from grader.errors import CourseError, HandoutOutOfSyncError, MarkerError, QuestionMappingError
+from grader.questions import COURSE, QUESTIONS, TOTAL_POINTS
 
 KIT = Path(__file__).resolve().parent.parent
 REFERENCE = KIT / "reference"
@@ -36,6 +38,12 @@ def test_region_becomes_todo_at_its_indentation():
         '        raise NotImplementedError("TODO (question forward_ops): Relu.compute")',
     ]
     assert "max(a, 0)" not in rendered
+
+
+def test_a_released_region_keeps_its_code_without_the_markers():
+    regions = handout.find_regions("needle/ops/ops_x.py", SOURCE)
+    assert handout.render(SOURCE, regions, released=["forward_ops"]) == SOURCE.replace(
+        "        ### BEGIN SOLUTION\n", "").replace("        ### END SOLUTION\n", "")
 
 
 @pytest.mark.parametrize(
@@ -166,3 +174,40 @@ def test_check_on_the_command_line_prints_the_diff_and_the_command_to_run(tmp_pa
     assert "  missing: apps/mlp_resnet.py" in lines
     assert "  not generated from the reference: apps/stray.py" in lines
     assert lines[-1] == f"Run: python -m grader handout --out {tmp_path}"
+
+
+def test_grading_hw2_carries_the_files_of_hw1s_released_solutions_whole():
+    hw2 = COURSE.assignment("hw2")
+    carried = handout.carried(hw2)
+    assert sorted(carried) == ["apps/simple_ml.py", "needle/autograd.py", "needle/ops/ops_logarithmic.py",
+                               "needle/ops/ops_mathematic.py"]
+    for path, text in carried.items():
+        assert text == handout.generate(REFERENCE, [q.name for q in hw2.released])[path]
+        assert "TODO" not in text and handout.BEGIN not in text, path
+        compile(text, path, "exec")
+    assert handout.carried(COURSE.assignment("hw1")) == {} == handout.carried(replace(hw2, carry="students"))
+
+
+def test_released_solutions_that_share_a_file_with_an_assignments_own_todos_are_refused():
+    forward, backward = (next(q for q in COURSE.questions if q.name == n) for n in ("forward_ops", "backward_ops"))
+    mixed = replace(COURSE.assignment("hw2"), questions=(backward,), earlier=(forward,), carry="solutions")
+    with pytest.raises(CourseError, match=r"needle/ops/ops_logarithmic.py holds solutions of forward_ops .* and of "
+                                          r"its own backward_ops"):
+        handout.carried(mixed)
+
+
+def test_an_assignments_handout_with_released_solutions_goes_elsewhere_than_handout(tmp_path):
+    refused = subprocess.run([sys.executable, "-m", "grader", "handout", "--assignment", "hw2"],
+                             cwd=KIT, capture_output=True, text=True)
+    assert refused.returncode == 1 and "write it elsewhere with --out DIR" in refused.stderr, refused.stderr
+    for args in (["--out", str(tmp_path)], ["--out", str(tmp_path), "--check"]):
+        run = subprocess.run([sys.executable, "-m", "grader", "handout", "--assignment", "hw2", *args],
+                             cwd=KIT, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+    text = (tmp_path / "needle" / "autograd.py").read_text(encoding="utf-8")
+    assert "TODO" not in text and "TODO (question optimizers)" in (tmp_path / "needle" / "optim.py").read_text()
+    (tmp_path / "needle" / "autograd.py").write_text(text + "# mine\n", encoding="utf-8")
+    drifted = subprocess.run([sys.executable, "-m", "grader", "handout", "--assignment", "hw2", "--out",
+                              str(tmp_path), "--check"], cwd=KIT, capture_output=True, text=True)
+    assert drifted.returncode == 1
+    assert drifted.stderr.splitlines()[-1] == f"Run: python -m grader handout --assignment hw2 --out {tmp_path}"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.questions import QUESTIONS, TOTAL_POINTS
+from grader.questions import COURSE, QUESTIONS, TOTAL_POINTS
 from tests.grading import KIT, check_gradescope_format, grade_with_cli
 from tests.hostile import BY_NAME, GALLERY, SECOND_CLONES, git_thief, hard_coded_public_outputs, hidden_source_lines
 from tests.hostile import thief
@@ -40,18 +40,31 @@ def gallery_temp(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("gallery-temp")
 
 
+def _wanted(session) -> set:
+    """The entries that the selected tests read: all of them when a test reads the whole gallery."""
+    names = set()
+    for item in session.items:
+        if "gallery" in getattr(item, "fixturenames", ()):
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            if "name" not in params:
+                return {h.name for h in GALLERY}
+            names.add(params["name"])
+    return names
+
+
 @pytest.fixture(scope="session")
-def gallery(answer_key, mnist_dir, tmp_path_factory, gallery_temp):
-    """Name to the future of its grading."""
+def gallery(request, answer_key, mnist_dir, tmp_path_factory, gallery_temp):
+    """Name to the future of its grading, for the entries the selected tests read."""
     pool = ThreadPoolExecutor(max_workers=2)
+    wanted = _wanted(request.session)
 
     def grade(hostile):
         folder = tmp_path_factory.mktemp(hostile.name)
-        extra = ("--timeout", hostile.timeout) if hostile.timeout else ()
+        extra = (("--timeout", hostile.timeout) if hostile.timeout else ()) + ("--assignment", hostile.assignment)
         return grade_with_cli(hostile.make(folder), folder / "results.json", suites=hostile.suites,
                               key_dir=answer_key, mnist_dir=mnist_dir, extra=extra, temp=gallery_temp)
 
-    futures = {h.name: pool.submit(grade, h) for h in GALLERY}
+    futures = {h.name: pool.submit(grade, h) for h in GALLERY if h.name in wanted}
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
     for clone in SECOND_CLONES.glob("needle-kit-clone-*"):
@@ -83,7 +96,8 @@ def test_cheat_scores_no_more_than_the_untouched_handout(gallery, name):
 def test_misbehaviour_costs_only_the_questions_it_touches(gallery, name):
     hostile, graded = BY_NAME[name], gallery[name].result()
     points = graded.by_question()
-    untouched = {q.name: q.points for q in QUESTIONS if q.name not in hostile.touches}
+    untouched = {q.name: q.points for q in COURSE.assignment(hostile.assignment).questions
+                 if q.name not in hostile.touches}
     assert {q: points[q] for q in untouched} == pytest.approx(untouched), graded.data["output"]
     touched = _outputs(graded, hostile.touches)
     for phrase in hostile.says:

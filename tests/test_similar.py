@@ -19,6 +19,7 @@ from typing import Dict, Set
 import pytest
 
 from grader import defaults, handout, similar
+from grader.questions import COURSE
 from tests.grading import copy_root
 from tests.hostile import CLASS_GALLERY
 
@@ -157,6 +158,20 @@ def test_similar_command_ranks_archives_and_lists_what_it_skipped(tmp_path):
     assert "notes.txt is neither a folder nor an archive" in skipped[2]
     assert (tmp_path / "report" / "report.html").stat().st_size > 0
     assert list(temp.iterdir()) == [], "the working folder was left behind"
+
+
+def test_an_assignments_released_solutions_count_for_nobody(tmp_path):
+    """Two hw2 students who handed in hw2's handout as given (hw1's released
+    code in it) wrote nothing alike: nothing of theirs matches."""
+    klass = tmp_path / "class"
+    for name in ("ann", "bob"):
+        handout.write(defaults.REFERENCE, klass / name, [q.name for q in COURSE.assignment("hw2").released])
+    done = subprocess.run([sys.executable, "-m", "grader", "similar", str(klass), "--assignment", "hw2"],
+                          cwd=KIT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranked = [line.split() for line in done.stdout.splitlines() if re.match(r"\s+\d+\s+\d+%", line)]
+    assert [row[1] for row in ranked] == ["0%"], done.stdout
+    assert "released solutions of hw2's earlier assignments" in done.stdout.splitlines()[0], done.stdout
 
 
 @pytest.mark.parametrize("hostile", CLASS_GALLERY, ids=[h.name for h in CLASS_GALLERY])

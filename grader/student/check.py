@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 WIDTH = 96
 SHOWN = 10  # failing tests listed when more than one question ran
 TIMEOUT = 60  # seconds per test: the slowest public test takes a few
+MAX_WEIGHT = 1000.0  # the answer key's bound on a weight (grader/key.py, which the bundle does not ship)
 # pytest options that take a value as the next argument: that value is not a question name.
 VALUE_OPTIONS = {"-k", "-m", "-p", "-c", "-o", "-W", "-r", "--tb", "--maxfail", "--timeout",
                  "--timeout-method", "--needle-root", "--mnist-dir", "--deselect", "--ignore",
@@ -157,8 +158,8 @@ def behaviour_of(test):
     metadata = test.get("metadata")
     behaviour = metadata.get("behaviour") if isinstance(metadata, dict) else None
     if isinstance(behaviour, dict) and isinstance(behaviour.get("name"), str) \
-            and type(behaviour.get("weight")) in (int, float) and 0 < behaviour["weight"] <= 1000:
-        return behaviour  # the key's bounds on a weight (grader/key.py MAX_WEIGHT)
+            and type(behaviour.get("weight")) in (int, float) and 0 < behaviour["weight"] <= MAX_WEIGHT:
+        return behaviour
     return {"name": test["nodeid"], "weight": 1.0}
 
 

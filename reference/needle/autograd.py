@@ -77,8 +77,14 @@ class Value:
     def realize_cached_data(self):
         """Compute this node's data (and its inputs') unless cached."""
         if self.cached_data is None:
-            for node in _unrealized_post_order(self):
-                node.cached_data = _compute(node.op, node.inputs)
+            if all(x.cached_data is not None for x in self.inputs):
+                order = [self]  # eager mode: the inputs have their data
+            else:  # lazy mode: the nodes without data, inputs first (the search stops at data)
+                order = []
+                topo_sort_dfs(self, _WithData(), order)
+            for node in order:
+                if node.cached_data is None:
+                    node.cached_data = _compute(node.op, node.inputs)
         return self.cached_data
 
     def is_leaf(self):
@@ -434,26 +440,12 @@ def topo_sort_dfs(node, visited, topo_order):
     ### END SOLUTION
 
 
-def _unrealized_post_order(node):
-    """The nodes without data that ``node`` depends on, inputs first."""
-    for x in node.inputs:
-        if x.cached_data is None:
-            break
-    else:
-        return (node,)  # the common case, without the search
-    order, visited = [], {node}
-    stack = [(node, iter(node.inputs))]
-    while stack:
-        current, inputs = stack[-1]
-        for child in inputs:
-            if child.cached_data is None and child not in visited:
-                visited.add(child)
-                stack.append((child, iter(child.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(current)
-    return order
+class _WithData(set):
+    """A ``visited`` set for topo_sort_dfs that holds every node with data
+    too, so that realizing a lazy graph searches only what it computes."""
+
+    def __contains__(self, node):
+        return node.cached_data is not None or super().__contains__(node)
 
 
 def sum_node_list(node_list):
