@@ -117,7 +117,8 @@ def audit_bug(bug, work: Path, *, key: AnswerKey, suites: Tuple[str, ...], mnist
     submission = gallery().make_submission(bug, work / bug.name / "submission")
     out = out or work / bug.name / "results.json"
     results = grade.grade(submission, out, key=key, suites=suites, mnist_dir=mnist_dir,
-                          questions=assignment.questions, carried=handout.carried(assignment))
+                          questions=assignment.questions, carried=handout.carried(assignment),
+                          assignment=assignment.name)
     error = "" if results.get("tests") else str(results.get("output", "ungradable"))
     max_score = sum(float(entry["max_score"]) for entry in results.get("tests", ())) or 100.0
     return BugResult(bug.name, bug.question, bug.why, float(results["score"]), points_lost(results),

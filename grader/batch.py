@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import os
+import shlex
 import stat
 import statistics
 import sys
@@ -240,15 +241,16 @@ def _stored(out: Path) -> Optional[dict]:
 
 def _kept(out: Path, name: str, assignment: str) -> dict:
     """The stored result of a student whom --only leaves as they are, if it
-    was graded for ``assignment`` (results older than assignments were for
-    the default one); else results that say it is not graded yet."""
+    says it grades ``assignment``; else results that say it is not graded yet."""
     stored = _stored(out)
     extra = stored.get("extra_data") if stored else None
-    graded_for = extra.get("assignment", defaults.ASSIGNMENT) if isinstance(extra, dict) else defaults.ASSIGNMENT
+    graded_for = extra.get("assignment") if isinstance(extra, dict) else None
     if stored is None:
         why = "not graded yet (--only named other students)"
     elif graded_for != assignment:
-        why = f"not graded for {assignment}: the result kept for it is {graded_for}'s; grade it with --only {name}"
+        stored_is = f"{graded_for}'s" if isinstance(graded_for, str) else "of no known assignment"
+        why = (f"not graded for {assignment}: the stored result is {stored_is}; grade it with "
+               f"--only {shlex.quote(name)}")
     else:
         return stored
     return results.gradescope(None, 0.0, error=why, extra={"stopped": why})
@@ -257,7 +259,7 @@ def _kept(out: Path, name: str, assignment: str) -> dict:
 def _grade_one(entry: Entry, out_dir: Path, *, key, suites, mnist_dir, options, force: bool,
                assignment: Assignment, carried: Mapping[str, str]) -> StudentResult:
     out = out_dir / f"{entry.name}.json"
-    graded_for = {"assignment": assignment.name}  # what a later --only checks before it keeps the result
+    graded_for = {"assignment": assignment.name}  # as grade.grade's results say it
     if entry.problem:
         data = results.gradescope(None, 0.0, error=entry.problem, extra=graded_for)
         grade.write_json(out, data)
@@ -270,16 +272,15 @@ def _grade_one(entry: Entry, out_dir: Path, *, key, suites, mnist_dir, options, 
         # Classmates' submissions are out of reach of each other's code.
         data = grade.grade(entry.path, out, key=key, suites=suites, mnist_dir=mnist_dir,
                            secrets=[entry.path.resolve().parent], questions=assignment.questions, carried=carried,
-                           **options)
+                           assignment=assignment.name, **options)
     except (SandboxError, GradingStopped):  # the machine's fault, or the instructor's wish: stop
         raise
     except Exception:  # a grader bug must not stop the class: record it (never reused) and go on
         data = results.gradescope(None, 0.0, error="the grader failed on this submission; ask your instructor.",
                                   extra={"crashed": traceback.format_exc(limit=5), **graded_for})
     else:
-        data["extra_data"] = {**data.get("extra_data", {}), **graded_for}
         if stamp is not None:
-            data["extra_data"]["fingerprint"] = stamp
+            data["extra_data"] = {**data.get("extra_data", {}), "fingerprint": stamp}
     grade.write_json(out, data)
     return StudentResult(entry.name, data)
 

@@ -115,9 +115,18 @@ def _grade(args) -> int:
 
         grade.write_json(args.out, grade.stopped_results(str(stop)))
         raise
+    try:
+        carried = handout.carried(assignment)
+    except GraderError as error:  # the course or the zip, never the submission
+        from . import results
+
+        grade.write_json(args.out, results.gradescope(None, 0.0, error=(
+            f"the grader is not set up to grade {assignment.name} ({error}); this is not a problem of your "
+            f"submission: tell your instructor.")))
+        raise
     data = grade.grade(args.submission, args.out, key=answer_key, suites=args.suites, mnist_dir=args.mnist_dir,
-                       hidden_visibility=args.hidden_visibility, questions=assignment.questions,
-                       carried=handout.carried(assignment), **_grading_options(args))
+                       hidden_visibility=args.hidden_visibility, questions=assignment.questions, carried=carried,
+                       assignment=assignment.name, **_grading_options(args))
     print(data["output"])
     print(f"\nwrote {args.out}")
     return 0
@@ -191,8 +200,9 @@ def _gradescope(args) -> int:
                "assignment": _assignment(args)}
     if args.check:
         built = gradescope.check(args.out, **options)
-        print(f"{args.out} is up to date (built from {built.commit or 'a checkout without git'}; hidden tests "
-              f"shown {results.HIDDEN_SHOWN[built.hidden_visibility]})")
+        print(f"{args.out} is up to date: the autograder of {built.assignment} (built from "
+              f"{built.commit or 'a checkout without git'}; hidden tests shown "
+              f"{results.HIDDEN_SHOWN[built.hidden_visibility]})")
         return 0
     names = gradescope.build(args.out, **options)
     print(f"wrote {args.out} ({len(names)} files); upload it as the autograder of Gradescope's assignment "

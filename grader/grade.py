@@ -64,12 +64,13 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
           limits: Limits = defaults.LIMITS, budget: float = defaults.BUDGET, workers: int = defaults.WORKERS,
           secrets: Iterable[Path] = (), require_isolation: bool = False,
           hidden_visibility: str = "visible", questions: Sequence[Question] = QUESTIONS,
-          carried: Mapping[str, str] = {}) -> dict:
+          carried: Mapping[str, str] = {}, assignment: str = defaults.ASSIGNMENT) -> dict:
     """Grade ``submission`` on ``questions`` (an assignment's, with its
     points), with the ``carried`` files (handout.carried: released earlier
     solutions) in place of its own, and write Gradescope's results to
     ``out``; returns them.  An ungradable submission gets score 0 and a
-    message.  The hidden suite's entries get ``hidden_visibility``.
+    message.  The hidden suite's entries get ``hidden_visibility``; every
+    results file says which ``assignment`` (a name) it grades.
     Each run sees nothing of the machine but its box; the answer key, the
     folder of ``out`` and ``secrets`` are checked to be out of its reach.
     Stopped (KeyboardInterrupt or GradingStopped, from a signal or
@@ -78,6 +79,11 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
     budget = Budget(budget, time.monotonic())
     secrets = (key.folder, out.resolve().parent, *secrets)
     work = grading = None
+
+    def save(data: dict) -> None:
+        data["extra_data"] = {**data.get("extra_data", {}), "assignment": assignment}
+        write_json(out, data)
+
     try:
         remove_abandoned()  # what killed gradings left behind
         work = work_folder()
@@ -88,33 +94,34 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
         else:
             grading = _Grading(root, work, out, key=key, suites=suites, mnist_dir=mnist_dir, limits=limits,
                                budget=budget, secrets=secrets, require_isolation=require_isolation,
-                               hidden_visibility=hidden_visibility, questions=questions, carried=sorted(carried))
+                               hidden_visibility=hidden_visibility, questions=questions, carried=sorted(carried),
+                               assignment=assignment)
             data = grading.run_all(workers, label=str(submission))
     except (KeyboardInterrupt, GradingStopped) as error:
         stop = error if isinstance(error, GradingStopped) else GradingStopped("interrupted")
         sandbox.stop_all(str(stop))
         if grading is None:
-            write_json(out, stopped_results(str(stop), time.monotonic() - budget.started))
+            save(stopped_results(str(stop), time.monotonic() - budget.started))
         else:
             data = grading.report("not graded: " + stopped_message(str(stop)))
             data["extra_data"]["stopped"] = str(stop)
-            write_json(out, data)
+            save(data)
         raise GradingStopped(f"{stop}; {out} says what was graded and what was not; the same command "
                              f"grades it all again", stop.exit_code) from None
     except SandboxError as error:
-        write_json(out, results.gradescope(None, time.monotonic() - budget.started, error=(
+        save(results.gradescope(None, time.monotonic() - budget.started, error=(
             f"the grading machine could not isolate your code ({error}); this is not a problem of "
             f"your submission: tell your instructor.")))
         raise
     except Exception as error:  # the grader's own fault: say so, then let the caller fail loudly
-        write_json(out, results.gradescope(None, time.monotonic() - budget.started, error=(
+        save(results.gradescope(None, time.monotonic() - budget.started, error=(
             f"the grader failed ({type(error).__name__}: {error}); this is not a problem of your "
             f"submission: tell your instructor.")))
         raise
     finally:
         if work is not None:
             remove_work_folder(work)
-    write_json(out, data)
+    save(data)
     return data
 
 
@@ -130,9 +137,10 @@ class _Grading:
 
     def __init__(self, root: Path, work: Path, out: Path, *, key: AnswerKey, suites, mnist_dir: Path,
                  limits: Limits, budget: Budget, secrets, require_isolation: bool, hidden_visibility: str = "visible",
-                 questions: Sequence[Question] = QUESTIONS, carried: Sequence[str] = ()):
+                 questions: Sequence[Question] = QUESTIONS, carried: Sequence[str] = (),
+                 assignment: str = defaults.ASSIGNMENT):
         self.root, self.work, self.out, self.key, self.suites = root, work, out, key, suites
-        self.questions, self.carried = questions, carried
+        self.questions, self.carried, self.assignment = questions, carried, assignment
         self.mnist_dir, self.limits, self.budget = mnist_dir, limits, budget
         self.secrets, self.require_isolation = secrets, require_isolation
         self.hidden_visibility = hidden_visibility
@@ -162,7 +170,8 @@ class _Grading:
                                   extra={"isolation": {**walls.describe(), "limits": self.limits.describe(),
                                                        "budget": f"{self.budget.seconds:g} s"},
                                          "failed": [f"{r.suite}:{t.nodeid}" for r in grade.results
-                                                    for t in r.tests if not t.passed]},
+                                                    for t in r.tests if not t.passed],
+                                         "assignment": self.assignment},
                                   hidden_visibility=self.hidden_visibility)
         if self.carried:  # what a student who edited them must know
             data["output"] += (f"\n\nThe released solutions of the earlier assignments stood in for your "

@@ -170,10 +170,10 @@ def check(out: Path, *, mnist_dir: Path, key_dir: Path = defaults.KEY_DIR, hidde
     assignment = assignment or COURSE.assignment()
     command = _command(out, mnist_dir, key_dir, hidden_visibility, assignment)
     recorded = read_built_from(out, command)
-    if recorded.assignment != assignment.name:
-        raise AutograderError(f"{out} grades assignment {recorded.assignment}, not {assignment.name}; check it "
-                              f"with --assignment {recorded.assignment}, or build {assignment.name}'s zip.\n"
-                              f"Run: {command}")
+    if recorded.assignment != assignment.name:  # building here would overwrite the other assignment's zip
+        raise AutograderError(f"{out} is the autograder of assignment {recorded.assignment}, not "
+                              f"{assignment.name}: check it with --assignment {recorded.assignment}, or build "
+                              f"{assignment.name}'s zip under another name")
     fingerprint = answer_key.fingerprint()
     shipped = {name: file_digest(path) for name, path in sources(mnist_dir, assignment).items()}
     shipped.update((name, hashlib.sha256(data).hexdigest()) for name, data in carried(assignment).items())

@@ -35,7 +35,7 @@ def graded_log(monkeypatch):
     points.txt ("crash" raises); returns the names graded, in order."""
     log = []
 
-    def fake_grade(path, out, **_):
+    def fake_grade(path, out, *, assignment, **_):
         log.append(path.name)
         try:  # unpacked as a grading does: what it refuses is ungradable
             with tempfile.TemporaryDirectory() as work:
@@ -47,6 +47,7 @@ def graded_log(monkeypatch):
             if text == "crash":
                 raise RuntimeError("a bug in the grader")
             data = _graded(float(text))
+        data["extra_data"]["assignment"] = assignment  # as grade.grade says what it grades
         out.write_text(json.dumps(data))
         return data
 
@@ -279,9 +280,10 @@ def test_batch_of_an_assignment_grades_and_tabulates_its_questions_only(tmp_path
     hw1, hw2 = COURSE.assignment("hw1"), COURSE.assignment("hw2")
     seen = []
 
-    def fake_grade(path, out, *, questions, carried, **_):
+    def fake_grade(path, out, *, questions, carried, assignment, **_):
         seen.append(([q.name for q in questions], sorted(carried)))
         data = _graded(3.0)
+        data["extra_data"]["assignment"] = assignment
         out.write_text(json.dumps(data))
         return data
 
@@ -311,5 +313,18 @@ def test_batch_only_never_keeps_a_result_graded_for_another_assignment(tmp_path,
     assert rows["bob"]["status"] == "graded" and rows["ada"]["status"] == "stopped", rows
     assert float(rows["ada"]["total"]) == 0.0
     assert json.loads((out / "ada.json").read_text())["extra_data"]["assignment"] == "hw1", "hw1's result is kept"
-    assert "stopped: ada (rerun the same command): not graded for hw2: the result kept for it is hw1's; " \
+    assert "stopped: ada (rerun the same command): not graded for hw2: the stored result is hw1's; " \
            "grade it with --only ada" in (out / "summary.txt").read_text()
+
+
+def test_batch_only_never_keeps_a_result_that_names_no_assignment(tmp_path, graded_log):
+    """A results file that says nothing of what it grades (a stopped
+    grading's placeholder, or one written before assignments) is not kept."""
+    class_dir, out = tmp_path / "class", tmp_path / "out"
+    for name in ("ada", "bob"):
+        _student(class_dir, name, 7)
+    out.mkdir()
+    (out / "ada.json").write_text(json.dumps(_graded(7.0)))
+    _run(class_dir, out, only=["bob"])
+    assert _rows(out)["ada"]["status"] == "stopped"
+    assert "the stored result is of no known assignment; grade it with --only ada" in (out / "summary.txt").read_text()

@@ -211,3 +211,17 @@ def test_an_assignments_handout_with_released_solutions_goes_elsewhere_than_hand
                               str(tmp_path), "--check"], cwd=KIT, capture_output=True, text=True)
     assert drifted.returncode == 1
     assert drifted.stderr.splitlines()[-1] == f"Run: python -m grader handout --assignment hw2 --out {tmp_path}"
+
+
+def test_without_the_reference_released_files_come_from_the_zips_folder_or_the_error_says_where(
+        tmp_path, monkeypatch):
+    from grader.errors import AutograderError
+
+    hw2, nowhere = COURSE.assignment("hw2"), tmp_path / "no-reference"
+    with pytest.raises(AutograderError, match="neither reference/ nor carried/hw2 .* is here"):
+        handout.carried(hw2, reference=nowhere)
+    monkeypatch.setattr(handout, "CARRIED", tmp_path / "carried")
+    for path, text in handout.carried(hw2).items():
+        (tmp_path / "carried" / "hw2" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "carried" / "hw2" / path).write_text(text, encoding="utf-8")
+    assert handout.carried(hw2, reference=nowhere) == handout.carried(hw2)

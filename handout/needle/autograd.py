@@ -85,6 +85,8 @@ class Value:
             for node in order:
                 if node.cached_data is None:
                     node.cached_data = _compute(node.op, node.inputs)
+            if self.cached_data is None:  # an order that left it out: computed all the same
+                self.cached_data = _compute(self.op, self.inputs)
         return self.cached_data
 
     def is_leaf(self):
@@ -398,10 +400,11 @@ def topo_sort_dfs(node, visited, topo_order):
 
 class _WithData(set):
     """A ``visited`` set for topo_sort_dfs that holds every node with data
-    too, so that realizing a lazy graph searches only what it computes."""
+    too, so that realizing a lazy graph searches only what it computes (a
+    search that keeps ids or anything else in it works, and searches more)."""
 
-    def __contains__(self, node):
-        return node.cached_data is not None or super().__contains__(node)
+    def __contains__(self, item):
+        return getattr(item, "cached_data", None) is not None or super().__contains__(item)
 
 
 def sum_node_list(node_list):
