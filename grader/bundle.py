@@ -26,14 +26,14 @@ def _questions_table(assignment: Assignment) -> str:
     return "\n".join(rows)
 
 
-def _files_of(questions, files: dict) -> str:
-    """The handout files (``files``: path to text) holding TODOs of ``questions``, named in Markdown."""
-    names = [f"`handout/{p}`" for p, text in files.items()
-             if any(f"TODO (question {q.name})" in text for q in questions)]
-    return ", ".join(names)
+def _files_of(questions) -> str:
+    """The handout files holding solution regions of ``questions``, named in Markdown."""
+    names = {q.name for q in questions}
+    paths = dict.fromkeys(r.path for r in handout.all_regions(defaults.REFERENCE) if r.question.name in names)
+    return ", ".join(f"`handout/{p}`" for p in paths)
 
 
-def _carry_note(assignment: Assignment, files: dict) -> str:
+def _carry_note(assignment: Assignment) -> str:
     """What the README says of the earlier assignments' code."""
     if not assignment.earlier:
         return ""
@@ -44,7 +44,7 @@ def _carry_note(assignment: Assignment, files: dict) -> str:
                 f"solutions. Grading uses these files as handed out, in place of yours: {carried}. Write "
                 f"nothing of your own in them (it would not be graded).\n")
     return (f"\nThis assignment builds on your earlier work ({earlier}): its TODOs are in `handout/` again. "
-            f"Copy your own code for them over from your earlier handout (in {_files_of(assignment.earlier, files)}) "
+            f"Copy your own code for them over from your earlier handout (in {_files_of(assignment.earlier)}) "
             f"before you start: the tests here run it, and it is graded as you submit it, so a bug left there "
             f"can cost points here too.\n")
 
@@ -55,7 +55,7 @@ def contents(assignment: Optional[Assignment] = None) -> dict:
     own = handout.generate(defaults.REFERENCE, [q.name for q in assignment.released])
     readme = (STUDENT_FILES / "README.md").read_text(encoding="utf-8")
     for field, text in (("{title}", assignment.title), ("{questions_table}", _questions_table(assignment)),
-                        ("{carry}", _carry_note(assignment, own))):
+                        ("{carry}", _carry_note(assignment))):
         readme = readme.replace(field, text)
     files = {
         "README.md": readme.encode(),
@@ -76,7 +76,7 @@ def contents(assignment: Optional[Assignment] = None) -> dict:
     # The assignment's public tests (with what every suite shares), their
     # expected values (for local runs), and the box side's library with the
     # comparison that turns values into messages.
-    others = {f"test_{q.name}" for q in COURSE.questions} - {f"test_{q.name}" for q in assignment.questions}
+    others = COURSE.test_files_outside(assignment)
     shipped = [p for p in (*sorted(defaults.TESTS_PUBLIC.glob("*.py")),
                            *sorted((defaults.TESTS_PUBLIC / "expected").glob("*.npz"))) if p.stem not in others]
     shipped += [defaults.KIT_ROOT / p for p in (*defaults.BOX_FILES, *LOCAL_CHECK_FILES, *DOCS)]

@@ -72,6 +72,12 @@ class Course:
         raise CourseError(f"no assignment {name!r} in {_shown(COURSE_FILE)}; the assignments are "
                           f"{', '.join(a.name for a in self.assignments)}")
 
+    def test_files_outside(self, assignment: Assignment) -> frozenset:
+        """The test files' stems ("test_<question>") of the questions that
+        ``assignment`` does not grade: they stay out of its bundle and zip."""
+        own = {q.name for q in assignment.questions}
+        return frozenset(f"test_{q.name}" for q in self.questions if q.name not in own)
+
 
 def _shown(path: Path) -> str:
     try:

@@ -90,10 +90,10 @@ def sources(mnist_dir: Path, assignment: Assignment) -> Dict[str, Path]:
     key and those made here (setup.sh, run_autograder, requirements.txt,
     the carried solutions)."""
     root = defaults.KIT_ROOT
-    others = {f"test_{q.name}.py" for q in COURSE.questions} - {f"test_{q.name}.py" for q in assignment.questions}
+    others = COURSE.test_files_outside(assignment)
     files = {name: root / name for name in SOURCE_FILES}
     files.update((p.relative_to(root).as_posix(), p) for pattern in SOURCE_GLOBS
-                 for p in sorted(root.glob(pattern)) if p.is_file() and p.name not in others)
+                 for p in sorted(root.glob(pattern)) if p.is_file() and p.stem not in others)
     files.update((f"data/mnist/{p.name}", p) for p in sorted(mnist_dir.glob("*")) if p.is_file())
     return files
 

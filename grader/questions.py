@@ -9,7 +9,7 @@ from .course import DEFAULT_ASSIGNMENT, Question, load
 
 COURSE = load()
 QUESTIONS = COURSE.assignment(DEFAULT_ASSIGNMENT).questions
-TOTAL_POINTS = COURSE.assignment(DEFAULT_ASSIGNMENT).total
+TOTAL_POINTS = sum(q.points for q in QUESTIONS)
 BY_NAME = {q.name: q for q in QUESTIONS}
 
 __all__ = ["COURSE", "QUESTIONS", "TOTAL_POINTS", "BY_NAME", "Question"]

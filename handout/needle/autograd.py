@@ -77,15 +77,14 @@ class Value:
     def realize_cached_data(self):
         """Compute this node's data (and its inputs') unless cached."""
         if self.cached_data is None:
-            if all(x.cached_data is not None for x in self.inputs):
-                order = [self]  # eager mode: the inputs have their data
-            else:  # lazy mode: the nodes without data, inputs first (the search stops at data)
+            if any(x.cached_data is None for x in self.inputs):
+                # Lazy mode: the nodes without data, inputs first (the search stops at data).
                 order = []
                 topo_sort_dfs(self, _WithData(), order)
-            for node in order:
-                if node.cached_data is None:
-                    node.cached_data = _compute(node.op, node.inputs)
-            if self.cached_data is None:  # an order that left it out: computed all the same
+                for node in order:
+                    if node.cached_data is None:
+                        node.cached_data = _compute(node.op, node.inputs)
+            if self.cached_data is None:  # eager mode, or an order that left it out
                 self.cached_data = _compute(self.op, self.inputs)
         return self.cached_data
 
