@@ -441,15 +441,31 @@ def _test_infos(key: AnswerKey) -> Dict[str, report.TestInfo]:
             for t in key.tests}
 
 
+def check_jobs(jobs: int, accept_collusion_risk: bool, workers: int) -> None:
+    """Refuse students side by side unless the instructor accepts what it gives up."""
+    if jobs > 1 and not accept_collusion_risk:
+        raise GraderError(
+            f"--jobs {jobs} would grade {jobs} students at the same time, and code that runs at the same time "
+            f"can signal to other code through the machine it shares (its load, its timing): one student "
+            f"could hand another their answers. Each student's runs already go {workers} at a time "
+            f"(--workers). Leave --jobs out, or add --accept-collusion-risk to grade students side by side "
+            f"anyway.")
+
+
 def batch(folder: Path, out_dir: Path, *, key: AnswerKey, suites, mnist_dir: Path, jobs: int = 1,
-          force: bool = False, only: Optional[Sequence[str]] = None, roster: Optional[Path] = None,
+          accept_collusion_risk: bool = False, force: bool = False, only: Optional[Sequence[str]] = None,
+          roster: Optional[Path] = None,
           gradebook_column: str = defaults.GRADEBOOK_COLUMN, progress: Optional[Progress] = None,
           assignment: Optional[Assignment] = None, **options) -> str:
     """Grade every entry of ``folder`` on ``assignment`` (the default one if
     None) into ``out_dir``; returns the summary.  ``force`` regrades
     everything; ``only`` (entry names) grades those afresh and takes
     everyone else's results as they are.  ``options`` are ``grade.grade``'s
-    (limits, budget, ...)."""
+    (limits, budget, ...).  Students are graded one at a time, each with
+    its runs side by side (grade's ``workers``): ``jobs`` students at once
+    only with ``accept_collusion_risk``, since code that runs at the same
+    time can signal across any wall (sandbox.py: "Runs side by side")."""
+    check_jobs(jobs, accept_collusion_risk, options.get("workers", defaults.WORKERS))
     assignment = assignment or COURSE.assignment()
     carried = handout.carried(assignment)
     found = entries(folder, skip=[out_dir])

@@ -162,10 +162,12 @@ def _batch(args) -> int:
 
     assignment = _assignment(args)  # a wrong name or folder is told at once, not after building the key
     batch.entries(args.submissions)
+    batch.check_jobs(args.jobs, args.accept_collusion_risk, args.workers)
     column = args.gradebook_column or defaults.GRADEBOOK_COLUMN + (
         f" {assignment.name}" if assignment.name != defaults.ASSIGNMENT else "")
     text = batch.batch(args.submissions, args.out, key=_key(args), suites=args.suites, mnist_dir=args.mnist_dir,
-                       jobs=args.jobs, force=args.force, only=args.only, roster=args.roster,
+                       jobs=args.jobs, accept_collusion_risk=args.accept_collusion_risk, force=args.force,
+                       only=args.only, roster=args.roster,
                        gradebook_column=column, progress=batch.Progress(),
                        assignment=assignment, **_grading_options(args))
     print(text)
@@ -311,7 +313,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", type=Path, help="a folder with one folder or archive per student")
     p.add_argument("--out", type=Path, required=True, help="where results, scores.csv and summary.txt go")
     p.add_argument("--suites", type=_suites, default=defaults.DEFAULT_SUITES, help="default: public,hidden")
-    p.add_argument("--jobs", type=int, default=1, help="students graded at once (default: %(default)s)")
+    p.add_argument("--jobs", type=int, default=1, help="students graded at once (default: %(default)s; more only "
+                   "with --accept-collusion-risk): each student's runs already go --workers at a time")
+    p.add_argument("--accept-collusion-risk", action="store_true",
+                   help="allow --jobs above 1, giving up a wall: students graded at the same time can signal to "
+                        "each other through the machine they share (its load, its timing), so a student could "
+                        "run on a classmate's answers; for code you trust, or a practice run where cheating is "
+                        "not at stake")
     p.add_argument("--force", action="store_true", help="regrade every student, even those whose results are "
                    "current (by default a result is reused while the submission, the key, the suites, the "
                    "options and the grader are unchanged)")

@@ -43,17 +43,20 @@ WORKERS = 2
 
 
 def limits(wall_seconds: float = QUESTION_TIMEOUT) -> Limits:
-    """What the tests of one question may use (see grader/sandbox.py).  The
-    reference's hungriest question peaks near 0.5 GiB of memory."""
+    """What the tests of one question may use (see grader/sandbox.py; the
+    README's table of limits).  The reference's hungriest question peaks
+    near 0.5 GiB of memory and writes 31 MiB of records."""
     return Limits(
         wall_seconds=wall_seconds,
         cpu_seconds=int(wall_seconds) + 30,  # the wall clock should strike first
-        memory_bytes=4 << 30,
-        processes=16,  # threads count too; the suites need one process
+        memory_bytes=4 << 30,  # all the run's processes together, where it has a cgroup; else each
+        processes=16,  # threads and bubblewrap's own two count too; the suites need one process
         file_bytes=64 << 20,
         open_files=1024,
         output_bytes=64 << 20,
         output_kept=64 << 10,
+        disk_bytes=256 << 20,
+        cpus=1.0,  # the suites run one thread (WORKERS runs side by side)
     )
 
 

@@ -22,6 +22,9 @@ from .submission import prepare
 
 # A run is not started with less time than this left in the budget.
 MIN_RUN_SECONDS = 10.0
+# The suites in the order they run, one after the other: the public one,
+# whose feedback students see at once, before any hidden run starts.
+SCHEDULE = ("public", "hidden")
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -88,7 +91,7 @@ def grade(submission: Path, out: Path, *, key: AnswerKey, suites: Tuple[str, ...
         remove_abandoned()  # what killed gradings left behind
         work = work_folder()
         try:
-            root = prepare(submission, work, carried)
+            root = prepare(submission, work, carried, seconds=budget.left())
         except SubmissionError as error:
             data = results.gradescope(None, time.monotonic() - budget.started, error=str(error))
         else:
@@ -146,6 +149,7 @@ class _Grading:
         self.hidden_visibility = hidden_visibility
         self.staged = stage_mnist(mnist_dir, work)
         self.runs = {}
+        self.page_cache = "not dropped yet: no run has started"
         self.scored = {}  # score.score's cache: each run is scored once
 
     def one(self, suite, question) -> Optional[Run]:
@@ -158,6 +162,7 @@ class _Grading:
         return run_question(self.root, suite, question, self.work / "runs", mnist_dir=self.staged,
                             salt=self.key.salt, limits=limits, secrets=self.secrets,
                             require_isolation=self.require_isolation, ledger=self.work / LEDGER,
+                            expected=self.key.record_dir(suite, question.name),
                             timeouts={t.nodeid: t.timeout for t in self.key.tests
                                       if (t.suite, t.question) == (suite, question.name)})
 
@@ -167,7 +172,9 @@ class _Grading:
                             questions=self.questions)
         # failed: for the class report (batch), never shown to the student
         data = results.gradescope(grade, time.monotonic() - self.budget.started,
-                                  extra={"isolation": {**walls.describe(), "limits": self.limits.describe(),
+                                  extra={"isolation": {**walls.describe(), "page_cache": self.page_cache or
+                                                       "dropped before the first run: no earlier grading's reads show",
+                                                       "limits": self.limits.describe(),
                                                        "budget": f"{self.budget.seconds:g} s"},
                                          "failed": [f"{r.suite}:{t.nodeid}" for r in grade.results
                                                     for t in r.tests if not t.passed],
@@ -179,12 +186,24 @@ class _Grading:
         return data
 
     def run_all(self, workers: int, label: str) -> dict:
-        # Longest first (the reference's time), so that the budget cuts short runs, if any.
-        order = sorted(((suite, q) for suite in self.suites for q in self.questions),
-                       key=lambda run: -sum(t.seconds for t in self.key.tests
-                                            if (t.suite, t.question) == (run[0], run[1].name)))
+        # One suite at a time (sandbox.py: "Runs side by side"): no hidden run
+        # is alive while a public run, whose output students see at once, can
+        # observe the machine.  Longest first (the reference's time), so that
+        # the budget cuts short runs, if any.
+        self.page_cache = sandbox.forget_page_cache()
+        for suite in sorted(self.suites, key=SCHEDULE.index):
+            order = sorted(self.questions, key=lambda q: -sum(t.seconds for t in self.key.tests
+                                                               if (t.suite, t.question) == (suite, q.name)))
+            self._run_suite(suite, order, workers)
+        walls = Walls.weakest(run.walls for run in self.runs.values() if run is not None)
+        if not walls.complete or self.page_cache:
+            print(f"warning: {label}: student code ran with reduced isolation: {json.dumps(walls.describe())}"
+                  + (f"; {self.page_cache}" if self.page_cache else ""), file=sys.stderr)
+        return self.report(self.budget.not_run())
+
+    def _run_suite(self, suite: str, questions: Sequence[Question], workers: int) -> None:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = {pool.submit(self.one, suite, q): (suite, q.name) for suite, q in order}
+            futures = {pool.submit(self.one, suite, q): (suite, q.name) for q in questions}
             try:
                 with sandbox.stop_on_interrupt(futures):
                     for future in as_completed(futures):
@@ -196,8 +215,3 @@ class _Grading:
                     # Runs that ended before a stop still count.
                     if name not in self.runs and future.done() and not future.cancelled() and not future.exception():
                         self.runs[name] = future.result()
-        walls = Walls.weakest(run.walls for run in self.runs.values() if run is not None)
-        if not walls.complete:
-            print(f"warning: {label}: student code ran with reduced isolation: {json.dumps(walls.describe())}",
-                  file=sys.stderr)
-        return self.report(self.budget.not_run())

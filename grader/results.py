@@ -1,29 +1,41 @@
 """Export a Grade: Gradescope's results.json, and a table for people."""
-import re
+import functools
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .questions import QUESTIONS, Question
-from .score import Grade, QuestionResult, without_box_paths
+from .score import Grade, QuestionResult, box_folder_end, without_box_paths
 
 MAX_OUTPUT = 8000  # characters of one test entry's output
 MAX_DETAILS = 1500  # characters of one public test's failure message
+HIDDEN_HINTS = 3  # a failed hidden behaviour's first hints (of all its tests, whichever failed)
 # When students see the hidden suite's entries (Gradescope's test visibility:
 # https://gradescope-autograders.readthedocs.io/en/latest/specs/), in words.
 HIDDEN_SHOWN = {"after_due_date": "after the due date", "after_published": "once the grades are published",
                 "visible": "at once"}
 
 
-# A frame of the test or of the submission in a traceback: the frames before
-# the first are pytest's own.
-BOX_FRAME = re.compile(r'^  File "[^"]*/box-[^/"]+/(?:submission|suite)/', re.MULTILINE)
+FRAME = '\n  File "'  # a traceback's line that names a frame's file
+
+
+def _first_box_frame(text: str) -> int:
+    """Where the first frame of the test or of the submission starts in a
+    traceback (the frames before it are pytest's own); -1 if none does."""
+    at = text.find(FRAME)
+    while at >= 0:
+        path = at + len(FRAME)
+        end = text.find('"', path)  # at the latest, the quote of the next frame's line
+        if box_folder_end(text[path:end if end >= 0 else len(text)]):
+            return at + 1
+        at = text.find(FRAME, at + 1)
+    return -1
 
 
 def _details(text: str) -> str:
     """The end of a failure's message, in whole lines, from the first frame
     of the test, without sandbox paths."""
-    first = BOX_FRAME.search(text)
-    if first and text.startswith("Traceback"):
-        text = "Traceback (most recent call last):\n" + text[first.start():]
+    first = _first_box_frame(text) if text.startswith("Traceback") else -1
+    if first >= 0:
+        text = "Traceback (most recent call last):\n" + text[first:]
     text = without_box_paths(text)
     if len(text) <= MAX_DETAILS:
         return text
@@ -31,12 +43,12 @@ def _details(text: str) -> str:
     return "...\n" + tail[tail.find("\n") + 1:]
 
 
-def _fit(blocks: List[str], room: int) -> str:
+def _fit(blocks: List[str], room: int, what: str = "failing tests",
+         where: str = " (run the public tests on your computer to see them all: python check.py)") -> str:
     """As many whole blocks as ``room`` characters hold, then how many were left out."""
     shown, used = [], 0
     for i, block in enumerate(blocks):
-        note = (f"... and {len(blocks) - i} more failing tests not shown here (run the public tests on your "
-                f"computer to see them all: python check.py)")
+        note = f"... and {len(blocks) - i} more {what} not shown here{where}"
         if used + len(block) + len(note) + 2 > room:
             return "\n".join([*shown, note])
         shown.append(block)
@@ -44,6 +56,9 @@ def _fit(blocks: List[str], room: int) -> str:
     return "\n".join(shown)
 
 
+# Results are rebuilt after every run: each run's public text is made once
+# (a QuestionResult, frozen, is its run's whole say).
+@functools.lru_cache(maxsize=32)
 def _public_output(result: QuestionResult, room: int) -> str:
     blocks = []
     for test in result.tests:
@@ -54,13 +69,26 @@ def _public_output(result: QuestionResult, room: int) -> str:
 
 
 def _hidden_output(result: QuestionResult, room: int) -> str:
-    # Name, hint and a one-line reason only: never code, values or tracebacks.
-    return _fit([f"FAILED {test.nodeid.split('::')[-1]}: {test.hint or 'no hint'}\n  {test.reason}"
-                 for test in result.tests if not test.passed], room)
+    # Pass or fail per behaviour, and what its tests check (all of them,
+    # whichever failed), in the grader's words only.  Which tests fail, how
+    # many and how is the submission's choice: shown per test, kinds spelled
+    # out the hidden tests' source two bits at a time; per behaviour, counts
+    # and kinds still carried 16 bytes a grading.
+    groups: Dict[str, list] = {}
+    for test in result.tests:
+        groups.setdefault(test.behaviour, []).append(test)
+    blocks = []
+    for behaviour, tests in groups.items():
+        if not all(t.passed for t in tests):
+            hints = list(dict.fromkeys(t.hint for t in tests if t.hint))[:HIDDEN_HINTS]
+            blocks.append(f"FAILED {behaviour}" + (": its tests check" + "".join(f"\n  - {hint}" for hint in hints)
+                                                   if hints else ""))
+    return _fit(blocks, room, "failing behaviours", "")
 
 
 def _behaviours(result: QuestionResult) -> str:
-    """How many behaviours earned their points, and what each lost one cost."""
+    """How many behaviours earned their points, and what each lost one cost
+    (with its failing tests, in the public suite only: see _hidden_output)."""
     groups = {}
     for test in result.tests:
         groups.setdefault(test.behaviour, []).append(test)
@@ -72,14 +100,17 @@ def _behaviours(result: QuestionResult) -> str:
     line = f"{len(scored) - len(lost)} of {len(scored)} behaviours earned their points"
     if lost:
         line += " (a behaviour scores when all its tests pass); lost: " + "; ".join(
-            f"{name} ({points:.2f} points, {failing} failing test{'s' if failing > 1 else ''})"
+            f"{name} ({points:.2f} points" + ("" if result.suite == "hidden" else
+                                               f", {failing} failing test{'s' if failing > 1 else ''}") + ")"
             for name, points, failing in lost)
     return line + "."
 
 
 def _entry(number: str, result: QuestionResult, visibility: str = "visible") -> dict:
     passed = sum(t.passed for t in result.tests)
-    summary = f"{passed} of {len(result.tests)} {result.suite} tests passed."
+    # How many hidden tests passed is the submission's to choose: not said.
+    summary = (f"{passed} of {len(result.tests)} public tests passed." if result.suite == "public"
+               else f"{len(result.tests)} hidden tests.")
     behaviours = _behaviours(result)
     if behaviours and not result.problem:
         summary += f"\n{behaviours}"

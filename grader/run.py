@@ -37,6 +37,16 @@ RECORD_FILE = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 MAX_REPORT_BYTES = 32 << 20
 MAX_RECORD_BYTES = 64 << 20
 MAX_RECORDS_BYTES = 512 << 20
+RECORD_SLACK = 4  # times the key's size of a record, that a run's copy may have
+# What of a report the grader keeps, for the whole grading: a report of more
+# tests than this is none (a question has a few hundred), and of each test,
+# what scoring reads, in the form of the box's progress file
+# (grader/box/plugin.py), each text cut to its size.
+MAX_REPORT_TESTS = 2000
+MAX_NODEID = 1000  # characters: a longer node id is no test's
+MAX_REASON = 500  # characters of the line that says what a test died of
+MAX_TRACEBACK = 4000  # characters of the end of a failure's report
+PHASES = ("setup", "call", "teardown")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class Run:
     seconds: float
     output_tail: str  # the end of what the child printed (collection errors land here)
     walls: sandbox.Walls
+    disk_full: bool = False  # it filled its writable folders: its report may be missing or cut short
 
 
 def suite_file(suite: str, question: Question) -> Path:
@@ -71,6 +82,7 @@ def run_question(
     require_isolation: bool = False,
     timeouts: Optional[Mapping[str, float]] = None,
     ledger: Optional[Path] = None,
+    expected: Optional[Path] = None,
 ) -> Run:
     """Run ``suite``'s tests of ``question`` on the implementation ``root``,
     their inputs drawn with ``salt``; the report and the recorded values are
@@ -78,7 +90,8 @@ def run_question(
     sees its box and nothing else of the machine; ``secrets`` (besides
     ``defaults.SECRETS``) are checked from inside to be out of its reach.
     ``timeouts`` (node id to seconds) stop single tests that run too long.
-    ``ledger`` keeps the run's uid (see ``sandbox.run``)."""
+    ``ledger`` keeps the run's uid, cgroup and mount (see ``sandbox.run``).
+    ``expected``, the key's records of the run, bounds what is kept of its own."""
     kept = work / suite / question.name
     kept.mkdir(parents=True, exist_ok=True)
     _open_to_others(work)
@@ -91,25 +104,31 @@ def run_question(
         _copy_files(root, box / "submission", implementation_files(root))
         mnist = _link_mnist(mnist_dir, box / "mnist")
         out = box / "out"
-        writable, scratch = [out, out / "records"], [out / "home", out / "tmp"]
-        for folder in writable + scratch:
-            folder.mkdir(parents=True)
-        command = [
-            sys.executable, "-m", "pytest", str(test_file.relative_to(box / "suite")),
-            # native tracebacks: a fresh handout's failing runs take a quarter of the time of pytest's own
-            "-q", "--tb=native", "-c", "pytest.ini", "--rootdir=.", "--noconftest",
-            "-p", "grader.box.plugin", "-p", "pytest_jsonreport.plugin", "-p", "no:cacheprovider",
-            f"--needle-root={box / 'submission'}", f"--mnist-dir={mnist}", f"--record-dir={out / 'records'}",
-            f"--salt={salt}", *(["-p", "pytest_timeout", "--test-timeouts=timeouts.json"] if timeouts else []),
-            "--json-report", f"--json-report-file={out / 'report.json'}",
-            "--json-report-omit", "collectors", "keywords", "log", "streams", "warnings",
-        ]
-        outcome = sandbox.run(
-            command, box=box, cwd=box / "suite", env=_environment(*scratch), limits=limits, writable=writable,
-            scratch=scratch, secrets=[*defaults.SECRETS, *secrets], require_isolation=require_isolation,
-            ledger=ledger,
-        )
-        copy_out(out, kept)
+        out.mkdir()
+        # The writable folders are capped as a whole: a tmpfs of the run's
+        # own, until what it wrote is copied out.
+        with sandbox.capped_folder(out, limits.disk_bytes, ledger=ledger) as disk:
+            writable, scratch = [out, out / "records"], [out / "home", out / "tmp"]
+            for folder in writable[1:] + scratch:
+                folder.mkdir()
+            command = [
+                sys.executable, "-m", "pytest", str(test_file.relative_to(box / "suite")),
+                # native tracebacks: a fresh handout's failing runs take a quarter of the time of pytest's own
+                "-q", "--tb=native", "-c", "pytest.ini", "--rootdir=.", "--noconftest",
+                "-p", "grader.box.plugin", "-p", "pytest_jsonreport.plugin", "-p", "no:cacheprovider",
+                f"--needle-root={box / 'submission'}", f"--mnist-dir={mnist}", f"--record-dir={out / 'records'}",
+                f"--salt={salt}", *(["-p", "pytest_timeout", "--test-timeouts=timeouts.json"] if timeouts else []),
+                "--json-report", f"--json-report-file={out / 'report.json'}",
+                "--json-report-omit", "collectors", "keywords", "log", "streams", "warnings",
+            ]
+            outcome = sandbox.run(
+                command, box=box, cwd=box / "suite", env=_environment(*scratch), limits=limits, writable=writable,
+                scratch=scratch, secrets=[*defaults.SECRETS, *secrets], require_isolation=require_isolation,
+                ledger=ledger, disk=disk,
+            )
+            space = os.statvfs(out)
+            disk_full = outcome.walls.disk and space.f_bavail * space.f_frsize < 1 << 20
+            copy_out(out, kept, expected)
     finally:
         remove_tree(box)
     return Run(
@@ -122,6 +141,7 @@ def run_question(
         seconds=outcome.seconds,
         output_tail=outcome.output,
         walls=outcome.walls,
+        disk_full=disk_full,
     )
 
 
@@ -295,10 +315,25 @@ def _copy_regular(dir_fd: int, name: str, target: Path, max_bytes: int) -> bool:
     return True
 
 
-def copy_out(out: Path, kept: Path) -> bool:
+def _most(expected: Optional[Path], test: str, name: str) -> int:
+    """The most bytes kept of a record: with the key's records at hand, only
+    those it has, each up to a few times its size (a wrong shape still shows
+    as one); the rest is nothing scoring reads, and would only fill the
+    grader's disk (a run's sparse files become whole copies here)."""
+    if expected is None:
+        return MAX_RECORD_BYTES
+    try:
+        size = (expected / test / name).stat().st_size
+    except OSError:
+        return -1
+    return min(MAX_RECORD_BYTES, max(RECORD_SLACK * size, 1 << 20))
+
+
+def copy_out(out: Path, kept: Path, expected: Optional[Path] = None) -> bool:
     """Copy what a run wrote into ``out`` (its report, and its records as
     ``records/<test>/<value>``) to ``kept``, as plain files within size
-    limits; True if the report was there."""
+    limits (``_most``: ``expected`` is the key's records of the run);
+    True if the report was there."""
     top = _open_folder(out)
     if top is None:
         return False
@@ -321,7 +356,8 @@ def copy_out(out: Path, kept: Path) -> bool:
                 (kept / "records" / test).mkdir(parents=True, exist_ok=True)
                 for name in sorted(filter(RECORD_FILE.fullmatch, os.listdir(test_fd))):
                     target = kept / "records" / test / name
-                    if budget > 0 and _copy_regular(test_fd, name, target, min(budget, MAX_RECORD_BYTES)):
+                    most = min(budget, _most(expected, test, name))
+                    if most >= 0 and _copy_regular(test_fd, name, target, most):
                         budget -= target.stat().st_size
             finally:
                 os.close(test_fd)
@@ -332,31 +368,66 @@ def copy_out(out: Path, kept: Path) -> bool:
 
 def _read_report(path: Path) -> Optional[dict]:
     """The json report, its test entries that have the report's form (a
-    dict with a string node id): the rest of what the box wrote is ignored."""
+    dict with a string node id), kept within MAX_REPORT_TESTS and the
+    sizes above: the rest of what the box wrote is ignored."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError, MemoryError):
         return None
-    if not isinstance(report, dict) or not isinstance(report.get("tests"), list):
+    if not isinstance(report, dict) or not isinstance(report.get("tests"), list) \
+            or len(report["tests"]) > MAX_REPORT_TESTS:
         return None
     return _well_formed(report["tests"])
 
 
 def _read_progress(path: Path) -> Optional[dict]:
     """A report made of the outcomes a run wrote as its tests ended (it was
-    stopped before writing its report); None if it wrote none."""
+    stopped before writing its report); None if it wrote none, or more
+    lines than MAX_REPORT_TESTS tests would write."""
     tests = []
     try:
         with open(path, encoding="utf-8", errors="replace") as lines:
-            for line in lines:
+            # Lines, not tests, are counted: 16 million lines that are no
+            # test took the grader 49 s of parsing a run.
+            for number, line in enumerate(lines):
+                if number >= MAX_REPORT_TESTS:
+                    return None
                 try:
-                    tests.append(json.loads(line))
+                    tests += _well_formed([json.loads(line)])["tests"]
                 except (ValueError, RecursionError):
                     continue
     except OSError:
         return None
-    return _well_formed(tests) if tests else None
+    return {"tests": tests} if tests else None
 
 
 def _well_formed(tests: list) -> dict:
-    return {"tests": [t for t in tests if isinstance(t, dict) and isinstance(t.get("nodeid"), str)]}
+    return {"tests": [_kept(t) for t in tests if isinstance(t, dict) and isinstance(t.get("nodeid"), str)
+                      and len(t["nodeid"]) <= MAX_NODEID]}
+
+
+def _kept(test: dict) -> dict:
+    """What scoring reads of a test's entry (the texts of its first failed
+    phase only), each text within its size."""
+    kept = {"nodeid": test["nodeid"], "outcome": as_text(test.get("outcome"))[:MAX_REASON]}
+    failed = False
+    for name in PHASES:
+        phase = test.get(name)
+        if not isinstance(phase, dict):
+            continue
+        duration = phase.get("duration")  # pytest's are floats; an int may be too large for one
+        kept[name] = {"outcome": as_text(phase.get("outcome"))[:MAX_REASON],
+                      "duration": duration if type(duration) is float else 0.0}
+        if kept[name]["outcome"] == "failed" and not failed:
+            failed = True
+            crash = phase.get("crash")
+            message = crash.get("message") if isinstance(crash, dict) else ""
+            kept[name]["crash"] = {"message": as_text(message)[:MAX_REASON]}
+            kept[name]["longrepr"] = as_text(phase.get("longrepr"))[-MAX_TRACEBACK:]
+    return kept
+
+
+def as_text(value) -> str:
+    # What the box wrote where text belongs: anything else (a list of a
+    # million items, say) is no text, and is not turned into one.
+    return value if isinstance(value, str) else ""

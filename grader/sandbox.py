@@ -14,7 +14,30 @@ bubblewrap (``bwrap``), which builds a default-deny view of the machine:
   ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``scratch`` folders: no kit
   checkout, no ``.git``, no home folder, no other run's files;
 * its own network (none), PID (a fresh ``/proc``; everything dies with it),
-  IPC, UTS and user namespaces.
+  IPC, UTS and user namespaces;
+* a seccomp filter that refuses the calls that reach kernel state no
+  namespace separates (``REFUSED_CALLS``: keyrings, locks and notifications
+  on the files every box reads, page-cache probes), loaded by bubblewrap or,
+  without it, by the launcher.
+
+Runs side by side: boxes share one kernel and one machine, so whatever
+one box does that another can observe (its load, its timing, a kernel
+object the filter missed) is a channel between them.  The rule that makes
+such channels useless: two boxes run at the same time only if they run
+the same suite of the same submission.  ``grade`` runs every public run
+of a submission before its first hidden run (public feedback, shown at
+once, comes from runs that no hidden run overlapped), and ``batch``
+grades one student at a time unless the instructor accepts the risk
+(``--accept-collusion-risk``).  Two grader processes started side by side
+are outside the rule.
+
+A run is one unit for its limits: its processes share a cgroup of their
+own (memory with swap, processes, CPU share; its CPU time counted), which
+the launcher's child enters before it execs anything, and which the
+supervisor and the parent empty and remove after it; its writable folders
+lie on a size-capped tmpfs (``capped_folder``).  Where the grader can make
+neither (not root, a read-only cgroup tree), the limits hold per process
+(rlimits, set in every case) and the walls say so.
 
 Inside, a short check runs before the command: it hands the parent what it
 saw (namespaces, and whether any ``secrets`` path is readable), then execs
@@ -39,6 +62,7 @@ GradingStopped.
 import base64
 import contextlib
 import errno
+import fcntl
 import functools
 import json
 import os
@@ -72,10 +96,13 @@ class Limits:
     open_files: int
     output_bytes: int  # printing more than this stops the command
     output_kept: int  # how much of the output's end the parent keeps
+    disk_bytes: int  # the writable folders together (``capped_folder``)
+    cpus: float  # the run's processes together use at most this many cores
 
     def describe(self) -> str:
         return (f"wall {self.wall_seconds:g} s, cpu {self.cpu_seconds} s, memory {self.memory_bytes >> 20} MiB, "
-                f"{self.processes} processes, files {self.file_bytes >> 20} MiB, output {self.output_bytes >> 20} MiB")
+                f"{self.processes} processes, {self.cpus:g} core, files {self.file_bytes >> 20} MiB, "
+                f"writable folders {self.disk_bytes >> 20} MiB, output {self.output_bytes >> 20} MiB")
 
 
 @dataclass(frozen=True)
@@ -87,8 +114,11 @@ class Walls:
     network: bool  # no network reachable
     pid_namespace: bool
     keyrings: bool  # the kernel's keyrings (shared by every namespace) refused to it
+    shared_objects: bool  # locks, notifications and page-cache probes on shared files refused (REFUSED_CALLS)
     readable: Tuple[str, ...]  # secrets it could still read
     notes: Tuple[str, ...]  # walls the kernel refused, and why
+    cgroup: str = ""  # "v1" or "v2": the run's limits held for all its processes together; "": per process only
+    disk: bool = False  # the writable folders were capped as a whole (a tmpfs of their own)
 
     @classmethod
     def weakest(cls, walls: Iterable["Walls"]) -> "Walls":
@@ -101,13 +131,17 @@ class Walls:
             network=bool(walls) and all(w.network for w in walls),
             pid_namespace=bool(walls) and all(w.pid_namespace for w in walls),
             keyrings=bool(walls) and all(w.keyrings for w in walls),
+            shared_objects=bool(walls) and all(w.shared_objects for w in walls),
             readable=tuple(sorted({p for w in walls for p in w.readable})),
             notes=tuple(dict.fromkeys(n for w in walls for n in w.notes)),
+            cgroup=walls[0].cgroup if walls and len({w.cgroup for w in walls}) == 1 else "",
+            disk=bool(walls) and all(w.disk for w in walls),
         )
 
     @property
     def complete(self) -> bool:
-        return self.filesystem and self.network and self.pid_namespace and self.keyrings and not self.readable
+        return (self.filesystem and self.network and self.pid_namespace and self.keyrings and self.shared_objects
+                and not self.readable)
 
     def describe(self) -> Dict[str, object]:
         return {
@@ -118,9 +152,25 @@ class Walls:
             "network": "none" if self.network else "not isolated",
             "processes": "own PID namespace" if self.pid_namespace else "process group and uid sweep only",
             "keyrings": "refused" if self.keyrings else "SHARED with the machine",
+            "shared_objects": "refused (" + ", ".join(dict.fromkeys(what for what, _, _ in REFUSED_CALLS[1:])) + ")"
+            if self.shared_objects else "REACHABLE: file locks and notifications may signal between runs",
             "private_files": "unreadable" if not self.readable else "READABLE: " + ", ".join(self.readable),
+            "run_limits": f"whole run (cgroup {self.cgroup}): memory, processes and CPU of all its processes together"
+            if self.cgroup else "per process only: memory, processes and CPU time of each process, not of the run",
+            "disk": "writable folders capped as a whole (a tmpfs of their own)" if self.disk
+            else "per file only: the writable folders together are not capped",
             "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the run's processes used together, as its cgroup counted it
+    (read from outside, after they were all killed)."""
+
+    cpu_seconds: float
+    memory_peak: Optional[int]  # bytes, swap included where the kernel counts it; None where it keeps no peak
+    forks_refused: int  # processes and threads the processes cap refused
 
 
 @dataclass(frozen=True)
@@ -130,11 +180,13 @@ class Outcome:
     seconds: float
     output: str  # the end of stdout and stderr, at most Limits.output_kept bytes
     walls: Walls
+    usage: Optional[Usage] = None  # None when the run had no cgroup (see Walls.cgroup)
 
 
 def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limits, cwd: Optional[Path] = None,
         writable: Iterable[Path] = (), scratch: Iterable[Path] = (), secrets: Iterable[Path] = (),
-        namespaces: bool = True, require_isolation: bool = False, ledger: Optional[Path] = None) -> Outcome:
+        namespaces: bool = True, require_isolation: bool = False, ledger: Optional[Path] = None,
+        disk: Optional["Disk"] = None) -> Outcome:
     """Run ``command`` in ``cwd`` (default: ``box``) inside the sandbox, which
     sees the system, this interpreter and ``box``, the run's own folder:
     read-only but for its ``writable`` folders and its ``scratch`` folders
@@ -144,8 +196,12 @@ def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limit
     checked from inside to be out of reach.  Without namespaces (refused by
     the kernel, or ``namespaces=False``) the command sees the whole machine
     as an unprivileged uid; ``require_isolation`` then raises SandboxError
-    before anything runs.  The uid is added to ``ledger`` before anything
-    runs as it, for ``sweep_ledger`` should the grader be killed."""
+    before anything runs.  The run's processes share one cgroup, which
+    holds the memory, processes and CPU limits for them together, where
+    the grader can make one (else they hold per process: the walls say
+    which); ``disk`` is ``capped_folder``'s, which holds the ``writable``
+    folders.  The uid and the cgroup are added to ``ledger`` before
+    anything runs, for ``sweep_ledger`` should the grader be killed."""
     from .errors import GradingStopped, SandboxError
 
     if _STOP["why"]:
@@ -153,15 +209,18 @@ def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limit
     writable, scratch = list(writable), list(scratch)
     uid, notes = _own_uid([box, *writable, *scratch])
     if uid is not None and ledger is not None:
-        with open(ledger, "a", opener=lambda path, flags: os.open(path, flags | os.O_NOFOLLOW, 0o600)) as f:
-            f.write(f"{uid}\n")
+        _add_to_ledger(ledger, f"{uid}")
     os.chmod(box, 0o700)
     refused = _refused() if namespaces else "namespaces were not asked for"
     notes += [refused] if refused else []
+    capped = disk is not None and not disk.refused and all(_inside(p, disk.folder) for p in writable)
+    notes += [disk.refused] if disk is not None and disk.refused else []
+    group, no_group = _make_cgroup(limits, ledger)
+    notes += [no_group] if no_group else []
     config = {
         "uid": uid,
         "bwrap": None if refused else _bwrap_binary(),
-        "seccomp": None if refused else _seccomp_program(),
+        "seccomp": _seccomp_program(),
         "cwd": str(cwd or box),
         "readable": _outermost([str(box), *_interpreter_paths()]),
         "writable": [str(p) for p in writable],
@@ -172,20 +231,30 @@ def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limit
         "limits": {"cpu": limits.cpu_seconds, "memory": limits.memory_bytes, "processes": limits.processes,
                    "file": limits.file_bytes, "open_files": limits.open_files},
         "check": {"host": _namespace_ids(), "secrets": _identities(secrets), "require": require_isolation},
+        "cgroup": group.procs if group else [],
+        "cgroup_name": group.name if group else "",
     }
     started = time.monotonic()
+    usage = None
     try:
         status, process, tail, stopped = _start(command, config, env, limits, started)
     finally:
+        if group:
+            usage = _close_cgroup(group)
         if uid is not None and refused:
             _remove_files_of(uid, SHARED_TEMP)
     if stopped == _STOPPED:
         raise GradingStopped(_STOP["why"])
+    again = dict(box=box, env=env, limits=limits, cwd=cwd, writable=writable, scratch=scratch, secrets=secrets,
+                 namespaces=namespaces, require_isolation=require_isolation, ledger=ledger, disk=disk)
     if not status and config["bwrap"] and tail.text().startswith("bwrap: "):
         # Nothing of the command ran: the check inside speaks first.
         _refuse(f"bubblewrap could not build the sandbox: {tail.text().strip()[-500:] or 'no message'}")
-        return run(command, box=box, env=env, limits=limits, cwd=cwd, writable=writable, scratch=scratch,
-                   secrets=secrets, namespaces=namespaces, require_isolation=require_isolation, ledger=ledger)
+        return run(command, **again)
+    if status.get("error", "").startswith(_NO_CGROUP):
+        # Nothing ran either: the launcher's child could not join the cgroup.
+        _CGROUPS["refused"] = status["error"]
+        return run(command, **again)
     if "error" in status or not status:
         raise SandboxError(f"the sandbox could not start: {status.get('error', 'the launcher died')}; "
                            f"it printed: {tail.text().strip()[-500:] or 'nothing'}")
@@ -193,8 +262,40 @@ def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limit
         stopped = f"printed more than {limits.output_bytes >> 20} MiB (a print inside a loop?)"
     walls = Walls(uid=uid, filesystem=bool(config["bwrap"]), network=status["network"],
                   pid_namespace=status["pid_namespace"], keyrings=status["keyrings"],
-                  readable=tuple(status["readable"]), notes=tuple(notes))
-    return Outcome(None if stopped else process.returncode, stopped, time.monotonic() - started, tail.text(), walls)
+                  shared_objects=status["shared_objects"],
+                  readable=tuple(status["readable"]), notes=tuple(notes),
+                  cgroup=f"v{group.version}" if group else "", disk=capped)
+    return Outcome(None if stopped else process.returncode, stopped, time.monotonic() - started, tail.text(), walls,
+                   usage)
+
+
+# The kernel's clean page, dentry and inode caches: every box reads through
+# them (the system's and the Python installation's files), and they outlive
+# runs, so what an earlier grading's code read or evicted there, a later
+# one's could read back (a red team carried a solution to the next student
+# of a batch that way, one bit a page).
+DROP_CACHES = "/proc/sys/vm/drop_caches"
+
+
+def forget_page_cache() -> str:
+    """Drop those caches before a grading's first run; "" when done, else why not."""
+    try:
+        with open(DROP_CACHES, "w") as caches:
+            caches.write("3")
+    except OSError as error:
+        return (f"the page cache could not be dropped ({error.strerror}): what an earlier grading on this machine "
+                f"read may show in this one")
+    return ""
+
+
+def _add_to_ledger(ledger: Path, line: str) -> None:
+    with open(ledger, "a", opener=lambda path, flags: os.open(path, flags | os.O_NOFOLLOW, 0o600)) as f:
+        f.write(line + "\n")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _own_uid(folders) -> Tuple[Optional[int], list]:
@@ -332,21 +433,51 @@ def _bwrap_binary() -> Optional[str]:
     return str(bwrap_path())
 
 
-# The kernel's keyrings are not namespaced: a key made readable to all would
-# carry a hidden test out to a later run, even under another uid.
-REFUSED_CALLS = ("add_key", "request_key", "keyctl")
+# Kernel objects that every box can reach, which no namespace separates, and
+# the calls that touch them: a box that can change one while another box
+# observes it holds a channel to that box.  Each entry: what it is, the
+# calls, and (argument index, refused values) when only some uses are
+# refused.  Honest code needs none of them (NumPy, pytest and the suites
+# take no locks); README: "Student code is sandboxed".
+REFUSED_CALLS = (
+    # a key made readable to all would carry a hidden test to a later run, even under another uid
+    ("keyrings", ("add_key", "request_key", "keyctl"), None),
+    # locks and leases on the files every box reads (the Python installation),
+    # whose state another box reads back (F_GETLK) or feels (a lease breaks)
+    ("file locks", ("fcntl",), (1, (fcntl.F_GETLK, fcntl.F_SETLK, fcntl.F_SETLKW, fcntl.F_OFD_GETLK,
+                                    fcntl.F_OFD_SETLK, fcntl.F_OFD_SETLKW, fcntl.F_GETLEASE, fcntl.F_SETLEASE))),
+    ("file locks", ("flock",), None),
+    # events that another box's reads of a shared file raise
+    ("change notifications", ("fcntl",), (1, (fcntl.F_NOTIFY,))),
+    ("change notifications", ("inotify_init", "inotify_init1", "inotify_add_watch", "fanotify_init",
+                              "fanotify_mark"), None),
+    # which pages of a shared file are cached is what another box just read
+    ("page-cache probes", ("mincore", "cachestat"), None),
+    ("performance counters", ("perf_event_open",), None),
+    # its operations bypass this filter
+    ("io_uring", ("io_uring_setup",), None),
+)
 
 
 @functools.lru_cache(maxsize=None)
 def _seccomp_program() -> Optional[str]:
-    """A seccomp filter (BPF, base64) that refuses ``REFUSED_CALLS``, for
-    bubblewrap to load; None where libseccomp is missing."""
+    """A seccomp filter (BPF, base64) that refuses ``REFUSED_CALLS`` with
+    EPERM, for bubblewrap to load; None where libseccomp is missing."""
     try:
         import pyseccomp as seccomp
 
         rules = seccomp.SyscallFilter(seccomp.ALLOW)
-        for name in REFUSED_CALLS:
-            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+        for _, calls, only in REFUSED_CALLS:
+            for name in calls:
+                if only is None:
+                    rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+                    continue
+                argument, values = only
+                for value in values:
+                    # The kernel reads a command as 32 bits: compared whole, one
+                    # with its upper bits set passed the filter and ran.
+                    rules.add_rule(seccomp.ERRNO(errno.EPERM), name,
+                                   seccomp.Arg(argument, seccomp.MASKED_EQ, 0xFFFFFFFF, value))
         with tempfile.TemporaryFile() as program:
             rules.export_bpf(program)
             program.seek(0)
@@ -487,15 +618,28 @@ def _sweep_here(uid: int) -> None:
 
 
 def sweep_ledger(ledger: Path) -> None:
-    """Kill what the uids in ``ledger`` (a killed grading's) still run, and
-    remove what they left in the shared temporary folders."""
+    """Kill what the uids and cgroups in ``ledger`` (a killed grading's)
+    still run, remove those cgroups and what the uids left in the shared
+    temporary folders, and unmount its runs' capped folders (only those
+    inside the ledger's own folder: a ledger names nothing else)."""
     try:
-        uids = {int(line) for line in ledger.read_text().split() if line.isdigit()}
+        lines = ledger.read_text().splitlines()
     except OSError:
         return
+    for line in lines:
+        kind, _, path = line.partition(" ")
+        name = os.path.basename(path)
+        if kind == "cgroup" and _inside(path, CGROUP_ROOT) and name.startswith(CGROUP_PREFIX):
+            _kill_cgroup([os.path.join(path, "cgroup.procs")], name)
+            _remove_cgroup_folder(path)
+    uids = {int(line) for line in lines if line.isdigit()}
     for uid in sorted(u for u in uids if UID_RANGE[0] <= u < UID_RANGE[1]):
         _sweep(uid)
         _remove_files_of(uid, SHARED_TEMP)
+    for line in lines:
+        kind, _, path = line.partition(" ")
+        if kind == "mount" and _inside(path, ledger.parent) and os.path.ismount(path):
+            _unmount(path)
 
 
 def _remove_files_of(uid: int, folders: Iterable[str]) -> None:
@@ -537,6 +681,287 @@ def _live_uid(pid: int) -> Optional[int]:
     return None
 
 
+# ---------------------------------------------------------------- cgroups
+# A run is one unit: its processes share one control group, which holds the
+# memory (swap included), processes and CPU limits for them together, where
+# per-process limits let N processes hold N times as much.  The kernel's
+# files are the interface (README, "Dependencies": why no library), v2
+# where its hierarchy has the controllers, else the v1 controllers.
+
+# Where the hierarchies are mounted (the tests point it at a folder that is
+# none, to see the fallback).
+CGROUP_ROOT = "/sys/fs/cgroup"
+CGROUP_PREFIX = "needle-run-"
+CGROUP_V1 = ("memory", "pids", "cpu", "cpuacct")
+CGROUP_V2 = ("memory", "pids", "cpu")
+CPU_PERIOD_US = 100_000
+_NO_CGROUP = "no cgroup: "
+# Why the launcher could not join a cgroup the grader made, learnt from the
+# first run that tried (a user with delegation may make one, not enter it).
+_CGROUPS = {"refused": ""}
+
+
+@dataclass(frozen=True)
+class _Cgroup:
+    """A run's control group: one folder per controller's hierarchy (v1),
+    or one folder (v2)."""
+
+    version: int
+    name: str
+    folders: Dict[str, str]  # controller -> the run's folder in its hierarchy
+
+    @property
+    def procs(self) -> list:
+        return [os.path.join(f, "cgroup.procs") for f in dict.fromkeys(self.folders.values())]
+
+
+class _Refused(Exception):
+    pass
+
+
+def _make_cgroup(limits: Limits, ledger: Optional[Path]) -> Tuple[Optional[_Cgroup], str]:
+    """A fresh cgroup holding ``limits`` for a run, in the grader's own
+    (so that the limits of the grader's cgroup hold too); or None and why
+    not, in a note for the walls."""
+    if _CGROUPS["refused"]:
+        return None, _CGROUPS["refused"]
+    try:
+        version, parents = _cgroup_parents()
+    except _Refused as error:
+        return None, f"{_NO_CGROUP}{error}: memory, processes and CPU time were limited per process only"
+    name = CGROUP_PREFIX + os.urandom(16).hex()
+    group = _Cgroup(version, name, {c: os.path.join(parent, name) for c, parent in parents.items()})
+    folders = list(dict.fromkeys(group.folders.values()))
+    if ledger is not None:
+        for folder in folders:
+            _add_to_ledger(ledger, f"cgroup {folder}")
+    settings = ({"memory": [("memory.max", limits.memory_bytes), ("memory.swap.max", 0)],
+                 "pids": [("pids.max", limits.processes)],
+                 "cpu": [("cpu.weight", 100), ("cpu.max", f"{int(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}")]}
+                if version == 2 else
+                {"memory": [("memory.limit_in_bytes", limits.memory_bytes),
+                            ("memory.memsw.limit_in_bytes", limits.memory_bytes)],  # swap counted, where it is
+                 "pids": [("pids.max", limits.processes)],
+                 "cpu": [("cpu.shares", 1024), ("cpu.cfs_period_us", CPU_PERIOD_US),
+                         ("cpu.cfs_quota_us", int(limits.cpus * CPU_PERIOD_US))]})
+    try:
+        for folder in folders:
+            os.mkdir(folder, 0o755)
+        for controller, values in settings.items():
+            for setting, value in values:  # the caps are a must; the rest, where the kernel has them
+                path = os.path.join(group.folders[controller], setting)
+                if os.path.exists(path) or setting in ("memory.max", "memory.limit_in_bytes", "pids.max"):
+                    _write(path, str(value))
+    except OSError as error:
+        _close_cgroup(group)
+        where = str(error.filename).replace(name, CGROUP_PREFIX + "*")  # one note for every run
+        return None, (f"{_NO_CGROUP}the grader could not make one ({error.strerror}: {where}): memory, "
+                      f"processes and CPU time were limited per process only")
+    return group, ""
+
+
+def _cgroup_parents() -> Tuple[int, Dict[str, str]]:
+    """Where the runs' cgroups go: cgroup v2 where its hierarchy has the
+    memory, pids and cpu controllers, else the v1 controllers' own
+    hierarchies, among those mounted under CGROUP_ROOT; raises _Refused
+    saying why neither."""
+    own, mounts = {}, []
+    try:
+        with open("/proc/self/cgroup") as lines:
+            for line in lines:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                for controller in controllers.split(",") if controllers else [""]:
+                    own[controller] = path
+        with open("/proc/self/mounts") as lines:
+            for line in lines:
+                _, where, kind, options = line.split()[:4]
+                if kind in ("cgroup", "cgroup2") and _inside(where, CGROUP_ROOT):
+                    mounts.append((where, kind, options.split(",")))
+    except (OSError, ValueError):
+        raise _Refused("/proc/self/cgroup or /proc/self/mounts cannot be read")
+    v2 = ""
+    for where, kind, _ in mounts:
+        if kind == "cgroup2" and "" in own:
+            parent = _v2_parent(where, own[""])
+            if parent:
+                return 2, {c: parent for c in CGROUP_V2}
+            if _has_controllers(where):
+                v2 = (f"cgroup v2 at {where} hands the memory, pids and cpu controllers to no cgroup the grader may "
+                      f"use (it puts none below a cgroup that holds processes, such as the grader's own: start "
+                      f"the grader in a cgroup below one that delegates them)")
+    parents = {}
+    for controller in CGROUP_V1:
+        where = next((w for w, kind, options in mounts if kind == "cgroup" and controller in options), None)
+        if where is None or controller not in own:
+            raise _Refused(v2 or f"neither cgroup v2 with the memory, pids and cpu controllers nor the v1 "
+                                 f"{controller} controller is mounted at {CGROUP_ROOT}")
+        inside = os.path.join(where, own[controller].lstrip("/"))
+        # A container may show its own cgroup as the hierarchy's root.
+        parents[controller] = inside if os.path.isdir(inside) else where
+    return 1, parents
+
+
+def _has_controllers(group: str) -> bool:
+    try:
+        return set(CGROUP_V2) <= set(_read(os.path.join(group, "cgroup.controllers")).split())
+    except OSError:
+        return False
+
+
+def _v2_parent(top: str, own: str) -> Optional[str]:
+    """The grader's own cgroup v2, or the nearest above it, that hands the
+    controllers to its sub-groups: v2 lets none go below a cgroup holding
+    processes (the grader's holds the grader), the hierarchy's root aside."""
+    group = os.path.normpath(os.path.join(top, own.lstrip("/")))
+    while _inside(group, top):
+        try:
+            if set(CGROUP_V2) <= set(_read(os.path.join(group, "cgroup.subtree_control")).split()):
+                return group
+            if group == top and _has_controllers(group):
+                _write(os.path.join(group, "cgroup.subtree_control"), " ".join("+" + c for c in CGROUP_V2))
+                return group
+        except OSError:
+            pass
+        if group == top:
+            break
+        group = os.path.dirname(group)
+    return None
+
+
+def _close_cgroup(group: _Cgroup) -> Optional[Usage]:
+    """Kill whatever still runs in ``group``, read what the run used, and
+    remove it (what cannot be removed yet stays in the ledger)."""
+    _kill_cgroup(group.procs, group.name)
+    usage = None
+    try:
+        if group.version == 2:
+            stat = dict(line.split() for line in _read(os.path.join(group.folders["cpu"], "cpu.stat")).splitlines())
+            cpu = int(stat["usage_usec"]) / 1e6
+            peaks = ["memory.peak"]
+        else:
+            cpu = int(_read(os.path.join(group.folders["cpuacct"], "cpuacct.usage"))) / 1e9
+            peaks = ["memory.memsw.max_usage_in_bytes", "memory.max_usage_in_bytes"]
+        peak = next((int(_read(p)) for p in (os.path.join(group.folders["memory"], n) for n in peaks)
+                     if os.path.exists(p)), None)
+        events = dict(line.split() for line in _read(os.path.join(group.folders["pids"], "pids.events")).splitlines())
+        usage = Usage(cpu_seconds=cpu, memory_peak=peak, forks_refused=int(events.get("max", 0)))
+    except (OSError, ValueError, KeyError):
+        pass
+    for folder in reversed(list(dict.fromkeys(group.folders.values()))):
+        _remove_cgroup_folder(folder)
+    return usage
+
+
+def _remove_cgroup_folder(folder: str) -> None:
+    """Remove one of a cgroup's folders, killing what is still in it: killed
+    processes leave it as they exit, a moment after the signal."""
+    for _ in range(200):
+        try:
+            os.rmdir(folder)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            _kill_cgroup([os.path.join(folder, "cgroup.procs")], os.path.basename(folder))
+            time.sleep(0.01)
+
+
+def _kill_cgroup(procs: Sequence[str], name: str) -> None:
+    """Kill every process in the cgroup ``name`` (its ``cgroup.procs``
+    files), round after round until none is left: its processes cap bounds
+    how many a round can find.  Standard library only: the supervisor calls
+    it too."""
+    for path in procs:
+        kill = os.path.join(os.path.dirname(path), "cgroup.kill")  # v2, Linux 5.14 and later
+        if os.path.exists(kill):
+            try:
+                _write(kill, "1")
+            except OSError:
+                pass
+    for _ in range(500):
+        pids = set()
+        for path in procs:
+            try:
+                pids.update(int(pid) for pid in _read(path).split())
+            except (OSError, ValueError):
+                pass
+        if not pids:
+            return
+        for pid in pids:
+            _kill_member(pid, name)
+        time.sleep(0.002)
+
+
+def _kill_member(pid: int, name: str) -> None:
+    """SIGKILL ``pid`` if it is still in the cgroup ``name``, never a process
+    that took its pid since it was listed (a pidfd holds the process)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return  # gone
+    try:
+        with open(f"/proc/{pid}/cgroup") as lines:
+            if any(line.rstrip("\n").endswith("/" + name) for line in lines):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+# ---------------------------------------------------------------- disk
+@dataclass(frozen=True)
+class Disk:
+    """A folder that holds a run's writable folders, capped as a whole."""
+
+    folder: Path
+    bytes: int
+    refused: str  # why it is not capped ("" when it is)
+
+
+@contextlib.contextmanager
+def capped_folder(folder: Path, size: int, ledger: Optional[Path] = None):
+    """For the block, ``folder`` (empty) is a fresh tmpfs of ``size`` bytes,
+    mounted by the grader, so that what a run writes there is capped as a
+    whole (a file size limit is per file) and never reaches the host's disk;
+    yields the Disk for ``run``.  Where the grader cannot mount (not root,
+    a container without CAP_SYS_ADMIN), ``folder`` stays as it is and the
+    Disk says why.  The mount is added to ``ledger`` first, for
+    ``sweep_ledger``."""
+    if os.geteuid() != 0:
+        yield Disk(folder, size, "the writable folders were not capped as a whole (mounting a tmpfs needs root): "
+                                 "each file was capped only")
+        return
+    if ledger is not None:
+        _add_to_ledger(ledger, f"mount {folder}")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755,nosuid,nodev", "needle-box",
+                              str(folder)], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if mounted.returncode:
+        yield Disk(folder, size, f"the writable folders were not capped as a whole (mount refused a tmpfs: "
+                                 f"{mounted.stderr.strip()[-200:] or mounted.returncode}): each file was capped only")
+        return
+    try:
+        yield Disk(folder, size, "")
+    finally:
+        _unmount(str(folder))
+
+
+def _unmount(folder: str) -> None:
+    # Lazily, if a process still holds a file open there: it goes when that does.
+    if subprocess.run(["umount", folder], stdin=subprocess.DEVNULL, capture_output=True).returncode:
+        subprocess.run(["umount", "--lazy", folder], stdin=subprocess.DEVNULL, capture_output=True)
+
+
 # ---------------------------------------------------------------- launcher
 # Everything below runs in the child, from the standard library only (the
 # launcher starts with -I -S).  ``_CHECK`` runs as the sandbox's uid, inside
@@ -547,6 +972,7 @@ def _live_uid(pid: int) -> Optional[int]:
 _CHECK = r"""
 import ctypes, errno, json, os, socket
 KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+FCNTL = {"x86_64": 72, "aarch64": 25}.get(os.uname().machine)
 
 
 def reachable(path, device, inode):
@@ -562,6 +988,33 @@ def keyrings_refused():
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     return libc.syscall(KEYCTL, 0, -4, 0) == -1 and ctypes.get_errno() in (errno.EPERM, errno.ENOSYS)
+
+
+def shared_objects_refused():
+    # A lock on a file every box reads, and a watch on it, are refused; so is
+    # a lock asked for with the command's unused upper 32 bits set.
+    import fcntl
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for call in (lambda: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB),
+                     lambda: fcntl.fcntl(fd, fcntl.F_GETLK, bytes(32))):
+            try:
+                call()
+                return False
+            except OSError as error:
+                if error.errno != errno.EPERM:
+                    return False
+        if FCNTL is None or libc.syscall(FCNTL, fd, ctypes.c_ulong(1 << 32 | fcntl.F_GETLK),
+                                         ctypes.create_string_buffer(32)) != -1 or ctypes.get_errno() != errno.EPERM:
+            return False
+        watcher = libc.inotify_init1(0)
+        if watcher >= 0:
+            os.close(watcher)
+            return False
+        return ctypes.get_errno() == errno.EPERM
+    finally:
+        os.close(fd)
 
 
 def check_and_exec(fd, config, command):
@@ -583,10 +1036,11 @@ def check_and_exec(fd, config, command):
         "network": namespace("net") != config["host"]["net"] and all(n == "lo" for _, n in socket.if_nameindex()),
         "pid_namespace": namespace("pid") != config["host"]["pid"],
         "keyrings": keyrings_refused(),
+        "shared_objects": shared_objects_refused(),
         "readable": [path for path, device, inode in config["secrets"] if reachable(path, device, inode)],
     }
     if config["require"] and not (config["filesystem"] and status["network"] and status["pid_namespace"]
-                                  and status["keyrings"] and not status["readable"]):
+                                  and status["keyrings"] and status["shared_objects"] and not status["readable"]):
         status["error"] = "the full sandbox is required (--require-isolation) but did not hold: " + json.dumps(status)
     elif not os.access(command[0], os.X_OK):
         status["error"] = (f"the sandbox's user cannot run {command[0]}: install Python and the kit's packages "
@@ -653,7 +1107,19 @@ def _bwrap_arguments(config: dict) -> list:
     return args + ["--chdir", config["cwd"]]
 
 
+def _load_seccomp(ctypes, program: bytes) -> None:
+    """Load a compiled filter (``_seccomp_program``) into this process, as
+    bubblewrap's --seccomp does; no new privileges must be set first."""
+    class Program(ctypes.Structure):  # struct sock_fprog: 8-byte instructions
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(Program(len(program) // 8, program)), 0, 0):
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
 PR_SET_PDEATHSIG = 1
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 PR_SET_NO_NEW_PRIVS = 38
 # What makes the supervisor stop the run: its child ended (SIGCHLD), or
 # somebody asked (the parent's death arrives as SIGTERM, see _launch).
@@ -690,8 +1156,18 @@ def _launch(argv: list) -> None:
     child = os.fork()
     if child == 0:
         try:
+            # Into the run's cgroup before anything else runs: whatever it
+            # starts is counted there, and dies with it.
+            for procs in config["cgroup"]:
+                _write(procs, str(os.getpid()))
+        except OSError as error:
+            report_and_exit(f"{_NO_CGROUP}the grader made one but could not enter it ({error.strerror}): "
+                            f"memory, processes and CPU time were limited per process only")
+        try:
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             _set_limits(config["limits"])  # the child's alone: the supervisor must still sweep
+            if config["seccomp"] and not wrapper:  # bubblewrap loads it itself
+                _load_seccomp(ctypes, base64.b64decode(config["seccomp"]))
         except Exception as error:
             report_and_exit(f"{type(error).__name__}: {error}")
         try:
@@ -703,6 +1179,14 @@ def _launch(argv: list) -> None:
             os._exit(127)
     os.close(status_fd)  # the child's copy alone: the parent reads to its end
     _supervise(child, config)
+
+
+def _end_cgroup(config: dict, remove: bool) -> None:
+    """Kill what is left in the run's cgroup, and ``remove`` it (the grader,
+    dying, will not: when it lives, it reads what the run used first)."""
+    _kill_cgroup(config["cgroup"], config["cgroup_name"])
+    for procs in config["cgroup"] if remove else ():
+        _remove_cgroup_folder(os.path.dirname(procs))
 
 
 def _supervise(child: int, config: dict) -> None:
@@ -718,13 +1202,18 @@ def _supervise(child: int, config: dict) -> None:
         info = signal.sigtimedwait(SUPERVISOR_SIGNALS, left) if left > 0 else None
         if info is None or info.si_signo != signal.SIGCHLD:
             # bubblewrap's PID namespace dies with it (--die-with-parent);
-            # without one, the sandbox's uid is swept; the group goes last.
+            # without one, the run's cgroup and the sandbox's uid are swept;
+            # the group goes last.  The grader is dying (or hangs: its own
+            # clock strikes first), and getppid cannot tell yet: a parent's
+            # threads die one by one, and the signal comes with the first.
             _kill_pid(child)
             try:
+                _end_cgroup(config, remove=True)
                 if config["uid"] is not None:
                     _sweep_here(config["uid"])
             finally:
                 os.killpg(0, signal.SIGKILL)
+    _end_cgroup(config, remove=False)  # what the run left behind (without a PID namespace)
     if os.WIFSIGNALED(status):
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

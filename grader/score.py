@@ -21,12 +21,12 @@ from .channel import META, folder_of, value_file
 from .compare import KINDS, compare, hint_for
 from .key import AnswerKey, KeyTest, collection_error
 from .questions import QUESTIONS, Question
-from .run import Run
+from .run import MAX_REASON, MAX_TRACEBACK, Run, as_text
 
 MAX_VALUE_BYTES = 64 << 20  # a recorded value larger than this is not read
 MAX_META_BYTES = 1 << 20
-MAX_PROBLEM = 200
-HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}  # characters of a test's own words about a value (public tests)
+MAX_PROBLEM = 200  # characters of a test's own words about a value (public tests)
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def _problems(record_dir: Path, nodeid: str) -> List[str]:
         if path.stat().st_size > MAX_META_BYTES:
             return []
         values = json.loads(path.read_text(encoding="utf-8")).get("values", [])
-        return [re.sub(r"[^\x20-\x7e]", "?", str(_dict(v).get("problem", "")))[:MAX_PROBLEM]
+        return [re.sub(r"[^\x20-\x7e]", "?", as_text(_dict(v).get("problem"))[:MAX_PROBLEM])
                 for v in values] if isinstance(values, list) else []
     except (OSError, ValueError, AttributeError, RecursionError, MemoryError):
         return []
@@ -152,15 +152,18 @@ def check_values(test: KeyTest, key_dir: Path, submitted_dir: Path, mnist_dir: P
 
 def _outcome(report_test: Optional[dict]) -> Tuple[str, str, str]:
     """(outcome, the exception in a line, the failure report) as the
-    submission's process reported them."""
+    submission's process reported them, each cut to its size before it is
+    read any further."""
     if report_test is None:
         return "missing", "", ""
     for phase in ("setup", "call", "teardown"):
         info = _dict(report_test.get(phase))
         if info.get("outcome") == "failed":
-            crash = str(_dict(info.get("crash")).get("message", "failed"))
-            return "failed", crash.splitlines()[0][:500] if crash else "failed", str(info.get("longrepr") or "")[-4000:]
-    return str(report_test.get("outcome", "missing")), "", ""
+            crash = as_text(_dict(info.get("crash")).get("message", "failed"))[:MAX_REASON]
+            details = as_text(info.get("longrepr"))[-MAX_TRACEBACK:]
+            return "failed", crash.splitlines()[0] if crash else "failed", details
+    # An outcome that is no word ("", a number) is none: an empty one once passed as "no reason to fail".
+    return as_text(report_test.get("outcome"))[:MAX_REASON] or "missing", "", ""
 
 
 def _dict(value) -> dict:
@@ -189,36 +192,75 @@ SIGNALS = {
 # Where a run's files were, which means nothing to a student: a traceback's
 # "/tmp/needle-grade-x/runs/box-y/submission/needle/autograd.py" (or
 # "../submission/needle/autograd.py") is "needle/autograd.py" in the submission.
-# Each match starts where a path does (after a space, a quote or the start):
-# tried from every character of a long word (traceback's ^^^^ lines), the
-# search took quadratic time, most of a grading's own CPU.
-BOX_PATH = re.compile(r"(?:(?<![^\s\"'])[^\s\"']*/box-[^/\s]+/|(?<![^\s\"'/.])(?:\.\./)+)(?:submission|suite)/")
+# Paths are found word by word with plain string searches, each character
+# looked at a bounded number of times: backtracking patterns took quadratic
+# time on words of "^" or of "../" (issue 25: a grading 891 s long).
+BOX_FOLDERS = ("/submission/", "/suite/")
+WORD = re.compile(r"[^\s\"']+")  # between whitespace and quotes: one class repeated, one pass over any text
 
 
 def without_box_paths(text: str) -> str:
-    return BOX_PATH.sub("", text)
+    if not any(folder in text for folder in BOX_FOLDERS):
+        return text
+    return WORD.sub(lambda word: _without_box_path(word.group()), text)
+
+
+def _without_box_path(word: str) -> str:
+    """``word`` from after its last box folder ("/box-<name>/submission/"),
+    and without a leading "../../" that goes up to one."""
+    if not any(folder in word for folder in BOX_FOLDERS):
+        return word
+    start = box_folder_end(word)
+    # Only the first folder after it can be where a leading "../../" goes.
+    found = [(word.find(folder, start), folder) for folder in BOX_FOLDERS]
+    at, folder = min(((at, folder) for at, folder in found if at >= 0), default=(-1, ""))
+    ups = word[start:at + 1]  # with the folder's "/"
+    if at > start and ups == "../" * (len(ups) // 3):
+        return word[at + len(folder):]
+    return word[start:]
+
+
+def box_folder_end(word: str) -> int:
+    """Where the last "/box-<name>/submission/" (or suite) of ``word`` ends; 0 if it has none."""
+    end = 0
+    for folder in BOX_FOLDERS:
+        at = word.rfind(folder)
+        while at > end:  # right to left: each search starts where the last one found its folder
+            name = word.rfind("/", 0, at) + 1
+            if name and word.startswith("box-", name) and at > name + len("box-"):
+                end = at + len(folder)
+                break
+            at = word.rfind(folder, 0, at + len(folder) - 1)
+    return end
 
 
 def _run_problem(run: Optional[Run], suite: str, missing: str) -> str:
+    # A hidden run's problem in words that carry no number the submission
+    # chose (its seconds, its exit code, its signal's number): each would
+    # carry a few bits of the hidden tests out.
+    hidden = suite == "hidden"
     if run is None:
         return missing
     if run.stopped:
-        return f"stopped after {run.seconds:.0f} s: the tests of this question {run.stopped}"
+        return (f"stopped: the tests of this question {run.stopped}" if hidden
+                else f"stopped after {run.seconds:.0f} s: the tests of this question {run.stopped}")
     if run.returncode < 0:
         number = -run.returncode
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = f"signal {number}"
-        return f"the test process ended with {name}: {SIGNALS.get(number, 'it was killed')}"
+        if hidden or number not in SIGNALS:
+            return f"the test process ended with a signal: {SIGNALS.get(number, 'it was killed')}"
+        return f"the test process ended with {signal.Signals(number).name}: {SIGNALS[number]}"
+    exit_code = "" if hidden else f" (exit code {run.returncode})"
+    if run.disk_full and (run.report is None or run.returncode not in (0, 1)):
+        return ("the test process filled the space a run may write to (its records and report), so it could not "
+                "write its report: the tests that ended before are scored. Does your code write files?")
     if run.report is None:
-        return f"the test process ended (exit code {run.returncode}) without a report"
+        return f"the test process ended{exit_code} without a report"
     if run.returncode not in (0, 1):
-        if suite == "hidden":  # nothing the submission printed: the public tests show the error
-            return (f"the tests could not start (exit code {run.returncode}): importing your code failed; "
-                    f"the public tests of this question show the error")
-        error = without_box_paths(collection_error(run.output_tail))
-        return f"the tests could not start (exit code {run.returncode}): {error or 'see the output above'}"
+        if hidden:  # nothing the submission printed: the public tests show the error
+            return ("the tests could not start: importing your code failed; the public tests of this question "
+                    "show the error")
+        error = without_box_paths(collection_error(run.output_tail))[:MAX_REASON]
+        return f"the tests could not start{exit_code}: {error or 'see the output above'}"
     return ""
 
 

@@ -2,18 +2,33 @@
 implementation root: ``needle/`` and ``apps/`` only, copied without links,
 checked to compile.  Nothing here runs submitted code, and nothing a
 submission holds (damaged archives, odd names, deep folders, FIFOs, source
-too nested to compile) escapes as anything but a SubmissionError."""
+too nested to compile, compression bombs) escapes as anything but a
+SubmissionError.  Archives are opened in a child process under limits
+(``_unpack``): decompressors and parsers meet hostile bytes there, never in
+the grader's own process."""
+import bz2
 import contextlib
+import ctypes
+import gzip
+import io
+import json
 import lzma
+import math
+import multiprocessing
 import os
+import resource
+import signal
 import stat
+import subprocess
+import sys
 import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 from itertools import islice
+from multiprocessing.connection import Connection
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, List, Mapping, Tuple
+from typing import BinaryIO, Callable, Iterator, List, Mapping, Optional, Tuple
 
 from .errors import SubmissionError
 from .run import remove_tree
@@ -29,6 +44,16 @@ MAX_SOURCE = 1 << 20
 MAX_DEPTH = 32
 MAX_NAME = 255  # bytes per name: Linux's limit
 MAX_PATH = 1024  # bytes per path: far below PATH_MAX (4096), whatever folder holds the copy
+# An archive may unpack to MAX_RATIO times its own size (code compresses
+# about 5 times; zeros, up to a million times): past that it is a
+# compression bomb, refused as soon as a header or the stream says so.
+MAX_RATIO = 100
+RATIO_FLOOR = 1 << 20  # bytes any archive may unpack to: a small tar of tiny files is mostly padding
+# The child that unpacks an archive: its time (never more than the
+# submission's budget has left) and memory (decompressors that trust no
+# declared size, as zipfile's bzip2 and lzma readers, meet this wall).
+UNPACK_SECONDS = 60.0
+UNPACK_MEMORY = 512 << 20
 WHAT_TO_SUBMIT = (
     "Submit the folders needle/ and apps/ of your handout, as a folder or a .zip "
     "(for example: cd handout && zip -r ../submission.zip needle apps)."
@@ -64,22 +89,37 @@ def _path(name: str, where: str) -> PurePosixPath:
     return path
 
 
-class _Budget:
-    """What a submission may still hold: MAX_FILES files and MAX_BYTES bytes,
-    counted as they are read (an archive's declared sizes may lie)."""
+def _unpacks_to(packed: int) -> int:
+    """The most bytes an archive of ``packed`` bytes may unpack to."""
+    return max(RATIO_FLOOR, MAX_RATIO * packed)
 
-    def __init__(self, where: str):
-        self.where, self.files, self.bytes = where, MAX_FILES, MAX_BYTES
+
+def _too_much(where: str, over_limits: bool, bomb: bool) -> SubmissionError:
+    limits = f"holds more than {MAX_FILES} files or {MAX_BYTES >> 20} MiB, the limits" if over_limits else ""
+    ratio = (f"unpacks to more than {MAX_RATIO} times its own size{'' if over_limits else ', the limit'} (code "
+             f"compresses about 5 times: this looks like a compression bomb)") if bomb else ""
+    return SubmissionError(f"{where} {', and '.join(filter(None, (limits, ratio)))}; submit your code only, "
+                           f"without data, caches or environments. {WHAT_TO_SUBMIT}")
+
+
+class _Budget:
+    """What a submission may still hold: MAX_FILES files and MAX_BYTES bytes
+    and, unpacked from an archive of ``packed`` bytes, no more than
+    _unpacks_to(packed); counted as they are read (declared sizes may lie)."""
+
+    def __init__(self, where: str, packed: Optional[int] = None):
+        self.where, self.files, self.bytes = where, 0, 0
+        self.unpacks_to = math.inf if packed is None else _unpacks_to(packed)
 
     def take(self, files: int, size: int) -> None:
-        self.files, self.bytes = self.files - files, self.bytes - size
-        if self.files < 0 or self.bytes < 0:
-            raise SubmissionError(
-                f"{self.where} holds more than {MAX_FILES} files or {MAX_BYTES >> 20} MiB, the limits; submit "
-                f"your code only, without data, caches or environments. {WHAT_TO_SUBMIT}")
+        self.files, self.bytes = self.files + files, self.bytes + size
+        if self.files > MAX_FILES or self.bytes > min(MAX_BYTES, self.unpacks_to):
+            raise _too_much(self.where, self.files > MAX_FILES or self.bytes > MAX_BYTES,
+                            self.bytes > self.unpacks_to)
 
     def read(self, file) -> bytes:
-        data = file.read(self.bytes + 1)  # one byte more than allowed tells "too much" without reading it all
+        # One byte more than allowed tells "too much" without reading it all.
+        data = file.read(min(MAX_BYTES, self.unpacks_to) - self.bytes + 1)
         self.take(1, len(data))
         return data
 
@@ -119,18 +159,80 @@ class _Member:
     open: Callable
 
 
-def _members(archive: Path, stack: contextlib.ExitStack) -> List[_Member]:
+# The compressions that tarfile's "r:*" reads, by their first bytes (a
+# plain tar has none): decompressed here, so that every byte tarfile reads
+# passes through _Capped.
+_DECOMPRESSORS = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+# A tar's stream beyond its files' bytes: each entry's header, long name or
+# pax header and padding, and the blocks that end it.
+_TAR_HEADROOM = (MAX_FILES + 2) * 8 * tarfile.BLOCKSIZE
+
+
+def _decompressed(archive: Path, stack: contextlib.ExitStack) -> BinaryIO:
+    raw = stack.enter_context(archive.open("rb"))
+    head = raw.read(6)
+    raw.seek(0)
+    opener = next((opener for magic, opener in _DECOMPRESSORS if head.startswith(magic)), None)
+    return stack.enter_context(opener(raw)) if opener else raw
+
+
+@dataclass(frozen=True)
+class _Capped:
+    """A tar's decompressed stream, for tarfile: it goes no further than the
+    archive may unpack to, checked before a read fills memory or a seek
+    makes the decompressor work its way there."""
+
+    stream: BinaryIO
+    where: str
+    packed: int  # the archive's size
+
+    @property
+    def most(self) -> int:
+        return min(MAX_BYTES + _TAR_HEADROOM, _unpacks_to(self.packed))
+
+    def _reach(self, end: int) -> None:
+        if end > self.most:
+            raise _too_much(self.where, end > MAX_BYTES + _TAR_HEADROOM, end > _unpacks_to(self.packed))
+
+    def read(self, size: int = -1) -> bytes:
+        at = self.stream.tell()
+        data = self.stream.read(self.most - at + 1 if size < 0 else min(size, self.most - at + 1))
+        self._reach(at + len(data))
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._reach(offset + (self.stream.tell() if whence == io.SEEK_CUR else 0))
+        return self.stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.stream.tell()
+
+
+def _taken(budget: _Budget, listed: Iterator[_Member]) -> List[_Member]:
+    """The members ``listed``, each size taken from ``budget`` before the next is listed."""
+    members = []
+    for member in listed:
+        budget.take(1, member.size)
+        members.append(member)
+    return members
+
+
+def _members(archive: Path, stack: contextlib.ExitStack, declared: _Budget) -> List[_Member]:
+    """The entries of ``archive``, their declared sizes taken from ``declared``."""
     if zipfile.is_zipfile(archive):
         z = stack.enter_context(zipfile.ZipFile(archive))
-        return [_Member(i.filename, i.is_dir(), not i.is_dir() and not stat.S_ISLNK(i.external_attr >> 16),
-                        i.file_size, lambda i=i: z.open(i)) for i in z.infolist()]
-    t = stack.enter_context(tarfile.open(archive))
-    # A tar is listed by reading it through: stop past the limit.
-    members = [_Member(m.name, m.isdir(), m.isreg(), m.size, lambda m=m: t.extractfile(m))
-               for m in islice(t, MAX_FILES + 1)]
+        listed = (_Member(i.filename, i.is_dir(), not i.is_dir() and not stat.S_ISLNK(i.external_attr >> 16),
+                          i.file_size, lambda i=i: z.open(i)) for i in z.infolist())
+        return _taken(declared, listed)
+    stream = _Capped(_decompressed(archive, stack), archive.name, archive.stat().st_size)
+    t = stack.enter_context(tarfile.open(fileobj=stream, mode="r:"))
+    # A tar is listed by reading it through: a member's data are
+    # decompressed, to reach the next header, once its size is allowed.
+    members = _taken(declared, (_Member(m.name, m.isdir(), m.isreg(), m.size, lambda m=m: t.extractfile(m))
+                                for m in t))
     # Then to its end, where gzip checks its CRC: a tar's own checksums cover
     # headers only, so a damaged stream could otherwise pass as garbled files.
-    t.fileobj.read(MAX_BYTES)
+    stream.read()
     return members
 
 
@@ -157,15 +259,15 @@ def _check_layout(members: List[_Member], paths: List[PurePosixPath], where: str
 
 
 def _extract(archive: Path, out: Path) -> None:
-    """Extract ``archive`` into ``out``, after checking every entry."""
-    _Budget(archive.name).take(0, archive.stat().st_size)  # a bigger archive is refused unread
+    """Extract ``archive`` into ``out``, after checking every entry (in _unpack's child)."""
+    packed = archive.stat().st_size
+    _Budget(archive.name).take(0, packed)  # a bigger archive is refused unread
     with contextlib.ExitStack() as stack:
         with _reading(archive):
-            members = _members(archive, stack)
-        _Budget(archive.name).take(len(members), sum(m.size for m in members))  # as declared, before any write
+            members = _members(archive, stack, _Budget(archive.name, packed))  # as declared, before any write
         paths = [_path(m.name, archive.name) for m in members]
         _check_layout(members, paths, archive.name)
-        budget = _Budget(archive.name)  # as read
+        budget = _Budget(archive.name, packed)  # as read
         for m, path in zip(members, paths):
             target = out.joinpath(*path.parts)
             if m.is_dir:
@@ -175,6 +277,77 @@ def _extract(archive: Path, out: Path) -> None:
                 data = budget.read(src)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
+
+
+# --- the child that unpacks ------------------------------------------------------
+
+_KIT = Path(__file__).resolve().parent.parent  # where `python -m grader.submission` finds this very package
+_ANSWER_BYTES = 64 << 10  # the child's answer: a message of a few lines
+_EXIT_GRACE = 5.0  # seconds for the child to exit once it has answered
+_PR_SET_PDEATHSIG = 1
+
+
+def _past_the_walls(where: str, seconds: float) -> SubmissionError:
+    return SubmissionError(
+        f"{where} could not be unpacked within the limits for unpacking ({seconds:.3g} s, {UNPACK_MEMORY >> 20} "
+        f"MiB of memory), which archives of code stay far below: it looks like a compression bomb, or sizes in it "
+        f"are false. Make the archive again from your folders. {WHAT_TO_SUBMIT}")
+
+
+def _unpack(archive: Path, out: Path, seconds: float) -> None:
+    """_extract in a child process, limited in CPU time, memory and file
+    size and killed after ``seconds``, whose answer comes through a pipe,
+    read up to a bound.  No submitted code runs there, but the archive's
+    bytes are hostile: whatever they make the decompressors and parsers do,
+    the grader's own memory and time are safe."""
+    seconds = max(0.0, min(seconds, UNPACK_SECONDS))
+    answer, write = multiprocessing.Pipe(duplex=False)
+    with answer:
+        with write:
+            child = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(write.fileno()), str(os.getpid()), str(seconds),
+                 str(archive.absolute()), str(out.absolute())],
+                cwd=_KIT, stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=(write.fileno(),))
+        said = None  # no answer in time
+        try:
+            if answer.poll(seconds):
+                said = answer.recv_bytes(_ANSWER_BYTES)  # past the bound, OSError: the grader's own fault
+        except EOFError:  # it ended without a word
+            said = b""
+        finally:
+            if said is not None:  # it is done: let it exit
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(_EXIT_GRACE)
+            child.kill()
+            child.wait()
+    if said is None or (not said and child.returncode < 0):  # out of time, or stopped by a limit
+        raise _past_the_walls(archive.name, seconds)
+    result = json.loads(said) if said else {"crash": f"exit code {child.returncode} and no answer"}
+    if "error" in result:
+        raise SubmissionError(result["error"])
+    if "crash" in result:
+        raise RuntimeError(f"unpacking {archive.name} failed: {result['crash']}")
+
+
+def _unpack_child(write: int, parent: int, seconds: float, archive: Path, out: Path) -> None:
+    """The child's side of _unpack: limits, then _extract; its answer (JSON) goes to the pipe ``write``."""
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the grader, however it ends
+    if os.getppid() != parent:  # it ended before that
+        return
+    for kind, value in ((resource.RLIMIT_CPU, max(1, math.ceil(seconds))), (resource.RLIMIT_AS, UNPACK_MEMORY),
+                        (resource.RLIMIT_FSIZE, MAX_BYTES), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(kind, (value, value))
+    try:
+        _extract(archive, out)
+        answer = {}
+    except SubmissionError as error:
+        answer = {"error": str(error)}
+    except MemoryError:
+        answer = {"error": str(_past_the_walls(archive.name, seconds))}
+    except Exception as error:  # the grader's own fault
+        answer = {"crash": f"{type(error).__name__}: {error}"[:2000]}
+    with Connection(write, readable=False) as channel:
+        channel.send_bytes(json.dumps(answer).encode())
 
 
 # --- folders --------------------------------------------------------------------
@@ -358,10 +531,13 @@ def _put_carried(root: Path, carried: Mapping[str, str]) -> None:
         target.write_text(text, encoding="utf-8")
 
 
-def prepare(submission: Path, work: Path, carried: Mapping[str, str] = {}) -> Path:
+def prepare(submission: Path, work: Path, carried: Mapping[str, str] = {},
+            seconds: float = UNPACK_SECONDS) -> Path:
     """A fresh implementation root under ``work`` holding the submission's
     needle/ and apps/, with the ``carried`` files (path to text: released
-    solutions) in place of its own; raises SubmissionError saying what to fix."""
+    solutions) in place of its own; raises SubmissionError saying what to fix.
+    ``seconds`` is what the submission's time budget has left: unpacking an
+    archive takes no more (nor more than UNPACK_SECONDS)."""
     if not submission.exists():
         raise SubmissionError(f"{submission} does not exist. {WHAT_TO_SUBMIT}")
     if submission.is_dir():
@@ -369,7 +545,7 @@ def prepare(submission: Path, work: Path, carried: Mapping[str, str] = {}) -> Pa
     elif submission.is_file():
         extracted = work / "extracted"
         extracted.mkdir(parents=True)
-        _extract(submission, extracted)
+        _unpack(submission, extracted, seconds)
         found = _find_root(extracted)
     else:  # a FIFO, a socket or a device: reading would block or never end
         raise SubmissionError(f"{submission} is neither a folder nor a regular file. {WHAT_TO_SUBMIT}")
@@ -392,3 +568,7 @@ def prepare(submission: Path, work: Path, carried: Mapping[str, str] = {}) -> Pa
             + "\nFix the syntax error(s) and submit again."
         )
     return root
+
+
+if __name__ == "__main__":
+    _unpack_child(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]))

@@ -15,9 +15,12 @@ The hostile code is injected by monkeypatching at import (appended to
 ``needle/__init__.py``), not by editing the reference's text, so the
 gallery keeps working while the reference changes.
 """
+import bz2
 import gzip
 import io
+import lzma
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -452,6 +455,94 @@ else:
                 _found.append(_zlib.decompress(_buffer.raw[:_n]).decode(errors="replace"))
     if _found:
         raise RuntimeError("leaked hidden tests:\\n" + "\\n".join(_found))
+"""
+
+
+# --- a run's neighbours (issue 25): what one run may take from the machine -----
+# Bodies of EWisePow.compute (see _in_ewise_pow); each misbehaves once per run
+# at most, so that a grading stays short.
+
+# 64 MiB files (the per-file cap) where the run may write, in a folder named
+# like a test's records, which the grader copies out to its own disk: 24 of
+# them (1.5 GiB, as the issue measured) unless refused first.
+DISK_FILLER = """
+import os, sys
+records = next(arg.split("=", 1)[1] for arg in sys.argv if arg.startswith("--record-dir="))
+folder = os.path.join(records, "f" * 32)
+os.makedirs(folder, exist_ok=True)
+block = b"x" * (1 << 20)
+for i in range(24):
+    path = os.path.join(folder, f"fill{i}.npy")
+    if os.path.exists(path):  # an earlier call's
+        continue
+    try:
+        with open(path, "xb") as f:
+            for _ in range(64):
+                f.write(block)
+    except OSError:
+        os.remove(path)  # room for the run's report, which then says why the test failed
+        raise
+return _np.power(a, b)
+"""
+
+# Three children hold 2 GiB each at once (6 GiB, the run may hold 4); the
+# parent says what became of them, and computes on if nothing did.
+MEMORY_HOG_IN_CHILDREN = """
+import os, time
+if getattr(_ops_mathematic, "_hogged", False):
+    return _np.power(a, b)
+_ops_mathematic._hogged = True
+children = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            hog = _np.ones(1 << 28)  # 2 GiB, every page written
+            time.sleep(3)  # held while the others take theirs
+            code = 0
+        finally:
+            os._exit(code)
+    children.append(pid)
+statuses = []
+for pid in children:
+    while True:
+        try:
+            statuses.append(os.waitpid(pid, 0)[1])
+            break
+        except BaseException:  # the test's time limit (a SIGALRM): what became of the children is the point
+            continue
+stopped = [f"killed by signal {os.WTERMSIG(s)}" if os.WIFSIGNALED(s) else "refused (MemoryError)"
+           for s in statuses if s]
+if stopped:
+    raise MemoryError("children holding 2 GiB each: " + ", ".join(stopped))
+return _np.power(a, b)
+"""
+
+# A fork bomb: every process forks for ever, whatever is refused.
+FORK_BOMB = """
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+"""
+
+# A classmate's every run: 15 busy loops started when needle is imported,
+# each in a session of its own (out of the run's process group).
+CPU_HOG_AT_IMPORT = """
+
+import os as _os
+
+for _ in range(15):
+    try:
+        if _os.fork() == 0:
+            _os.setsid()
+            while True:
+                pass
+    except OSError:  # the run's processes cap
+        break
 """
 
 
@@ -1168,6 +1259,551 @@ def deep_folder_chain(folder: Path) -> Path:
     return root
 
 
+# Compression bombs: tarfile decompressed a member to list the next one, in
+# the grader's own process, before any size check or budget (a 1.1 MB bz2
+# of 1 TiB of zeros kept `grade --budget 60` busy for 240 s).  Built in a
+# second: the zeros are compressed once and the stream repeated, as gzip,
+# bzip2 and xz read streams laid end to end as one (pigz and pbzip2 write
+# them so).
+
+
+def _tar_bomb(folder: Path, compress: Callable[[bytes], bytes], chunk: int, chunks: int) -> Path:
+    """needle/weights.bin (``chunks`` x ``chunk`` zeros), then the reference, as a tar that ``compress``
+    compresses, named submission.tar.gz whatever the compression."""
+    weights = tarfile.TarInfo("needle/weights.bin")
+    weights.size = chunk * chunks  # a multiple of 512: the next header follows the zeros
+    rest = io.BytesIO()
+    with tarfile.open(fileobj=rest, mode="w") as t:
+        for source, name in _reference_files():
+            t.add(source, arcname=name)
+    zeros = compress(bytes(chunk))
+    path = folder / "submission.tar.gz"
+    with path.open("wb") as f:
+        f.write(compress(weights.tobuf(tarfile.PAX_FORMAT)))
+        for _ in range(chunks):
+            f.write(zeros)
+        f.write(compress(rest.getvalue()))
+    return path
+
+
+def gzip_bomb(folder: Path) -> Path:
+    return _tar_bomb(folder, gzip.compress, 16 << 20, 256)  # 4 GiB in 4 MB
+
+
+def bzip2_bomb_named_tar_gz(folder: Path) -> Path:
+    return _tar_bomb(folder, bz2.compress, 64 << 20, 16384)  # 1 TiB in 1.3 MB
+
+
+def xz_bomb_named_tar_gz(folder: Path) -> Path:
+    return _tar_bomb(folder, lambda data: lzma.compress(data, preset=0), 64 << 20, 256)  # 16 GiB in 2.5 MB
+
+
+def _zip_bomb(folder: Path, compression: int, size: int) -> Path:
+    """needle/weights.bin (``size`` zeros, streamed through zipfile's compressor), then the reference."""
+    path = folder / "submission.zip"
+    with zipfile.ZipFile(path, "w", compression, compresslevel=9) as z:
+        with z.open("needle/weights.bin", "w") as weights:
+            for _ in range(size >> 24):
+                weights.write(bytes(1 << 24))
+        for source, name in _reference_files():
+            z.write(source, name)
+    return path
+
+
+def zip_deflate_bomb(folder: Path) -> Path:
+    return _zip_bomb(folder, zipfile.ZIP_DEFLATED, 1 << 30)  # 1 GiB in 1 MB
+
+
+def zip_bzip2_bomb_whose_size_lies(folder: Path) -> Path:
+    """512 MiB of zeros in 400 bytes, declared 100 bytes: zipfile trusts the declared size, but hands
+    bzip2 the whole member, which it decompresses at once."""
+    path = _zip_bomb(folder, zipfile.ZIP_BZIP2, 512 << 20)
+    with zipfile.ZipFile(path) as z:
+        central = z.start_dir  # weights.bin's entry is the first: its size is at 24, as at 22 in its local header
+    data = bytearray(path.read_bytes())
+    for at in (22, central + 24):
+        data[at:at + 4] = (100).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+# Every test fails with a message made to make the grader's text handling
+# backtrack: its first line (the reason) one of the baits below, its last
+# 4,000 characters (the details) "../" x 1333, which took a grading to
+# 666-891 s against its 540 s budget while a box-path pattern was quadratic.
+QUADRATIC_BAIT = """
+
+import _pytest.python as _python
+
+_BAITS = ("../" * 1333, "/box-" * 800, "^" * 4000, "'/box-a" * 570, '  File "' + "/box-a" * 660,
+          "../" * 1333 + "box-", "/box-a/" * 570 + "suite")
+
+
+def _fail(self):
+    raise AssertionError(_BAITS[len(self.nodeid) % len(_BAITS)] + "\\n" + "../" * 1333)
+
+
+_python.Function.runtest = _fail
+"""
+
+# Found beside it: a report of 1.5 million tests (29 MB, under the report's
+# size limit) held about 400 MB of the grader's memory per run, for the
+# whole grading.
+A_MILLION_TESTS = _AT_EXIT + """
+
+def _break(report, records, nodeids):
+    with open(report, "w") as f:
+        f.write('{"tests": [' + ",".join('{"nodeid":"%x"}' % i for i in range(1_500_000)) + "]}")
+"""
+
+# And: a test whose outcome is "" once passed, its values unchecked ("not
+# passed" with no words said no reason to fail).
+EMPTY_OUTCOMES = _AT_EXIT + """
+
+def _break(report, records, nodeids):
+    with open(report, "w") as f:
+        _json.dump({"tests": [{"nodeid": n, "outcome": "", "call": {"outcome": ""}} for n in nodeids]}, f)
+"""
+
+
+# --- channels between runs that overlap in time (issue 24) ---------------------
+# Each carries what one run knows (its hidden test file, a student's code) to
+# another run through an object that every box shares.  Between two plain
+# processes each one works (tests/test_hostile.py proves it); in grading it
+# must carry nothing: no hidden run overlaps a public one, no two students
+# overlap, and the sandbox refuses the calls.  A box's environment is the
+# grader's; the proofs, outside any box, set NEEDLE_CHANNEL_TAG (their own
+# offsets and files, away from any grading's) and NEEDLE_CHANNEL_SECONDS
+# (how long to hold or listen, so that a slow machine ends no proof early).
+
+
+def _channel(tag: str, body: str) -> str:
+    """Channel code (for needle/__init__.py, or ``python -c``): what every
+    channel reads, then ``body``; ``tag`` sets its offsets and files apart."""
+    return f'''
+import hashlib as _hashlib
+import os as _os
+import struct as _struct
+import sys as _sys
+import time as _time
+import zlib as _zlib
+
+_TAG = _os.environ.get("NEEDLE_CHANNEL_TAG", {tag!r})
+_SECONDS = float(_os.environ.get("NEEDLE_CHANNEL_SECONDS", "3"))
+_TEST = next((a for a in _sys.argv if a.endswith(".py") and "/test_" in a), "")
+_HIDDEN = [f"tests_hidden/test_{{q}}.py" for q in {EVERY_QUESTION!r}]  # what a public run guesses
+''' + body
+
+
+# Read locks on the interpreter's file, one for each two bytes i of a
+# message, at offset base(name) + 65536 * i + their value, which another
+# process reads back with F_GETLK.
+LOCK_FUNCTIONS = '''
+import ctypes as _ctypes
+import fcntl as _fcntl
+
+_SHARED = _os.path.realpath(_sys.executable)  # a file every box reads
+_FLOCK = "hhqqi4x"  # struct flock: type, whence, start, length, pid
+_SLOT = 1 << 16  # offsets to two bytes (a lock each: the kernel's work grows as their square)
+_libc = _ctypes.CDLL(None, use_errno=True)
+
+
+def _lock_call(fd, command, flock):
+    """fcntl(fd, command, flock); refused, again with the command's upper 32
+    bits set, which the kernel ignores (a filter that compares all 64 bits
+    let it through)."""
+    try:
+        return _fcntl.fcntl(fd, command, flock)
+    except PermissionError:
+        buffer = _ctypes.create_string_buffer(flock, len(flock))
+        number = {"x86_64": 72, "aarch64": 25}[_os.uname().machine]
+        if _libc.syscall(number, fd, _ctypes.c_ulong(1 << 32 | command), buffer) == -1:
+            raise OSError(_ctypes.get_errno(), _os.strerror(_ctypes.get_errno())) from None
+        return buffer.raw
+
+
+def _base(name):
+    # 2**40 offsets to a name: two bytes to each 65536 of them
+    return int.from_bytes(_hashlib.sha256(f"{_TAG}:{name}".encode()).digest()[:2], "big") << 40
+
+
+def _lock_send(name, data):
+    """Read-locks an offset for each two bytes of ``data``, after its length
+    and checksum; returns the file, open: its locks last until it is closed."""
+    framed = _struct.pack(">II", len(data), _zlib.crc32(data)) + data + bytes(len(data) % 2)
+    values, base = _struct.unpack(f">{len(framed) // 2}H", framed), _base(name)
+    fd = _os.open(_SHARED, _os.O_RDONLY)
+    try:
+        for i in [*range(4, len(values)), *range(4)]:  # the header last: once it shows, all of it does
+            _lock_call(fd, _fcntl.F_SETLK, _struct.pack(_FLOCK, _fcntl.F_RDLCK, 0, base + _SLOT * i + values[i], 1, 0))
+    except OSError:
+        _os.close(fd)
+        raise
+    return fd
+
+
+def _lock_value(fd, slot):
+    # Another process's lock in the slot (two adjacent locks merge: one
+    # that starts before the slot stands for its first offset).
+    query = _struct.pack(_FLOCK, _fcntl.F_WRLCK, 0, slot, _SLOT, 0)
+    kind, _, start, _, _ = _struct.unpack(_FLOCK, _lock_call(fd, _fcntl.F_GETLK, query))
+    return None if kind == _fcntl.F_UNLCK else max(start, slot) - slot
+
+
+def _lock_read(fd, name):
+    base = _base(name)
+    header = [_lock_value(fd, base + _SLOT * i) for i in range(4)]
+    if None in header:
+        return None
+    size, crc = _struct.unpack(">II", _struct.pack(">4H", *header))
+    values = [_lock_value(fd, base + _SLOT * i) for i in range(4, 4 + min((size + 1) // 2, 1 << 23))]
+    if None in values:
+        return None
+    data = _struct.pack(f">{len(values)}H", *values)[:size]
+    return data if _zlib.crc32(data) == crc else None
+
+
+def _lock_poll(names):
+    """Looks for the locks of ``names`` for up to _SECONDS: (name, data) of
+    the first found, or (None, why not)."""
+    deadline = _time.monotonic() + _SECONDS
+    try:
+        fd = _os.open(_SHARED, _os.O_RDONLY)
+    except OSError as error:
+        return None, str(error)
+    try:
+        while True:
+            for name in names:
+                data = _lock_read(fd, name)
+                if data is not None:
+                    return name, data
+            if _time.monotonic() > deadline:
+                return None, "no locks seen"
+            _time.sleep(0.05)
+    except OSError as error:
+        return None, f"F_GETLK refused: {error}"
+    finally:
+        _os.close(fd)
+'''
+
+# Hidden runs lock their test file for 3 s at import; public runs poll for
+# every hidden test file they can name, and put what came in _REPORT.
+LOCK_CHANNEL = _channel("lock_channel", LOCK_FUNCTIONS + '''
+if _TEST.startswith("tests_hidden"):
+    try:
+        with open(_TEST, "rb") as _f:
+            _held = _lock_send(_TEST, _zlib.compress(_f.read(), 9))
+    except OSError:
+        pass  # refused: nothing to hold
+    else:
+        print(f"lock channel: sent {_TEST}", file=_sys.stderr, flush=True)
+        _time.sleep(_SECONDS)  # while public runs read them
+        _os.close(_held)
+else:
+    _name, _got = _lock_poll(_HIDDEN)
+    _REPORT = (f"lock channel received {_name}:\\n" + _zlib.decompress(_got).decode(errors="replace") if _name
+               else f"lock channel: nothing received ({_got})")
+''')
+
+# Opens of two files of the Python installation that nothing else opens, one
+# for a 0 bit, the other for a 1, which another process watches with inotify.
+INOTIFY_FUNCTIONS = '''
+import ctypes as _ctypes
+import select as _select
+
+# Five pairs: the gallery's case has the first, any other tag (a proof) one
+# of the others, so that a proof never reads a grading's opens.
+_QUIET = ("this.py", "antigravity.py", "colorsys.py", "tabnanny.py", "nturl2path.py", "graphlib.py", "zipapp.py",
+          "sched.py", "tty.py", "pty.py")
+_PAIR = 0 if _TAG == "inotify_channel" else 1 + _zlib.crc32(_TAG.encode()) % (len(_QUIET) // 2 - 1)
+_FILES = [_os.path.join(_os.path.dirname(_os.__file__), name) for name in _QUIET[2 * _PAIR:2 * _PAIR + 2]]
+_PREAMBLE = b"\\xa5\\x5a\\xc3"
+_IN_OPEN, _IN_CLOSE_NOWRITE = 0x20, 0x10
+
+
+def _bits(data):
+    return "".join(f"{byte:08b}" for byte in data)
+
+
+def _inotify_send(data):
+    """Opens, then closes, the file of each bit of ``data`` framed: the
+    close between two opens of one file keeps the kernel from merging them
+    into one event (it merges an event with an identical one just queued)."""
+    for bit in _bits(_PREAMBLE + _struct.pack(">HI", len(data), _zlib.crc32(data)) + data):
+        _os.close(_os.open(_FILES[int(bit)], _os.O_RDONLY))
+
+
+def _frame(bits):
+    """The first whole frame in a string of bits, or None."""
+    start = bits.find(_bits(_PREAMBLE))
+    while start >= 0:
+        body = bits[start + 8 * len(_PREAMBLE):]
+        if len(body) >= 48:
+            size, crc = _struct.unpack(">HI", int(body[:48], 2).to_bytes(6, "big"))
+            if len(body) >= 48 + 8 * size:
+                data = int(body[48:48 + 8 * size] or "0", 2).to_bytes(size, "big")
+                if _zlib.crc32(data) == crc:
+                    return data
+        start = bits.find(_bits(_PREAMBLE), start + 1)
+    return None
+
+
+def _inotify_listen():
+    """Watches both files for up to _SECONDS: (the first frame, or None, why not)."""
+    libc = _ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(_os.O_NONBLOCK)
+    if fd < 0:
+        return None, f"inotify_init1 refused: {OSError(_ctypes.get_errno(), _os.strerror(_ctypes.get_errno()))}"
+    try:
+        watches = {libc.inotify_add_watch(fd, path.encode(), _IN_OPEN | _IN_CLOSE_NOWRITE): str(bit)
+                   for bit, path in enumerate(_FILES)}
+        if -1 in watches:
+            return None, f"inotify_add_watch refused: {OSError(_ctypes.get_errno(), _os.strerror(_ctypes.get_errno()))}"
+        print("inotify channel: watching", file=_sys.stderr, flush=True)
+        bits, deadline = [], _time.monotonic() + _SECONDS
+        while _time.monotonic() < deadline:
+            if not _select.select([fd], [], [], 0.1)[0]:
+                continue
+            events, at = _os.read(fd, 1 << 16), 0
+            while at < len(events):
+                wd, mask, _, length = _struct.unpack_from("iIII", events, at)
+                at += 16 + length
+                if mask & _IN_OPEN:
+                    bits.append(watches.get(wd, ""))
+            data = _frame("".join(bits))
+            if data is not None:
+                return data, ""
+        return None, "no frame seen"
+    finally:
+        _os.close(fd)
+'''
+
+# Hidden runs send their test file's name and first bytes at import; public
+# runs watch for 3 s and put what came in _REPORT.
+INOTIFY_CHANNEL = _channel("inotify_channel", INOTIFY_FUNCTIONS + '''
+_FIRST = 160  # bytes of the test file: some 1,600 opens, each closed
+if _TEST.startswith("tests_hidden"):
+    try:
+        with open(_TEST, "rb") as _f:
+            _inotify_send(_TEST.encode() + b"\\n" + _f.read(_FIRST))
+    except OSError:
+        pass
+else:
+    _got, _why = _inotify_listen()
+    _REPORT = ("inotify channel received " + _got.decode(errors="replace") if _got is not None
+               else f"inotify channel: nothing received ({_why})")
+''')
+
+# Appended after a channel: in public runs, every op raises what came
+# through, so that it lands in the public tests' failure messages (shown at
+# once), and the run goes on.
+REPORT_IN_EVERY_OP = '''
+
+from .autograd import TensorOp as _TensorOp
+
+
+def _ops(cls=_TensorOp):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _ops(sub)
+
+
+def _report(self, *args):
+    raise RuntimeError(_REPORT)
+
+
+if "_REPORT" in globals():
+    for _op in list(_ops()):
+        _op.compute = _report
+'''
+
+# Hidden runs choose each test's failure kind by two bits of their test
+# file, the n-th test of the run by the n-th pair (KIND_SYMBOLS, in order):
+# not implemented, raised an error, too slow (a forged pytest-timeout
+# failure: no waiting) and no value (it passes, handing nothing over).
+# Shown test by test, the kinds spelled out the hidden source.
+KIND_SYMBOLS = ("not implemented", "raised an error", "too slow", "no value")
+KIND_PICKING = '''
+
+import sys as _sys
+
+import _pytest.python as _python
+from _pytest.outcomes import fail as _fail
+
+_TEST = next((a for a in _sys.argv if a.endswith(".py") and "/test_" in a), "")
+_SYMBOLS = []
+if _TEST.startswith("tests_hidden"):
+    with open(_TEST, "rb") as _f:
+        _SYMBOLS = [(byte >> shift) & 3 for byte in _f.read() for shift in (6, 4, 2, 0)]
+_RAN = []
+
+
+def _picked(self):
+    _RAN.append(self.nodeid)
+    symbol = _SYMBOLS[len(_RAN) - 1] if len(_RAN) <= len(_SYMBOLS) else 0
+    if symbol == 0:
+        raise NotImplementedError("TODO")
+    if symbol == 1:
+        raise RuntimeError("picked")
+    if symbol == 2:
+        _fail("Timeout (>1.0s) from pytest-timeout.")
+
+
+if _SYMBOLS:
+    _python.Function.runtest = _picked
+'''
+
+
+def kinds_shown(data: dict, tests) -> dict:
+    """Question to the symbol (an index of KIND_SYMBOLS, or None) that
+    ``data`` (results.json) shows for each of its hidden tests, in the order
+    they run (``tests``: the answer key's): a "FAILED <behaviour or test>"
+    block naming one kind gives it to each test it names; hints, whose
+    words are no kind, are left out."""
+    shown = {}
+    for question in dict.fromkeys(t.question for t in tests if t.suite == "hidden"):
+        mine = [t for t in tests if t.suite == "hidden" and t.question == question]
+        output = "\n".join(e["output"] for e in data["tests"]
+                           if e["name"].startswith(f"{question}:") and e["name"].endswith("(hidden tests)"))
+        for hint in {t.hint for t in mine if t.hint}:
+            output = output.replace(hint, "")
+        symbols = [None] * len(mine)
+        for block in output.split("\nFAILED ")[1:]:
+            kinds = [i for i, kind in enumerate(KIND_SYMBOLS) if kind in block]
+            for i, test in enumerate(mine):
+                if len(kinds) == 1 and any(block.startswith(f"{name}: ")
+                                           for name in (test.behaviour, test.nodeid.split("::", 1)[-1])):
+                    symbols[i] = kinds[0]
+        shown[question] = symbols
+    return shown
+
+
+def spelled_out(symbols: list) -> list:
+    """The bytes that 2-bit symbols spell, four to a byte, high bits first
+    (None where one of them is unknown)."""
+    return [None if None in four else four[0] << 6 | four[1] << 4 | four[2] << 2 | four[3]
+            for four in zip(*[iter(symbols)] * 4)]
+
+
+# A class of two (tests/test_hostile.py grades it with batch).  alice, the
+# reference, locks her needle/ and apps/ sources onto the channel in every
+# run, and holds them while her tests run; bob, the handout, polls for them
+# at import and runs them as his: needle's submodules from a copy of them,
+# each app's source executed over his own app.
+ALICE_SENDS = _channel("collusion", LOCK_FUNCTIONS + '''
+import json as _json
+from pathlib import Path as _Path
+
+_own = _Path(__file__).resolve().parent.parent
+_sources = {p.relative_to(_own).as_posix(): p.read_text(encoding="utf-8")
+            for folder in ("needle", "apps") for p in sorted((_own / folder).rglob("*.py"))}
+try:
+    _held = _lock_send("class", _zlib.compress(_json.dumps(_sources).encode(), 9))  # open while the run lasts
+    print("lock channel: sent alice's code", file=_sys.stderr, flush=True)
+except OSError:
+    pass
+''')
+
+BOB_RECEIVES = _channel("collusion", LOCK_FUNCTIONS + '''
+import json as _json
+import tempfile as _tempfile
+
+RECEIVED = {}
+_name, _got = _lock_poll(["class"])
+if _name:
+    RECEIVED = _json.loads(_zlib.decompress(_got))
+    _copy = _tempfile.mkdtemp()
+    for _path, _text in RECEIVED.items():
+        _os.makedirs(_os.path.dirname(_os.path.join(_copy, _path)), exist_ok=True)
+        with open(_os.path.join(_copy, _path), "w", encoding="utf-8") as _f:
+            _f.write(_text)
+    __path__[:] = [_os.path.join(_copy, "needle")]
+    print("collusion: running alice's code", file=_sys.stderr, flush=True)
+''')
+
+BOB_RUNS_ALICES_APP = '''
+
+import needle as _needle
+
+exec(compile(_needle.RECEIVED.get("apps/%s", ""), __file__, "exec"), globals())
+'''
+
+
+def colluding_class(folder: Path) -> Path:
+    """A class folder holding alice and bob."""
+    alice = copy_root(KIT / "reference", folder / "alice")
+    init = alice / "needle" / "__init__.py"
+    init.write_text(init.read_text(encoding="utf-8") + ALICE_SENDS, encoding="utf-8")
+    bob = copy_root(KIT / "handout", folder / "bob")
+    init = bob / "needle" / "__init__.py"
+    init.write_text(BOB_RECEIVES + init.read_text(encoding="utf-8"), encoding="utf-8")
+    for app in (bob / "apps").glob("*.py"):
+        app.write_text(app.read_text(encoding="utf-8") + BOB_RUNS_ALICES_APP % app.name, encoding="utf-8")
+    return folder
+
+
+# --- what results.json may hold of the hidden tests ------------------------------
+WINDOW = 16  # bytes in a row of hidden source (whitespace aside) that make a leak
+# A traceback's frame header: Python's words around a name of the public
+# tests' (or the submission's) code, shown on purpose.
+FRAME_HEADER = re.compile(r'File "[^"\n]*", line \d+, in \S+')
+
+
+def _plain(text: str) -> str:
+    # Whitespace aside: code that a traceback re-indents, or a leak whose
+    # lines were stripped and joined, is the same code.
+    return re.sub(r"\s+", "", text)
+
+
+def _windows(text: str) -> set:
+    data = text.encode()
+    return {data[i:i + WINDOW] for i in range(len(data) - WINDOW + 1)}
+
+
+@dataclass(frozen=True)
+class SecretWindows:
+    windows: frozenset  # of the hidden tests' files, whitespace aside
+    shown: "re.Pattern"  # the words that the grader shows on purpose, whitespace aside
+
+    def leaked(self, data) -> set:
+        """The windows found in any string (key or value) of ``data``
+        (results.json, read; or bytes), the words shown on purpose cut out."""
+        if isinstance(data, bytes):
+            data = data.decode(errors="replace")
+        if isinstance(data, str):
+            return _windows(self.shown.sub("\0", _plain(FRAME_HEADER.sub("\0", data)))) & self.windows
+        if isinstance(data, dict):
+            return set().union(set(), *(self.leaked(k) | self.leaked(v) for k, v in data.items()))
+        if isinstance(data, list):
+            return set().union(set(), *(self.leaked(v) for v in data))
+        return set()
+
+
+def secret_windows(key_dir: Path) -> SecretWindows:
+    """The 16-byte windows of the hidden tests' files that no student may
+    see: less those that students hold anyway (the public tests, the box's
+    library), those of the grader's own messages (its code) and those of the
+    words it shows on purpose (from the answer key ``key_dir``: each test's
+    hint, behaviour and name, each public value's description and hint; the
+    questions' titles)."""
+    from grader.key import load
+
+    def windows(folder: str) -> set:
+        return set().union(*(_windows(_plain(p.read_text(encoding="utf-8")))
+                             for p in sorted((KIT / folder).glob("*.py"))))
+
+    secret = windows("tests_hidden") - windows("tests_public") - windows("grader/box") - windows("grader")
+    words = {q.title for q in QUESTIONS}
+    for test in load(key_dir).tests:
+        words |= {test.hint, test.behaviour, test.nodeid.split("::", 1)[-1]}
+        for value in test.values if test.suite == "public" else ():  # hidden values: per behaviour only
+            hint = value.get("hint") or ""
+            words |= {value["what"], *(hint.values() if isinstance(hint, dict) else [hint])}  # by kind, or one
+    words = sorted({_plain(w) for w in words if w.strip()}, key=len, reverse=True)  # the longest first
+    secret -= set().union(*(_windows(w) for w in words))
+    return SecretWindows(frozenset(secret), re.compile("|".join(map(re.escape, words))))
+
+
 WHAT_TO_SUBMIT = "Submit the folders needle/ and apps/"
 
 GALLERY: Tuple[Hostile, ...] = (
@@ -1189,6 +1825,17 @@ GALLERY: Tuple[Hostile, ...] = (
             "walks the file system for another copy of the kit, readable by every user"),
     Hostile("keyring_channel", "cheat", _with_init("handout", KEYRING_CHANNEL, top=""),
             "hidden runs store their test file in a kernel key all may read; public runs print such keys"),
+    Hostile("lock_channel", "cheat", _with_init("handout", LOCK_CHANNEL + REPORT_IN_EVERY_OP),
+            "hidden runs hold fcntl read locks on the interpreter at offsets that spell their test file; public "
+            "runs read them back with F_GETLK into every failure message",
+            says=("lock channel: nothing received (F_GETLK refused: [Errno 1] Operation not permitted)",)),
+    Hostile("inotify_channel", "cheat", _with_init("handout", INOTIFY_CHANNEL + REPORT_IN_EVERY_OP),
+            "hidden runs open two shared files in the order of their test file's bits; public runs watch them "
+            "with inotify and put what they read in every failure message",
+            says=("inotify channel: nothing received (inotify_init1 refused: [Errno 1] Operation not permitted)",)),
+    Hostile("kind_picking_hidden_runs", "cheat", _with_init("handout", KIND_PICKING),
+            "each hidden test fails as two bits of its test file pick: not implemented, raised an error, too "
+            "slow (a forged timeout) or no value"),
     Hostile("plants_links_at_the_output", "cheat", _with_init("handout", OUTPUT_PLANTER),
             "puts links and FIFOs where the grader writes results.json"),
     Hostile("ndarray_subclass", "cheat", _with_init("handout", NDARRAY_SUBCLASS),
@@ -1227,6 +1874,13 @@ GALLERY: Tuple[Hostile, ...] = (
             "rewrites every value it handed over with a header whose descr is a tuple, every test passed"),
     Hostile("unprintable_strings", "cheat", _with_init("handout", UNPRINTABLE_STRINGS),
             "rewrites every value it handed over as strings of code point 0xFFFFFFFF, every test passed"),
+    Hostile("quadratic_pattern_bait", "cheat", _with_init("handout", QUADRATIC_BAIT),
+            "every test fails with messages of \"../\" x 1333, \"/box-\" and \"^\" runs, quotes: text "
+            "that makes a backtracking pattern take quadratic time"),
+    Hostile("report_of_a_million_tests", "cheat", _with_init("handout", A_MILLION_TESTS),
+            "rewrites its report at exit as 1.5 million tests (29 MB)"),
+    Hostile("empty_outcomes", "cheat", _with_init("handout", EMPTY_OUTCOMES),
+            "rewrites its report at exit: every test's outcome is \"\""),
     # --- misbehaving inside some questions --------------------------------------
     Hostile("float_step_counter", "local", _with_init("reference", FLOAT_STEP_COUNTER),
             "Adam counts its steps in a float (3.0 for 3): a count is a number, whatever its dtype",
@@ -1252,6 +1906,18 @@ GALLERY: Tuple[Hostile, ...] = (
     Hostile("output_flood", "local", _with_init("reference", OUTPUT_FLOOD),
             "EWisePow.compute prints 1.2 GB to stdout and stderr", touches=OPS_QUESTIONS,
             says=("printed more than 64 MiB",), suites="public"),
+    Hostile("disk_filler_in_out", "local", _with_init("reference", _in_ewise_pow(DISK_FILLER)),
+            "EWisePow.compute writes 64 MiB files into the run's records until refused", touches=OPS_QUESTIONS,
+            # the writable folders are capped as a whole where the grader mounts a tmpfs (root); else per file
+            says=("No space left on device",) if os.geteuid() == 0 else (), suites="public"),
+    Hostile("memory_hog_in_children", "local", _with_init("reference", _in_ewise_pow(MEMORY_HOG_IN_CHILDREN)),
+            "EWisePow.compute forks 3 children that hold 2 GiB each at once", touches=OPS_QUESTIONS,
+            # the run's memory is capped as a whole where the grader makes cgroups (root); else per process
+            says=("children holding 2 GiB each: killed by signal 9",) if os.geteuid() == 0 else (),
+            suites="public"),
+    Hostile("fork_bomb", "local", _with_init("reference", _in_ewise_pow(FORK_BOMB)),
+            "EWisePow.compute forks for ever, and so does every child", touches=OPS_QUESTIONS,
+            says=("wall-clock limit",), suites="public", timeout=20),
     Hostile("exit_inside_backward", "local", _with_init("reference", EXIT_IN_BACKWARD),
             "sys.exit(0) inside EWisePow.gradient", touches=("backward_ops", "reverse_ad"), suites="public"),
     Hostile("file_where_released_files_go", "cheat", file_where_released_files_go,
@@ -1287,6 +1953,24 @@ GALLERY: Tuple[Hostile, ...] = (
             says=("may hold at most 1024 KiB", "needle/ops/huge.py: 1367 KiB", WHAT_TO_SUBMIT)),
     Hostile("deep_folder_chain", "ungradable", deep_folder_chain, "300 nested folders in needle/",
             says=("too deep or too long", "more than 32 levels deep", WHAT_TO_SUBMIT)),
+    Hostile("gzip_bomb", "ungradable", gzip_bomb, "a .tar.gz of 4 GiB of zeros in one member (4 MB)",
+            says=("submission.tar.gz", "unpacks to more than 100 times its own size", "compression bomb",
+                  WHAT_TO_SUBMIT)),
+    Hostile("bzip2_bomb_named_tar_gz", "ungradable", bzip2_bomb_named_tar_gz,
+            "a .tar.gz that is bzip2 around 1 TiB of zeros in one member (1.3 MB)",
+            says=("submission.tar.gz", "unpacks to more than 100 times its own size", "compression bomb",
+                  WHAT_TO_SUBMIT)),
+    Hostile("xz_bomb_named_tar_gz", "ungradable", xz_bomb_named_tar_gz,
+            "a .tar.gz that is xz around 16 GiB of zeros in one member (2.5 MB)",
+            says=("submission.tar.gz", "unpacks to more than 100 times its own size", "compression bomb",
+                  WHAT_TO_SUBMIT)),
+    Hostile("zip_deflate_bomb", "ungradable", zip_deflate_bomb, "a zip member of 1 GiB of zeros, deflated (1 MB)",
+            says=("submission.zip", "unpacks to more than 100 times its own size", "compression bomb",
+                  WHAT_TO_SUBMIT)),
+    Hostile("zip_bzip2_bomb_whose_size_lies", "ungradable", zip_bzip2_bomb_whose_size_lies,
+            "a zip member of 512 MiB of zeros in bzip2 (400 bytes) that declares 100 bytes",
+            says=("submission.zip could not be unpacked within the limits", "512 MiB of memory",
+                  WHAT_TO_SUBMIT)),
 )
 BY_NAME = {h.name: h for h in GALLERY}
 

@@ -9,20 +9,29 @@ The gallery is graded two submissions at a time, as soon as the key is
 built; the gradings that must hang use the public suite and a short
 --timeout, so that each hang costs seconds.
 """
+import contextlib
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from grader.key import load
 from grader.questions import COURSE, QUESTIONS, TOTAL_POINTS
-from tests.grading import KIT, check_gradescope_format, grade_with_cli
+from grader.results import points_by_question
+from grader.score import _hidden_reason
+from tests.grading import KIT, check_gradescope_format, grade_with_cli, run_grader
 from tests.hostile import BY_NAME, GALLERY, SECOND_CLONES, git_thief, hard_coded_public_outputs, hidden_source_lines
 from tests.hostile import thief
+from tests.hostile import INOTIFY_CHANNEL, LOCK_CHANNEL, colluding_class, kinds_shown, secret_windows, spelled_out
 from tests.hostile import _with_init, SWAPPED_HELPERS
 
 pytestmark = pytest.mark.grading
@@ -123,6 +132,14 @@ def test_results_report_the_sandboxs_walls(gallery, name):
     assert isolation["network"] == "none", isolation
     assert isolation["processes"] == "own PID namespace", isolation
     assert isolation["keyrings"] == "refused", isolation
+    assert isolation["shared_objects"].startswith("refused ("), isolation
+    if os.geteuid() == 0:  # root with a writable cgroup tree and mounts, as in CI
+        assert isolation["run_limits"].startswith("whole run (cgroup v"), isolation
+        assert isolation["page_cache"].startswith("dropped before the first run"), isolation
+        assert isolation["disk"] == "writable folders capped as a whole (a tmpfs of their own)", isolation
+    else:
+        assert isolation["run_limits"].startswith("per process only"), isolation
+        assert isolation["disk"].startswith("per file only"), isolation
     assert isolation["private_files"] == "unreadable", isolation
     expected_user = "separate unprivileged uid" if os.geteuid() == 0 else "the grader's user, in a user namespace"
     assert isolation["user"] == expected_user, isolation
@@ -193,6 +210,47 @@ def test_no_process_or_folder_outlives_its_grading(gallery, gallery_temp):
     assert list(gallery_temp.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", [h.name for h in GALLERY if "bomb" in h.name and h.kind == "ungradable"])
+def test_compression_bomb_is_refused_within_a_budget_of_60_seconds(name, answer_key, mnist_dir, tmp_path):
+    """`grade --budget 60` ends within 75 s with valid results, whatever the
+    archive: its unpacking counts against the budget (an acceptance bound,
+    not a benchmark: bench/ measures speed)."""
+    submission = BY_NAME[name].make(tmp_path)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    out = tmp_path / "results.json"
+    started = time.monotonic()
+    graded = run_grader("grade", submission, "--out", out, "--suites", "public", "--key-dir", answer_key,
+                        "--mnist-dir", mnist_dir, "--budget", 60, timeout=150, temp=temp)
+    took = time.monotonic() - started
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    check_gradescope_format(data)
+    assert data["score"] == 0 and data["output"].startswith("Your submission could not be graded"), data["output"]
+    assert took < 75, f"{name}: graded in {took:.1f} s with --budget 60"
+    assert list(temp.iterdir()) == []
+
+
+def test_quadratic_pattern_bait_is_graded_within_a_budget_of_60_seconds(answer_key, mnist_dir, tmp_path):
+    """`grade --budget 60` of both suites ends within 75 s with valid
+    results, however the failures' text is made to make the grader backtrack
+    (an acceptance bound, not a benchmark: tests/test_untrusted_text.py
+    checks that the text is handled in linear time)."""
+    submission = BY_NAME["quadratic_pattern_bait"].make(tmp_path)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    out = tmp_path / "results.json"
+    started = time.monotonic()
+    graded = run_grader("grade", submission, "--out", out, "--key-dir", answer_key, "--mnist-dir", mnist_dir,
+                        "--budget", 60, timeout=300, temp=temp)
+    took = time.monotonic() - started
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    check_gradescope_format(data)
+    assert data["score"] == 0 and data["tests"], data["output"]
+    assert took < 75, f"graded in {took:.1f} s with --budget 60"
+
+
 def test_archive_entries_land_nowhere_outside(gallery, tmp_path_factory):
     for name in ("zip_with_dotdot", "tar_with_absolute_path"):
         gallery[name].result()
@@ -226,3 +284,182 @@ def test_hidden_tests_source_never_reaches_the_results(gallery, name):
     assert len(lines) > 100, "the hidden suite should have code to protect"
     leaked = [line for line in lines if line in text]
     assert not leaked, f"{len(leaked)} lines of the hidden tests' code reached results.json: {leaked[:5]}"
+
+
+# --- channels between runs that overlap in time (issue 24) ---------------------
+# Each channel's case above scores 0 and carries nothing; below, each carries
+# its message between two plain processes (so that the 0 is the walls'
+# doing), and a class of two colluding students gets nothing from batch.
+
+CHANNELS = ["lock_channel", "inotify_channel", "kind_picking_hidden_runs", "keyring_channel",
+            "exfiltrates_hidden_tests"]
+HIDDEN_FILE, PUBLIC_FILE = "tests_hidden/test_topo_sort.py", "tests_public/test_topo_sort.py"
+
+
+@pytest.fixture(scope="session")
+def secrets(answer_key):
+    windows = secret_windows(answer_key)
+    assert len(windows.windows) > 10_000, "the hidden suite should have source to protect"
+    return windows
+
+
+def _proof_env(**extra) -> dict:
+    # Offsets and files of their own, and time enough to hold or listen on a busy machine.
+    return {**os.environ, "NEEDLE_CHANNEL_TAG": f"proof-{uuid.uuid4().hex}", "NEEDLE_CHANNEL_SECONDS": "120",
+            **extra}
+
+
+@contextlib.contextmanager
+def _started(command, env, ready: str, cwd=KIT):
+    """``command`` running, once it printed ``ready`` on stderr (its end of
+    the channel is in place); killed afterwards if it still runs."""
+    with subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:
+        watchdog = threading.Timer(300, process.kill)  # an end that never gets ready must not hang the session
+        watchdog.start()
+        try:
+            got_ready = any(ready in line for line in process.stderr)
+            watchdog.cancel()
+            if not got_ready:
+                pytest.fail(f"{command[:2]} ended before {ready!r}")
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def test_lock_channel_carries_a_hidden_test_file_without_the_sandbox():
+    """Run plainly, a hidden run's locks carry its test file whole to a
+    public run (so that lock_channel's 0 above is the walls' doing)."""
+    env = _proof_env()
+    with _started([sys.executable, "-c", LOCK_CHANNEL, HIDDEN_FILE], env, "lock channel: sent"):
+        public = subprocess.run([sys.executable, "-c", LOCK_CHANNEL + "\nprint(_REPORT)", PUBLIC_FILE], cwd=KIT,
+                                env=env, capture_output=True, text=True, timeout=300)
+    assert (KIT / HIDDEN_FILE).read_text(encoding="utf-8") in public.stdout, public.stdout[-2000:] + public.stderr
+
+
+def test_inotify_channel_carries_a_hidden_test_files_first_bytes_without_the_sandbox():
+    """Run plainly, a hidden run's opens carry its test file's first 160
+    bytes to a public run that watches (so that inotify_channel's 0 above is
+    the walls' doing)."""
+    env = _proof_env()
+    with _started([sys.executable, "-c", INOTIFY_CHANNEL + "\nprint(_REPORT)", PUBLIC_FILE], env,
+                  "inotify channel: watching") as public:
+        subprocess.run([sys.executable, "-c", INOTIFY_CHANNEL, HIDDEN_FILE], cwd=KIT, env=env, check=True,
+                       timeout=300)
+        received, _ = public.communicate(timeout=300)
+    first = (KIT / HIDDEN_FILE).read_bytes()[:160].decode()
+    assert f"inotify channel received {HIDDEN_FILE}\n{first}" in received, received[-2000:]
+
+
+def test_collusion_runs_alices_code_as_bobs_without_the_sandbox(tmp_path):
+    """Run plainly beside alice, bob's handout computes what only alice's
+    code can: her needle and her apps (so that bob's 0 in batch below is the
+    walls' and the schedule's doing)."""
+    classroom = colluding_class(tmp_path / "class")
+    env = _proof_env()
+    uses_needle_and_an_app = (
+        "import needle as ndl, numpy as np, simple_ml\n"
+        "print(ndl.summation(ndl.Tensor([[1.0, 2.0], [3.0, 4.0]])).numpy())\n"
+        "print(simple_ml.softmax_loss(ndl.Tensor(np.zeros((2, 3), 'float32')),\n"
+        "                             ndl.Tensor(np.eye(3, dtype='float32')[:2])).numpy())")
+
+    def bob(**extra):
+        root = classroom / "bob"
+        return subprocess.run([sys.executable, "-c", uses_needle_and_an_app], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300, env={**env, "PYTHONPATH": f"{root}:{root / 'apps'}", **extra})
+
+    alone = bob(NEEDLE_CHANNEL_SECONDS="0")
+    assert "NotImplementedError: TODO" in alone.stderr, alone.stderr[-2000:]
+    alice = classroom / "alice"
+    with _started([sys.executable, "-c", "import needle, sys; sys.stdin.read()"],
+                  {**env, "PYTHONPATH": f"{alice}:{alice / 'apps'}"}, "lock channel: sent", cwd=tmp_path):
+        helped = bob()
+    assert "running alice's code" in helped.stderr, helped.stderr[-2000:]
+    assert [float(x) for x in helped.stdout.split()] == pytest.approx([10.0, math.log(3)]), helped.stdout
+
+
+def test_collusion_in_a_default_batch_leaves_the_receiver_with_the_handouts_score(answer_key, mnist_dir,
+                                                                                   tmp_path):
+    """alice (the reference, sending her code in every run) and bob (the
+    handout, running what comes), graded by batch with its default options:
+    bob scores what the untouched handout scores, 0 on every question, and
+    alice full marks."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    out = tmp_path / "out"
+    graded = run_grader("batch", colluding_class(tmp_path / "class"), "--out", out, "--key-dir", answer_key,
+                        "--mnist-dir", mnist_dir, timeout=1800, temp=temp)
+    assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
+    points = {name: {q: score for q, (score, _) in
+                     points_by_question(json.loads((out / f"{name}.json").read_text(encoding="utf-8"))).items()}
+              for name in ("alice", "bob")}
+    assert points["bob"] == {q.name: 0.0 for q in QUESTIONS}, points["bob"]
+    assert points["alice"] == {q.name: q.points for q in QUESTIONS}, points["alice"]
+
+
+def test_collusion_risk_must_be_accepted_to_grade_students_side_by_side(answer_key, mnist_dir, tmp_path):
+    """batch --jobs 2 without --accept-collusion-risk grades nobody, and says which flag it takes."""
+    out = tmp_path / "out"
+    refused = run_grader("batch", colluding_class(tmp_path / "class"), "--out", out, "--jobs", 2, "--key-dir",
+                         answer_key, "--mnist-dir", mnist_dir, timeout=300)
+    assert refused.returncode == 1, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert "--accept-collusion-risk" in refused.stderr, refused.stderr
+    assert not list(out.glob("*.json")), "nobody is graded"
+
+
+def test_kind_picking_spells_out_the_hidden_tests_when_kinds_are_shown_test_by_test(answer_key, tmp_path, secrets):
+    """Run plainly, kind_picking_hidden_runs' hidden tests fail in kinds
+    that, written a block per test as the grader wrote hidden entries before
+    issue 24, spell out the start of the test file, hidden source among it
+    (so that what they spell in grading, below, is the per-behaviour
+    output's doing)."""
+    root = BY_NAME["kind_picking_hidden_runs"].make(tmp_path)
+    report = tmp_path / "report.json"
+    question = "forward_ops"
+    subprocess.run([sys.executable, "-m", "pytest", f"tests_hidden/test_{question}.py", "-q", "-p", "no:cacheprovider",
+                    f"--needle-root={root}", "--json-report", f"--json-report-file={report}",
+                    "--json-report-omit", "log"], cwd=KIT, capture_output=True, text=True, timeout=600)
+    reported = {t["nodeid"]: t for t in json.loads(report.read_text())["tests"]}
+    tests = [t for t in load(answer_key).tests if t.suite == "hidden" and t.question == question]
+    blocks = [f"FAILED {t.nodeid.split('::', 1)[-1]}: {t.hint}\n  " + (
+        "no value" if reported[t.nodeid]["outcome"] == "passed"
+        else _hidden_reason(reported[t.nodeid]["call"]["crash"]["message"])) for t in tests]
+    per_test = {"tests": [{"name": f"{question}: (hidden tests)", "output": "\n\n" + "\n".join(blocks)}]}
+    spelled = spelled_out(kinds_shown(per_test, tests)[question])
+    assert None not in spelled, spelled
+    assert bytes(spelled) == (KIT / "tests_hidden" / f"test_{question}.py").read_bytes()[:len(spelled)]
+    assert secrets.leaked(bytes(spelled)), bytes(spelled)
+
+
+def test_kind_picking_hidden_runs_spell_out_no_hidden_source_in_grading(gallery, answer_key, secrets):
+    """The kinds that results.json shows, read as kind_picking_hidden_runs
+    wrote them (two bits a test) wherever a block names one kind for every
+    test it names, spell out no 16 bytes of hidden source in a row."""
+    shown = kinds_shown(gallery["kind_picking_hidden_runs"].result().data, load(answer_key).tests)
+    assert len(shown) == len(QUESTIONS)
+    for question, symbols in shown.items():
+        spelled = b"".join(b"\0" if byte is None else bytes([byte]) for byte in spelled_out(symbols))
+        assert not secrets.leaked(spelled), f"{question}: the kinds shown spell out {spelled!r}"
+
+
+def test_secret_windows_are_the_hidden_code_that_students_cannot_see(answer_key, secrets):
+    """The measure finds a hidden test file's code, even re-indented, and
+    nothing of what students hold or are shown on purpose."""
+    hidden = (KIT / HIDDEN_FILE).read_text(encoding="utf-8")
+    assert secrets.leaked({"output": hidden})
+    assert secrets.leaked({"output": "\n".join("  " + line.strip() for line in hidden.splitlines())})
+    shown = "\n".join(f"FAILED {t.behaviour}: {t.hint} ({t.suite}:{t.nodeid})" for t in load(answer_key).tests)
+    public = (KIT / PUBLIC_FILE).read_text(encoding="utf-8")
+    assert not secrets.leaked({"tests": [{"output": public, "name": shown}]})
+
+
+@pytest.mark.parametrize("name", CHANNELS)
+def test_no_secret_window_of_the_hidden_tests_reaches_the_results(gallery, secrets, name):
+    """No 16 bytes in a row of hidden source (whitespace aside) reach
+    results.json.  Graded with grade's default --hidden-visibility
+    (visible); with after_due_date (Gradescope's default) each entry's text
+    is the same, only its visibility changes, and the overall output shows
+    the public points alone: this grading's text holds all of that one's."""
+    leaked = secrets.leaked(gallery[name].result().data)
+    assert not leaked, f"{len(leaked)} windows of hidden source reached results.json: {sorted(leaked)[:5]}"

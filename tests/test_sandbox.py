@@ -2,6 +2,7 @@
 out of what a run leaves behind (grader/run.py), tested directly: the
 default-deny view of the machine, each wall, the fallback without
 namespaces, and the limits enforced from outside."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -122,6 +123,78 @@ def test_a_run_cannot_reach_another_runs_box(box):
     assert outcome.walls.readable == ()
 
 
+# Each call of sandbox.REFUSED_CALLS, made as a channel would make it on a
+# file every box reads; then calls honest code makes, which must still work.
+CHANNEL_PROBE = """
+import ctypes, errno, fcntl, mmap, os, platform
+libc = ctypes.CDLL(None, use_errno=True)
+ARM = platform.machine() == "aarch64"
+shared = os.open(os.path.realpath(os.sys.executable), os.O_RDONLY)
+folder = os.open("/usr", os.O_RDONLY | os.O_DIRECTORY)
+FCNTL = 25 if ARM else 72
+page = mmap.mmap(-1, 4096)
+residency = ctypes.create_string_buffer(1)
+
+def call(make):
+    try:
+        result = make()
+    except OSError as error:
+        return error.errno
+    return ctypes.get_errno() if result == -1 else 0
+
+probes = {
+    "flock": lambda: fcntl.flock(shared, fcntl.LOCK_SH | fcntl.LOCK_NB),
+    "lockf": lambda: fcntl.lockf(shared, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 1 << 30),
+    "F_GETLK": lambda: fcntl.fcntl(shared, fcntl.F_GETLK, bytes(32)),
+    "F_OFD_GETLK": lambda: fcntl.fcntl(shared, fcntl.F_OFD_GETLK, bytes(32)),
+    "F_SETLEASE": lambda: fcntl.fcntl(shared, fcntl.F_SETLEASE, fcntl.F_RDLCK),
+    "F_NOTIFY": lambda: fcntl.fcntl(folder, fcntl.F_NOTIFY, fcntl.DN_ACCESS),
+    # the kernel reads the command's low 32 bits only
+    "F_GETLK, upper bits set": lambda: libc.syscall(FCNTL, shared, ctypes.c_ulong(1 << 32 | fcntl.F_GETLK),
+                                                    ctypes.create_string_buffer(32)),
+    "F_NOTIFY, upper bits set": lambda: libc.syscall(FCNTL, folder, ctypes.c_ulong(1 << 32 | fcntl.F_NOTIFY),
+                                                     ctypes.c_ulong(fcntl.DN_ACCESS)),
+    "inotify": lambda: libc.inotify_init1(0),
+    "fanotify": lambda: libc.fanotify_init(0, 0),
+    "mincore": lambda: libc.mincore(ctypes.c_void_p(ctypes.addressof(ctypes.c_char.from_buffer(page))),
+                                    ctypes.c_size_t(4096), residency),
+    "cachestat": lambda: libc.syscall(451, shared, None, None, 0),
+    "perf_event_open": lambda: libc.syscall(241 if ARM else 298, None, 0, -1, -1, 0),
+    "io_uring_setup": lambda: libc.syscall(425, 1, None),
+}
+print("refused", sorted(name for name, make in probes.items() if call(make) == errno.EPERM))
+print("allowed", sorted(name for name, make in probes.items() if call(make) != errno.EPERM))
+os.pread(shared, 16, 0)
+print("honest", fcntl.fcntl(shared, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY, fcntl.fcntl(shared, fcntl.F_GETFD))
+"""
+CHANNEL_CALLS = ["F_GETLK", "F_GETLK, upper bits set", "F_NOTIFY", "F_NOTIFY, upper bits set", "F_OFD_GETLK",
+                 "F_SETLEASE", "cachestat", "fanotify", "flock", "inotify", "io_uring_setup", "lockf", "mincore",
+                 "perf_event_open"]
+
+
+def test_calls_that_reach_kernel_state_other_boxes_see_are_refused(box):
+    outcome = run_python(CHANNEL_PROBE, box)
+    assert outcome.returncode == 0, outcome.output
+    assert f"refused {CHANNEL_CALLS}" in outcome.output, outcome.output
+    assert "honest True" in outcome.output, outcome.output
+    assert outcome.walls.shared_objects and outcome.walls.describe()["shared_objects"].startswith("refused ("), \
+        outcome.walls
+
+
+def test_the_same_calls_reach_the_kernel_outside_the_sandbox():
+    """The probe's calls work where nothing refuses them: the refusals
+    above are the filter's doing."""
+    ran = subprocess.run([sys.executable, "-c", CHANNEL_PROBE], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert "refused []" in ran.stdout, ran.stdout
+
+
+def test_without_namespaces_the_launcher_loads_the_filter_itself(box):
+    outcome = run_shell("flock -n -s /usr/bin true && echo locked", box, namespaces=False)
+    assert "Operation not permitted" in outcome.output and "locked" not in outcome.output, outcome.output
+    assert outcome.walls.shared_objects and outcome.walls.keyrings, outcome.walls
+
+
 def test_without_namespaces_only_permissions_guard_private_files(box):
     (box / "open").mkdir(mode=0o755)
     (box / "open" / "notes.txt").write_text("readable by all")
@@ -239,25 +312,29 @@ import os, sys
 from pathlib import Path
 from grader import defaults, sandbox
 sandbox.run(["/bin/sh", "-c", sys.argv[1]], box=Path(sys.argv[2]), env={"PATH": "/usr/bin:/bin"},
-            limits=defaults.limits(wall_seconds=300), namespaces=sys.argv[3] == "namespaces")
+            limits=defaults.limits(wall_seconds=300), namespaces=sys.argv[3] == "namespaces", ledger=Path(sys.argv[4]))
 """
 
 
 @pytest.mark.parametrize("namespaces", [True, False], ids=["namespaces", "no-namespaces"])
 def test_runs_die_with_a_grader_killed_by_sigkill(box, tmp_path, namespaces):
     """The launcher stays as the run's supervisor and hears of its parent's
-    death from the kernel: a 300 s run ends within seconds of it."""
+    death from the kernel: a 300 s run ends within seconds of it, and its
+    cgroup goes with it."""
     if not namespaces and not AS_ROOT:
         pytest.skip("without a PID namespace, only root can sweep the processes of another uid")
+    ledger = tmp_path / "ledger"
     reaped = subprocess.run(
         [sys.executable, "-m", "tests.reaper", "--signal", "KILL", "--when-started", "1001", "--settle", "1",
          "--grace", "5", "--log", str(tmp_path / "log"), "--", sys.executable, "-c", GRADER,
-         textwrap.dedent(SLEEPER), str(box / "box"), "namespaces" if namespaces else "none"],
+         textwrap.dedent(SLEEPER), str(box / "box"), "namespaces" if namespaces else "none", str(ledger)],
         cwd=defaults.KIT_ROOT, capture_output=True, text=True, timeout=120,
     )
     report = json.loads(reaped.stdout)
     assert report["condition_met"] and report["returncode"] == -9, (report, (tmp_path / "log").read_text())
     assert report["left"] == [], report["left"]
+    groups = [line.split(" ", 1)[1] for line in ledger.read_text().splitlines() if line.startswith("cgroup ")]
+    assert bool(groups) == _cgroups_here() and not [g for g in groups if os.path.exists(g)], groups
 
 
 def test_the_supervisor_keeps_the_wall_clock_when_its_parent_does_not(box, monkeypatch):
@@ -372,6 +449,27 @@ def test_run_output_is_copied_out_without_following_links(tmp_path):
     assert kept == [f"records/{'a' * 32}/checked.0.npy"]
 
 
+def test_only_the_records_the_key_has_are_copied_out_each_within_a_few_times_its_size(tmp_path):
+    """A run's sparse files cost its tmpfs nothing and the grader's disk their
+    whole size once copied: what scoring never reads stays behind."""
+    from grader.run import RECORD_SLACK
+
+    key, out = tmp_path / "key", tmp_path / "out"
+    for folder, size in ((key / ("a" * 32), 4 << 20), (out / "records" / ("a" * 32), 4 << 20)):
+        folder.mkdir(parents=True)
+        (folder / "checked.0.npy").write_bytes(bytes(size))
+    (key / ("a" * 32) / "checked.1.npy").write_bytes(bytes(8))
+    with open(out / "records" / ("a" * 32) / "checked.1.npy", "wb") as sparse:
+        sparse.truncate(RECORD_SLACK << 20 | 1)  # over a few times the key's, and over 1 MiB
+    for name in ("checked.9.npy", "extra.npy"):
+        (out / "records" / ("a" * 32) / name).write_bytes(bytes(8))
+    (out / "records" / ("b" * 32)).mkdir()
+    (out / "records" / ("b" * 32) / "checked.0.npy").write_bytes(bytes(8))
+    copy_out(out, tmp_path / "kept", key)
+    kept = sorted(p.relative_to(tmp_path / "kept").as_posix() for p in (tmp_path / "kept").rglob("*") if p.is_file())
+    assert kept == [f"records/{'a' * 32}/checked.0.npy"]
+
+
 def test_results_are_written_through_no_planted_link_or_fifo(tmp_path):
     """Root replaces whatever entry sits at the results' path (a link to a
     file it must not touch, a FIFO that would block a plain open)."""
@@ -403,3 +501,169 @@ def test_a_machine_with_no_uid_to_spare_runs_as_the_graders_user(box):
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("0 ran None ("), done.stdout
     assert "no uid to spare for the sandbox" in done.stdout
+
+
+
+# ---------------------------------------------------------------- the run as a unit
+# Where the grader can make cgroups (root, a writable cgroup tree), the
+# limits hold for the run's processes together and the writable folders
+# are capped as a whole; each figure checked here is read from outside (the
+# cgroup's counters, the host's folder), never from the box's own report.
+
+def _cgroups_here() -> bool:
+    try:
+        sandbox._cgroup_parents()
+    except sandbox._Refused:
+        return False
+    return AS_ROOT
+
+
+with_cgroups = pytest.mark.skipif(not _cgroups_here(), reason="needs root and a writable cgroup tree")
+
+
+@with_cgroups
+def test_children_together_are_held_to_the_runs_memory_cap(box):
+    """Three children of 96 MiB each, under a cap of 192 MiB for the run:
+    each is well under the per-process limit, together they are not."""
+    limits = dataclasses.replace(LIMITS, memory_bytes=192 << 20)
+    code = """
+        import os, time
+        children = []
+        for _ in range(3):
+            child = os.fork()
+            if child == 0:
+                held = b"x" * (96 << 20)  # written, so resident
+                time.sleep(3)
+                os._exit(0)
+            children.append(child)
+        print("exits", sorted(os.waitstatus_to_exitcode(os.waitpid(c, 0)[1]) for c in children))
+    """
+    outcome = run_python(code, box, limits=limits)
+    assert outcome.walls.cgroup and outcome.usage is not None, outcome.walls
+    assert "exits [-9" in outcome.output, outcome.output  # the kernel killed one at least
+    assert 96 << 20 < outcome.usage.memory_peak <= limits.memory_bytes, outcome.usage
+
+
+@with_cgroups
+def test_a_fork_bomb_is_held_to_the_runs_process_cap(box):
+    """The run's cap counts every process in it, where the per-uid limit
+    (the same figure) counts only the sandbox uid's: the cap strikes first."""
+    code = """
+        import os, signal, time
+        children = []
+        while len(children) < 100:
+            try:
+                child = os.fork()
+            except OSError as error:
+                print("refused", error.strerror)
+                break
+            if child == 0:
+                time.sleep(30)
+                os._exit(0)
+            children.append(child)
+        print("made", len(children))
+        for child in children:
+            os.kill(child, signal.SIGKILL)
+    """
+    outcome = run_python(code, box)
+    made = int(outcome.output.split("made ")[1].split()[0])
+    assert "refused Resource temporarily unavailable" in outcome.output, outcome.output
+    # bubblewrap's two processes and the box's own count against the cap.
+    assert made <= LIMITS.processes - 3, outcome.output
+    assert outcome.usage.forks_refused >= 1, outcome.usage
+
+
+@with_cgroups
+def test_a_run_leaves_no_cgroup_and_no_process_behind(box, tmp_path):
+    """Without a PID namespace a detached process outlives the command;
+    the run's cgroup holds it all the same, and goes with it."""
+    ledger = tmp_path / "ledger"
+    outcome = run_shell("setsid sleep 1001 & echo started", box, namespaces=False, ledger=ledger)
+    assert outcome.returncode == 0 and "started" in outcome.output, outcome.output
+    groups = [line.split(" ", 1)[1] for line in ledger.read_text().splitlines() if line.startswith("cgroup ")]
+    assert groups and all(os.path.basename(g).startswith(sandbox.CGROUP_PREFIX) for g in groups), groups
+    assert not [g for g in groups if os.path.exists(g)]
+    assert not _sleepers(), "the detached sleeper survived"
+    assert outcome.usage.cpu_seconds > 0, outcome.usage
+
+
+@with_cgroups
+def test_a_killed_gradings_cgroups_are_emptied_and_removed(tmp_path):
+    """A grading killed before it removed a run's cgroup: the next start
+    kills what is in each cgroup its ledger names, and removes it."""
+    ledger = tmp_path / "ledger"
+    group, why = sandbox._make_cgroup(LIMITS, ledger)
+    assert group is not None, why
+    sleeper = subprocess.Popen(["sleep", "1001"])
+    try:
+        for procs in group.procs:
+            Path(procs).write_text(str(sleeper.pid))
+        sandbox.sweep_ledger(ledger)  # what the next grader's start does
+        assert sleeper.wait(timeout=10) == -9
+        assert not [f for f in group.folders.values() if os.path.exists(f)]
+    finally:
+        sleeper.kill()
+
+
+@only_root
+def test_the_writable_folders_hold_no_more_than_their_cap_on_the_host(box):
+    """Many files, each under the per-file limit, into the run's out/: the
+    host holds at most the cap, and nothing once the run is over."""
+    limits = dataclasses.replace(LIMITS, disk_bytes=32 << 20)
+    out = box / "box" / "out"
+    out.mkdir()
+    code = f"""
+        for i in range(12):
+            try:
+                open({str(out)!r} + f"/part{{i}}", "wb").write(bytes(8 << 20))
+            except OSError as error:
+                print("refused", error.strerror)
+                break
+    """
+    with sandbox.capped_folder(out, limits.disk_bytes) as disk:
+        outcome = run_python(code, box, limits=limits, writable=[out], disk=disk)
+        held = sum(p.stat().st_blocks * 512 for p in out.iterdir())
+        assert "refused No space left on device" in outcome.output, outcome.output
+        assert 16 << 20 < held <= limits.disk_bytes, held
+        assert outcome.walls.disk and outcome.walls.describe()["disk"].startswith("writable folders capped")
+    assert not os.path.ismount(out) and list(out.iterdir()) == []
+
+
+def test_a_cgroup_the_run_cannot_enter_is_given_up_before_anything_runs(box, tmp_path, monkeypatch):
+    """A user with cgroup delegation may make a cgroup yet not move a
+    process into it: the command then runs once, without one, and the walls
+    say so."""
+    monkeypatch.setitem(sandbox._CGROUPS, "refused", "")
+    unreachable = sandbox._Cgroup(1, sandbox.CGROUP_PREFIX + "0" * 32,
+                                  {c: str(tmp_path / "gone") for c in sandbox.CGROUP_V1})
+    made = sandbox._make_cgroup
+    monkeypatch.setattr(sandbox, "_make_cgroup", lambda limits, ledger: made(limits, ledger)
+                        if sandbox._CGROUPS["refused"] else (unreachable, ""))
+    out = box / "box" / "out"
+    out.mkdir()
+    outcome = run_shell(f"echo ran >> {out}/runs", box, writable=[out])
+    assert outcome.returncode == 0 and (out / "runs").read_text() == "ran\n", outcome.output
+    assert outcome.walls.cgroup == "" and outcome.usage is None, outcome.walls
+    assert any("could not enter it" in note for note in outcome.walls.notes), outcome.walls.notes
+
+
+def test_without_cgroups_the_limits_hold_per_process_and_the_walls_say_so(box, tmp_path, monkeypatch):
+    """Where the grader cannot make cgroups (here: their root is a plain
+    folder), each process keeps its own limits, and the walls say that
+    those are all."""
+    monkeypatch.setattr(sandbox, "CGROUP_ROOT", str(tmp_path))
+    code = "import resource; print('as', resource.getrlimit(resource.RLIMIT_AS))"
+    out = box / "box" / "out"
+    out.write_text("a file: no tmpfs can be mounted here")
+    with sandbox.capped_folder(out, LIMITS.disk_bytes) as disk:
+        outcome = run_python(code, box, disk=disk)
+    assert outcome.returncode == 0 and f"as ({LIMITS.memory_bytes}, {LIMITS.memory_bytes})" in outcome.output, \
+        outcome.output
+    assert outcome.walls.cgroup == "" and outcome.usage is None, outcome
+    described = outcome.walls.describe()
+    assert described["run_limits"].startswith("per process only"), described
+    assert described["disk"].startswith("per file only"), described
+    notes = outcome.walls.notes
+    assert any(note.startswith("no cgroup: ") and str(tmp_path) in note for note in notes), notes
+    assert any(note.startswith("the writable folders were not capped as a whole") for note in notes), notes
+    assert list(tmp_path.iterdir()) == []  # nothing was made there

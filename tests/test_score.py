@@ -1,5 +1,6 @@
 """Scoring is pure: a key and what a child process left in, a Grade out;
 every comparison happens here, with grader/compare.py."""
+import dataclasses
 import gzip
 import json
 import struct
@@ -35,8 +36,8 @@ def _save(record_dir: Path, nodeid: str, values, problems=()):
 
 
 def _run(suite, report, record_dir, returncode=0, output=""):
-    walls = Walls(uid=None, filesystem=True, network=True, pid_namespace=True, keyrings=True, readable=(),
-                  notes=())
+    walls = Walls(uid=None, filesystem=True, network=True, pid_namespace=True, keyrings=True, shared_objects=True,
+                  readable=(), notes=())
     return Run(suite, "forward_ops", report, record_dir, returncode, "", 1.0, output, walls)
 
 
@@ -230,14 +231,23 @@ def test_a_run_that_cannot_start_says_why_without_the_suites_code(tmp_path):
     )
     key = AnswerKey(tmp_path, "stamp", 1, (KeyTest(NODE, "hidden", "forward_ops", "hint", (VALUE,)),))
     for suite, expected in (
-        ("hidden", "importing your code failed; the public tests of this question show the error"),
-        ("public", "NameError: name 'oops' is not defined"),
+        # no exit code in hidden words: the submission chooses it
+        ("hidden", "the tests could not start: importing your code failed; the public tests of this question "
+                   "show the error"),
+        ("public", "the tests could not start (exit code 2): NameError: name 'oops' is not defined"),
     ):
         run = _run(suite, {"tests": []}, tmp_path, 2, output)
         grade = score(key, {(suite, "forward_ops"): run}, (suite,), tmp_path)
         result = next(r for r in grade.results if r.question.name == "forward_ops")
-        assert result.problem == f"the tests could not start (exit code 2): {expected}"
+        assert result.problem == expected
         assert "tests_hidden" not in result.problem
+
+
+def test_a_run_that_filled_its_folders_is_told_so_not_that_its_tests_could_not_start(tmp_path):
+    key = AnswerKey(tmp_path, "stamp", 1, (KeyTest(NODE, "public", "forward_ops", "hint", (VALUE,)),))
+    run = dataclasses.replace(_run("public", {"tests": []}, tmp_path, 3), disk_full=True)
+    result = score(key, {("public", "forward_ops"): run}, ("public",), tmp_path).results[0]
+    assert "filled the space a run may write to" in result.problem and "could not start" not in result.problem
 
 
 def test_public_feedback_fits_gradescope_in_whole_lines_without_sandbox_paths():
@@ -312,7 +322,9 @@ def test_a_behaviour_scores_its_weighted_share_only_when_all_its_tests_pass(tmp_
     assert [tests[i].passed for i in ("test_exp[a]", "test_exp[b]", "test_exp[c]")] == [True, False, True]
     assert tests["test_exp[a]"].score == 0 and tests["test_log"].score == pytest.approx(points * 3 / 4)
     output = gradescope(grade, 1.0)["tests"][0]["output"]
-    assert "1 of 2 behaviours earned their points" in output and f"Exp ({points / 4:.2f} points, 1 failing test)" in output
+    assert "1 of 2 behaviours earned their points" in output and f"Exp ({points / 4:.2f} points)" in output
+    # How many tests failed is the submission's to choose: hidden entries never say.
+    assert "failing test" not in output and "tests passed" not in output, output
 
 
 def test_points_table_shows_each_behaviours_weight_tests_and_points(tmp_path):

@@ -89,7 +89,7 @@ def test_interrupted_batch_keeps_what_was_graded_and_a_rerun_finishes(tmp_path, 
     copy_root(KIT / "reference", class_dir / "b_reference")
     copy_root(KIT / "handout", class_dir / "c_handout")
     copy_root(KIT / "handout", class_dir / "d_handout")
-    args = ("batch", class_dir, "--out", out, "--jobs", "2", "--suites", "public",
+    args = ("batch", class_dir, "--out", out, "--jobs", "2", "--accept-collusion-risk", "--suites", "public",
             "--key-dir", answer_key, "--mnist-dir", mnist_dir)
 
     report = reap(tmp_path, *args, signal="INT", when=["--when-file", str(out / "a_empty.json")], grace=3)

@@ -3,6 +3,7 @@ cannot be graded (damaged archives, odd layouts, deep or long paths, odd
 names, special files, source too nested to compile) raises a
 SubmissionError that says what happened, never another exception, and
 never blocks; good submissions still prepare.  Fast: no grading runs."""
+import bz2
 import gzip
 import io
 import os
@@ -62,10 +63,10 @@ def _zip(tmp_path, extra=(), compression=zipfile.ZIP_DEFLATED):
     return path
 
 
-def _tar_gz(tmp_path, extra=(), prefix=""):
-    """A .tar.gz of ``extra`` entries, then the reference under ``prefix``."""
+def _tar_gz(tmp_path, extra=(), prefix="", compression="gz"):
+    """A .tar.gz (whatever its ``compression``) of ``extra`` entries, then the reference under ``prefix``."""
     path = tmp_path / "submission.tar.gz"
-    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as t:
+    with tarfile.open(path, f"w:{compression}", format=tarfile.GNU_FORMAT) as t:
         for name, data in (*extra, *((prefix + name, data) for name, data in _reference_files())):
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -155,6 +156,15 @@ def tar_gz_corrupt_bytes(tmp_path):
 def gzip_of_garbage(tmp_path):
     path = tmp_path / "submission.tar.gz"
     path.write_bytes(gzip.compress(b"not a tar inside\n" * 100))
+    return path
+
+
+def tar_pax_header_bomb(tmp_path):
+    """A pax header, which tarfile reads whole into memory, of 1 GiB of zeros in 1.3 KB of bzip2."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, 1 << 30
+    path = tmp_path / "submission.tar.gz"
+    path.write_bytes(bz2.compress(header.tobuf(tarfile.USTAR_FORMAT)) + bz2.compress(bytes(64 << 20)) * 16)
     return path
 
 
@@ -288,6 +298,8 @@ BAD = {
     "tar_gz_cut_before_its_end": (tar_gz_cut(0.99), DAMAGED),
     "tar_gz_corrupt_bytes": (tar_gz_corrupt_bytes, DAMAGED),
     "gzip_of_garbage": (gzip_of_garbage, DAMAGED),
+    "tar_pax_header_bomb": (tar_pax_header_bomb, ("submission.tar.gz unpacks to more than 100 times its own size, "
+                                                  "the limit", "compression bomb", WHAT_TO_SUBMIT)),
     "zip_file_then_folder_of_same_name": (file_then_folder(_zip), ("'needle/ops' is both a file and a folder",)),
     "tar_file_then_folder_of_same_name": (file_then_folder(_tar_gz), ("'needle/ops' is both a file and a folder",)),
     "zip_folder_then_file_of_same_name": (folder_then_file, ("'needle/extra' is both a file and a folder",)),
@@ -356,11 +368,24 @@ def test_unreadable_file_or_folder_is_refused(what, tmp_path):
     lambda tmp_path: _zip(tmp_path),
     lambda tmp_path: _tar_gz(tmp_path, [("./", b"")], prefix="./"),  # as `tar -czf submission.tar.gz .` makes it
     lambda tmp_path: _zip(tmp_path, [("needle/notes.py/", b""), ("needle/notes.py/a.txt", b"")]),
-], ids=["handout_folder", "reference_zip", "reference_tar_gz_with_dot_entries", "folder_named_like_a_module"])
+    lambda tmp_path: _zip(tmp_path, compression=zipfile.ZIP_BZIP2),
+    lambda tmp_path: _tar_gz(tmp_path, compression=""),
+    lambda tmp_path: _tar_gz(tmp_path, compression="bz2"),
+    lambda tmp_path: _tar_gz(tmp_path, compression="xz"),
+], ids=["handout_folder", "reference_zip", "reference_tar_gz_with_dot_entries", "folder_named_like_a_module",
+        "reference_zip_of_bzip2_members", "reference_tar", "reference_tar_bz2", "reference_tar_xz"])
 def test_good_submission_prepares(make, tmp_path):
     root = prepare(make(tmp_path), tmp_path / "work")
     assert (root / "needle" / "__init__.py").is_file()
     assert sorted(p.name for p in root.iterdir()) == ["apps", "needle"]
+
+
+def test_unpacking_stops_when_the_time_left_runs_out(tmp_path):
+    """An archive is unpacked in the time that the submission's budget has
+    left: past it, the child unpacking it is killed."""
+    with pytest.raises(SubmissionError) as raised:
+        prepare(_zip(tmp_path), tmp_path / "work", seconds=0.001)
+    assert "submission.zip could not be unpacked within the limits for unpacking (0.001 s" in str(raised.value)
 
 
 def test_special_files_and_links_are_skipped_without_blocking(tmp_path, monkeypatch):
