@@ -1365,6 +1365,20 @@ def _break(report, records, nodeids):
         _json.dump({"tests": [{"nodeid": n, "outcome": "", "call": {"outcome": ""}} for n in nodeids]}, f)
 """
 
+# 16 million lines that are no test, where a run leaves the outcomes of its
+# tests as they end, then an exit before any report: parsed line by line,
+# they took the grader 49 s a run, after the run, outside any budget.
+PROGRESS_FLOOD = """
+import os as _os
+import sys as _sys
+
+_records = next((a.split("=", 1)[1] for a in _sys.argv if a.startswith("--record-dir=")), None)
+if _records:
+    with open(_os.path.join(_records, "progress.jsonl"), "wb") as _f:
+        _f.write(b"x\\n" * (16 << 20))
+    _os._exit(1)
+"""
+
 
 # --- channels between runs that overlap in time (issue 24) ---------------------
 # Each carries what one run knows (its hidden test file, a student's code) to
@@ -1881,6 +1895,9 @@ GALLERY: Tuple[Hostile, ...] = (
             "rewrites its report at exit as 1.5 million tests (29 MB)"),
     Hostile("empty_outcomes", "cheat", _with_init("handout", EMPTY_OUTCOMES),
             "rewrites its report at exit: every test's outcome is \"\""),
+    Hostile("progress_flood", "cheat", _with_init("handout", PROGRESS_FLOOD),
+            "every run writes 16 million lines that are no test where runs leave their tests' outcomes, then "
+            "exits before its report"),
     # --- misbehaving inside some questions --------------------------------------
     Hostile("float_step_counter", "local", _with_init("reference", FLOAT_STEP_COUNTER),
             "Adam counts its steps in a float (3.0 for 3): a count is a number, whatever its dtype",
@@ -1889,7 +1906,8 @@ GALLERY: Tuple[Hostile, ...] = (
             "leaves files in /tmp, /var/tmp and /dev/shm, and fails if an earlier run's are there"),
     Hostile("endless_loop_in_find_topo_sort", "local", _with_init("reference", ENDLESS_TOPO_SORT),
             "find_topo_sort never returns, graded with the default settings", touches=CALLS_TOPO_SORT,
-            says=("too slow",), suites="hidden"),
+            # hidden entries name the failed behaviours, never how their tests failed
+            says=("FAILED deep graphs without recursion",), suites="hidden"),
     Hostile("exits_at_import", "local", _with_init("reference", EXIT_AT_IMPORT),
             "os._exit(0) when needle is imported", touches=EVERY_QUESTION, says=("without a report",)),
     Hostile("endless_loop_in_one_op", "local", _with_init("reference", ENDLESS_LOOP),

@@ -231,12 +231,14 @@ def test_compression_bomb_is_refused_within_a_budget_of_60_seconds(name, answer_
     assert list(temp.iterdir()) == []
 
 
-def test_quadratic_pattern_bait_is_graded_within_a_budget_of_60_seconds(answer_key, mnist_dir, tmp_path):
+@pytest.mark.parametrize("name", ["quadratic_pattern_bait", "progress_flood"])
+def test_text_made_to_slow_the_grader_is_graded_within_a_budget_of_60_seconds(answer_key, mnist_dir, tmp_path, name):
     """`grade --budget 60` of both suites ends within 75 s with valid
     results, however the failures' text is made to make the grader backtrack
-    (an acceptance bound, not a benchmark: tests/test_untrusted_text.py
-    checks that the text is handled in linear time)."""
-    submission = BY_NAME["quadratic_pattern_bait"].make(tmp_path)
+    or the runs' outcomes to make it parse (an acceptance bound, not a
+    benchmark: tests/test_untrusted_text.py checks that the text is handled
+    in linear time)."""
+    submission = BY_NAME[name].make(tmp_path)
     temp = tmp_path / "temp"
     temp.mkdir()
     out = tmp_path / "results.json"
