@@ -326,7 +326,7 @@ class Progress:
         how = "unchanged, not regraded" if result.reused else f"{data.get('execution_time', 0):.0f} s"
         elapsed = time.monotonic() - self.started
         left = elapsed / self.done * (self.total - self.done)
-        print(f"[{self.done}/{self.total}] {result.student}: {data.get('score', 0):g} ({result.status}, {how})"
+        print(f"[{self.done}/{self.total}] {result.student}: {data.get('score', 0):.2f} ({result.status}, {how})"
               + (f"; about {left / 60:.0f} min left" if self.done < self.total else ""), file=self.stream, flush=True)
 
     def close(self) -> None:

@@ -13,9 +13,10 @@ from .errors import HandoutOutOfSyncError
 from .questions import COURSE
 
 STUDENT_FILES = Path(__file__).resolve().parent / "student"
-# What a local run needs beyond the box side: the values files' reader and
-# the grader's comparison (no answers: those are in the values files).
-LOCAL_CHECK_FILES = ("grader/expected.py", "grader/compare.py")
+# What a local run needs beyond the box side: the values files' reader,
+# the grader's comparison (no answers: those are in the values files) and
+# its order of failures, which check.py shows in.
+LOCAL_CHECK_FILES = ("grader/expected.py", "grader/compare.py", "grader/feedback.py")
 # The API reference that the tests and their hints cite by section.
 DOCS = ("docs/API.md",)
 

@@ -12,6 +12,10 @@ from pathlib import Path
 
 META = "meta.json"
 PROGRESS = "progress.jsonl"
+# How a test stopped by its time limits fails: by its CPU time (the box's
+# plugin), or by the wall clock (pytest-timeout's words).
+CPU_LIMIT_FAILURE = "Failed: CPU time limit"
+WALL_CLOCK_FAILURE = "Failed: Timeout (>"
 
 
 def folder_of(record_dir, nodeid: str) -> Path:

@@ -230,8 +230,10 @@ def _seconds(text: str) -> float:
 
 
 def _add_grading_options(p):
-    p.add_argument("--timeout", type=_seconds, default=defaults.QUESTION_TIMEOUT, metavar="SECONDS",
-                   help="wall-clock limit for one question's tests in one suite (default: %(default)g)")
+    p.add_argument("--timeout", type=_seconds, default=defaults.QUESTION_CPU_SECONDS, metavar="SECONDS",
+                   help="CPU time for one question's tests in one suite, all their processes together "
+                        f"(default: %(default)g); the wall clock stops them at {defaults.WALL_FACTOR:g} times that "
+                        "(code that sleeps), and a run it stops is run again once, alone")
     p.add_argument("--budget", type=_seconds, default=defaults.BUDGET, metavar="SECONDS",
                    help="time for a whole submission; questions not started in it are reported as not graded "
                         "(default: %(default)g, within Gradescope's default limit of 10 minutes)")

@@ -16,12 +16,16 @@ from . import defaults, results, sandbox, score
 from .errors import GradingStopped, SandboxError, SubmissionError
 from .key import AnswerKey
 from .questions import QUESTIONS, Question
-from .run import LEDGER, Run, remove_abandoned, remove_work_folder, run_question, stage_mnist, work_folder
+from .run import (LEDGER, Run, remove_abandoned, remove_tree, remove_work_folder, run_question, stage_mnist,
+                  work_folder)
 from .sandbox import Limits, Walls
 from .submission import prepare
 
 # A run is not started with less time than this left in the budget.
 MIN_RUN_SECONDS = 10.0
+# CPU time a run has besides its tests' own limits: starting pytest and
+# importing, on a machine 4 times slower than the key's.
+RUN_CPU_SLACK = 30.0
 # The suites in the order they run, one after the other: the public one,
 # whose feedback students see at once, before any hidden run starts.
 SCHEDULE = ("public", "hidden")
@@ -52,6 +56,10 @@ class Budget:
 
     def left(self) -> float:
         return self.seconds - (time.monotonic() - self.started)
+
+    def ran_out(self) -> str:
+        return (f"were stopped when the time budget of {self.seconds:g} s for the whole submission ran out "
+                f"(an endless loop, or very slow code?)")
 
     def not_run(self) -> str:
         return (f"not graded: the time budget of {self.seconds:g} s for the whole submission ran out before "
@@ -156,26 +164,36 @@ class _Grading:
         left = self.budget.left()
         if left < MIN_RUN_SECONDS:
             return None
-        wall = min(self.limits.wall_seconds, left)
-        limits = dataclasses.replace(self.limits, wall_seconds=wall,
-                                     cpu_seconds=min(self.limits.cpu_seconds, int(wall) + 30))
-        return run_question(self.root, suite, question, self.work / "runs", mnist_dir=self.staged,
-                            salt=self.key.salt, limits=limits, secrets=self.secrets,
-                            require_isolation=self.require_isolation, ledger=self.work / LEDGER,
-                            expected=self.key.record_dir(suite, question.name),
-                            timeouts={t.nodeid: t.timeout for t in self.key.tests
-                                      if (t.suite, t.question) == (suite, question.name)})
+        timeouts = {t.nodeid: t.timeout for t in self.key.tests if (t.suite, t.question) == (suite, question.name)}
+        # The tests' own limits hold inside the run, where its code could
+        # switch them off: the run's, counted outside, is their sum at most.
+        cpu = min(self.limits.cpu_seconds, sum(cpu for cpu, _ in timeouts.values()) + RUN_CPU_SLACK)
+        wall = min(self.limits.wall_seconds, cpu * self.limits.wall_seconds / self.limits.cpu_seconds, left)
+        limits = dataclasses.replace(self.limits, cpu_seconds=cpu, wall_seconds=wall)
+        run = run_question(self.root, suite, question, self.work / "runs", mnist_dir=self.staged,
+                           salt=self.key.salt, limits=limits, secrets=self.secrets,
+                           require_isolation=self.require_isolation, ledger=self.work / LEDGER,
+                           expected=self.key.record_dir(suite, question.name), timeouts=timeouts)
+        if run.stopped_by in (sandbox.WALL_CLOCK, sandbox.SLEPT) and wall == left:
+            # The budget's clock, not the run's: nothing to run again.
+            run = dataclasses.replace(run, stopped=self.budget.ran_out(), stopped_by="")
+        return run
 
     def report(self, missing: str) -> dict:
-        walls = Walls.weakest(run.walls for run in self.runs.values() if run is not None)
+        ran = [run.walls for run in self.runs.values() if run is not None]
+        isolation = {**Walls.weakest(ran).describe(), "page_cache": self.page_cache or
+                     "dropped before the first run: no earlier grading's reads show",
+                     "limits": self.limits.describe(), "budget": f"{self.budget.seconds:g} s"} if ran else {
+                     "runs": "none: no student code ran", "budget": f"{self.budget.seconds:g} s"}
         grade = score.score(self.key, self.runs, self.suites, self.mnist_dir, missing=missing, cache=self.scored,
                             questions=self.questions)
+        for run, _ in self.scored.values():
+            kept = run.record_dir.parent  # scored once, its copies serve no more: the disk they take goes
+            if kept.is_relative_to(self.work / "runs") and kept.exists():
+                remove_tree(kept)
         # failed: for the class report (batch), never shown to the student
         data = results.gradescope(grade, time.monotonic() - self.budget.started,
-                                  extra={"isolation": {**walls.describe(), "page_cache": self.page_cache or
-                                                       "dropped before the first run: no earlier grading's reads show",
-                                                       "limits": self.limits.describe(),
-                                                       "budget": f"{self.budget.seconds:g} s"},
+                                  extra={"isolation": isolation,
                                          "failed": [f"{r.suite}:{t.nodeid}" for r in grade.results
                                                     for t in r.tests if not t.passed],
                                          "assignment": self.assignment},
@@ -195,8 +213,14 @@ class _Grading:
             order = sorted(self.questions, key=lambda q: -sum(t.seconds for t in self.key.tests
                                                                if (t.suite, t.question) == (suite, q.name)))
             self._run_suite(suite, order, workers)
-        walls = Walls.weakest(run.walls for run in self.runs.values() if run is not None)
-        if not walls.complete or self.page_cache:
+            # What the wall clock stopped while it waited for a CPU (a busy
+            # machine, not its code) runs again, alone, before the next suite.
+            again = [q for q in order if getattr(self.runs.get((suite, q.name)), "waited", False)]
+            if again:
+                self._run_suite(suite, again, workers=1)
+        ran = [run.walls for run in self.runs.values() if run is not None]
+        walls = Walls.weakest(ran)
+        if ran and (not walls.complete or self.page_cache):
             print(f"warning: {label}: student code ran with reduced isolation: {json.dumps(walls.describe())}"
                   + (f"; {self.page_cache}" if self.page_cache else ""), file=sys.stderr)
         return self.report(self.budget.not_run())
@@ -207,11 +231,16 @@ class _Grading:
             try:
                 with sandbox.stop_on_interrupt(futures):
                     for future in as_completed(futures):
-                        self.runs[futures[future]] = future.result()
+                        self._keep(futures[future], future.result())
                         write_json(self.out, self.report("not graded yet: grading goes on (or was stopped)"))
             finally:
                 for future, name in futures.items():
                     future.cancel()  # after a failure, what has not started never will
                     # Runs that ended before a stop still count.
                     if name not in self.runs and future.done() and not future.cancelled() and not future.exception():
-                        self.runs[name] = future.result()
+                        self._keep(name, future.result())
+
+    def _keep(self, name, run: Optional[Run]) -> None:
+        # A run again that the budget left no time for keeps the first.
+        if run is not None or self.runs.get(name) is None:
+            self.runs[name] = run

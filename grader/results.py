@@ -2,11 +2,11 @@
 import functools
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from . import feedback
 from .questions import QUESTIONS, Question
-from .score import Grade, QuestionResult, box_folder_end, without_box_paths
+from .score import WORD, Grade, QuestionResult, without_box_paths
 
 MAX_OUTPUT = 8000  # characters of one test entry's output
-MAX_DETAILS = 1500  # characters of one public test's failure message
 HIDDEN_HINTS = 3  # a failed hidden behaviour's first hints (of all its tests, whichever failed)
 # When students see the hidden suite's entries (Gradescope's test visibility:
 # https://gradescope-autograders.readthedocs.io/en/latest/specs/), in words.
@@ -14,45 +14,111 @@ HIDDEN_SHOWN = {"after_due_date": "after the due date", "after_published": "once
                 "visible": "at once"}
 
 
-FRAME = '\n  File "'  # a traceback's line that names a frame's file
+# A failure shows the student's code only (issue 26): the frames in the
+# submission's needle/ and apps/ and what was raised, never pytest's, the
+# grader's or the machine's paths, in FAILURE_LINES lines; a question's
+# feedback fits on a screen.
+FRAME = '  File "'  # a native traceback's line that names a frame's file
+TRACEBACK = "Traceback (most recent call last):"
+STUDENT_FOLDERS = ("needle/", "apps/")  # the submission's, once box paths are gone
+FAILURE_LINES = 12  # lines of one failing test: its name, its reason, its traceback
+REASON_LINES = 7  # of them, the reason's (a wrong value: what was expected, what came, the hint)
+LINE = 120  # characters of a traceback's line
+REASON_LINE = 600  # characters of a reason's line: a wrong value's says where, what came and what was expected
+SCREEN = 50  # lines of a question's list of failures
+CARETS = frozenset(" ^~")
 
 
-def _first_box_frame(text: str) -> int:
-    """Where the first frame of the test or of the submission starts in a
-    traceback (the frames before it are pytest's own); -1 if none does."""
-    at = text.find(FRAME)
-    while at >= 0:
-        path = at + len(FRAME)
-        end = text.find('"', path)  # at the latest, the quote of the next frame's line
-        if box_folder_end(text[path:end if end >= 0 else len(text)]):
-            return at + 1
-        at = text.find(FRAME, at + 1)
-    return -1
+def _short(line: str) -> str:
+    return line if len(line) <= LINE else line[:LINE - 3] + "..."
 
 
-def _details(text: str) -> str:
-    """The end of a failure's message, in whole lines, from the first frame
-    of the test, without sandbox paths."""
-    first = _first_box_frame(text) if text.startswith("Traceback") else -1
-    if first >= 0:
-        text = "Traceback (most recent call last):\n" + text[first:]
+def _machine_path(word) -> str:
+    # A path left after the box's are gone is the machine's (a library, a
+    # temporary file): its file name says enough.
+    word = word.group()
+    return word.rsplit("/", 1)[-1] if word.startswith("/") and word.count("/") > 1 else word
+
+
+def _clean(text: str) -> str:
+    """``text`` without the box's paths, and the machine's cut to their file names."""
     text = without_box_paths(text)
-    if len(text) <= MAX_DETAILS:
-        return text
-    tail = text[-MAX_DETAILS:]
-    return "...\n" + tail[tail.find("\n") + 1:]
+    return WORD.sub(_machine_path, text) if "/" in text else text
+
+
+def _frames_and_error(text: str) -> Tuple[List[List[str]], List[str]]:
+    """The student's frames of a failure's last traceback (each its "File"
+    line and its code line) and the lines after the last frame (what was
+    raised); no frames and every line when ``text`` is no native traceback."""
+    start = text.rfind(TRACEBACK)  # a chained exception's last traceback is the one that failed
+    lines = text[start + len(TRACEBACK):].split("\n") if start >= 0 else text.split("\n")
+    frames, error, kept, in_frame = [], [], False, False
+    for line in lines:
+        if line.startswith(FRAME):
+            kept, in_frame, error = line[len(FRAME):].startswith(STUDENT_FOLDERS), True, []
+            if kept:
+                frames.append([_short(line)])
+        elif in_frame and line.startswith("    "):  # the frame's code, and carets under it
+            if kept and len(frames[-1]) == 1 and not CARETS.issuperset(line):
+                frames[-1].append(_short(line))
+        elif line.strip():
+            in_frame = False
+            error.append(_short(line))
+    return frames, error
+
+
+def _details(text: str, room: int = FAILURE_LINES - 2, reason: str = "") -> str:
+    """A failure's traceback in at most ``room`` lines: the deepest frames
+    in the student's code, and what was raised (less its first line when
+    that is ``reason``, shown above it)."""
+    frames, error = _frames_and_error(_clean(text))
+    if error and reason and error[0].strip() == reason.strip():
+        error = error[1:]
+    if not frames:  # no traceback of the student's code: the end of what was said
+        return "\n".join(error[-room:])
+    error = error[:max(room // 3, 1)]
+    shown = []
+    for frame in reversed(frames):  # the deepest first: that is where it went wrong
+        if len(shown) + len(frame) + len(error) + 1 > room:
+            break
+        shown[:0] = frame
+    if len(shown) < sum(map(len, frames)):
+        shown.insert(0, "  ...")
+    return "\n".join(shown + ["  " + line.lstrip() for line in error])
+
+
+def _todo_place(details: str) -> str:
+    """"ops_mathematic.py:141" of the deepest frame of a TODO's traceback in the student's code."""
+    frames, _ = _frames_and_error(without_box_paths(details))
+    if not frames:
+        return ""
+    path, _, rest = frames[-1][0][len(FRAME):].partition('", line ')
+    return feedback.place(path, rest.split(",", 1)[0])
+
+
+def _failure(test, same: int = 0) -> str:
+    """A failing public test (and how many more failed the same way) in at most FAILURE_LINES lines."""
+    reason = _clean(test.reason).split("\n")[:REASON_LINES]
+    more = f" (and {same} more failing the same way)" if same else ""
+    lines = [f"FAILED {test.nodeid[:LINE * 2]}{more}"] + ["  " + line[:REASON_LINE] for line in reason]
+    details = _details(test.details, FAILURE_LINES - len(lines), reason[0] if reason else "") if test.details else ""
+    return "\n".join(lines + ([details] if details else []))
 
 
 def _fit(blocks: List[str], room: int, what: str = "failing tests",
-         where: str = " (run the public tests on your computer to see them all: python check.py)") -> str:
-    """As many whole blocks as ``room`` characters hold, then how many were left out."""
-    shown, used = [], 0
+         where: str = " (run the public tests on your computer to see them all: python check.py)",
+         lines: int = 0) -> str:
+    """As many whole blocks as ``room`` characters (and ``lines`` lines, if
+    given) hold, then how many were left out."""
+    shown, used, height = [], 0, 0
     for i, block in enumerate(blocks):
         note = f"... and {len(blocks) - i} more {what} not shown here{where}"
-        if used + len(block) + len(note) + 2 > room:
+        tall = block.count("\n") + 1
+        if used + len(block) + len(note) + 2 > room or (lines and height + tall + 1 > lines):
             return "\n".join([*shown, note])
         shown.append(block)
         used += len(block) + 1
+        height += tall
     return "\n".join(shown)
 
 
@@ -60,12 +126,21 @@ def _fit(blocks: List[str], room: int, what: str = "failing tests",
 # (a QuestionResult, frozen, is its run's whole say).
 @functools.lru_cache(maxsize=32)
 def _public_output(result: QuestionResult, room: int) -> str:
-    blocks = []
-    for test in result.tests:
-        if not test.passed:
-            block = f"FAILED {test.nodeid}\n  {without_box_paths(test.reason)[:MAX_DETAILS]}"
-            blocks.append(block + (f"\n{_details(test.details)}" if test.details else ""))
-    return _fit(blocks, room)
+    # One order everywhere (grader/feedback.py, which check.py uses too):
+    # the student's mistakes first, then one line for the TODOs not started.
+    failed = [test for test in result.tests if not test.passed]
+    mistakes = sorted((t for t in failed if not feedback.is_todo(t.reason)), key=lambda t: feedback.rank(t.reason))
+    todos = _clean(feedback.todo_line(((t.reason, _todo_place(t.details)) for t in failed
+                                       if feedback.is_todo(t.reason)), result.question.name))
+    if not mistakes:
+        return todos[:room]
+    room -= len(todos) + 2 if todos else 0
+    same = {}  # tests failing with the same message are shown once, as check.py does
+    for test in mistakes:
+        same.setdefault(test.reason, []).append(test)
+    shown = _fit([_failure(group[0], len(group) - 1) for group in same.values()], max(room, 0),
+                 "mistakes", lines=SCREEN - (2 if todos else 0))
+    return shown + ("\n\n" + todos if todos else "")
 
 
 def _hidden_output(result: QuestionResult, room: int) -> str:
@@ -172,10 +247,10 @@ def gradescope(grade: Optional[Grade], seconds: float, *, error: str = "", extra
 
 def _overall_output(grade: Grade, total: float, hidden_visibility: str) -> str:
     if hidden_visibility == "visible":
-        return f"Score {total:g} of {grade.max_score:g}.\n\n" + table(grade)
+        return f"Score {total:.2f} of {grade.max_score:g}.\n\n" + table(grade)  # as the table rounds
     # Students see this at once: nothing in it may come from a hidden test.
     public = Grade(tuple(r for r in grade.results if r.suite == "public"))
-    return (f"Public tests: {public.score:g} of {public.max_score:g} points. The hidden tests' results are "
+    return (f"Public tests: {public.score:.2f} of {public.max_score:g} points. The hidden tests' results are "
             f"shown {HIDDEN_SHOWN[hidden_visibility]}.\n\n" + table(public))
 
 

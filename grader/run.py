@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Dict, Iterable, Mapping, Optional
 
 from . import defaults, sandbox
-from .channel import PROGRESS
+from .channel import PROGRESS, WALL_CLOCK_FAILURE
 from .questions import Question
 
 PYTEST_INI = """\
@@ -34,10 +34,20 @@ addopts = --strict-markers
 MNIST_NAME = re.compile(r"[a-z0-9-]+\.gz")
 RECORD_FOLDER = re.compile(r"[0-9a-f]{32}")
 RECORD_FILE = re.compile(r"[A-Za-z0-9_.-]{1,80}")
-MAX_REPORT_BYTES = 32 << 20
+# A report of 2000 failing tests takes 12 MB (6 KB a test), and a grading
+# parses it in its own process: each of its objects and arrays costs
+# memory there, so a report of more than MAX_REPORT_TESTS * 64 of them
+# (32 MiB of "{}," took 750 MB to parse) is none.
+MAX_REPORT_BYTES = 16 << 20
+MAX_REPORT_CONTAINERS = 64 * 2000
 MAX_RECORD_BYTES = 64 << 20
 MAX_RECORDS_BYTES = 512 << 20
-RECORD_SLACK = 4  # times the key's size of a record, that a run's copy may have
+# What a run's copied records may take on the grader's disk, with the key's
+# at hand: each record a few times its size in the key (at least 1 MiB: a
+# wrong shape still shows as one), all of them a few times the key's, plus
+# RECORDS_FLOOR (empty folders and sparse files cost a run nothing).
+RECORD_SLACK = 4
+RECORDS_FLOOR = 8 << 20
 # What of a report the grader keeps, for the whole grading: a report of more
 # tests than this is none (a question has a few hundred), and of each test,
 # what scoring reads, in the form of the box's progress file
@@ -63,6 +73,20 @@ class Run:
     output_tail: str  # the end of what the child printed (collection errors land here)
     walls: sandbox.Walls
     disk_full: bool = False  # it filled its writable folders: its report may be missing or cut short
+    stopped_by: str = ""  # the limit that stopped it (sandbox.Outcome.stopped_by)
+    usage: Optional[sandbox.Usage] = None
+
+    @property
+    def waited(self) -> bool:
+        """Whether a busy machine, not its code, may have kept it or one
+        of its tests from finishing in time (the wall clock stopped them
+        while it waited for a CPU): honest code must not lose points to that."""
+        if self.stopped_by == sandbox.WALL_CLOCK:
+            return True
+        busy = self.usage is None or self.usage.waiting_seconds >= sandbox.BUSY_SHARE * self.seconds
+        return busy and any(  # the report's form is _kept's
+            test[phase]["crash"]["message"].startswith(WALL_CLOCK_FAILURE)
+            for test in (self.report or {}).get("tests", ()) for phase in PHASES if "crash" in test.get(phase, {}))
 
 
 def suite_file(suite: str, question: Question) -> Path:
@@ -89,11 +113,13 @@ def run_question(
     kept under ``work``.  ``mnist_dir`` is ``stage_mnist``'s copy.  The child
     sees its box and nothing else of the machine; ``secrets`` (besides
     ``defaults.SECRETS``) are checked from inside to be out of its reach.
-    ``timeouts`` (node id to seconds) stop single tests that run too long.
+    ``timeouts`` (node id to its CPU seconds and wall-clock seconds) stop
+    single tests that run too long.
     ``ledger`` keeps the run's uid, cgroup and mount (see ``sandbox.run``).
     ``expected``, the key's records of the run, bounds what is kept of its own."""
     kept = work / suite / question.name
-    kept.mkdir(parents=True, exist_ok=True)
+    remove_tree(kept)  # a run again starts afresh
+    kept.mkdir(parents=True)
     _open_to_others(work)
     box = Path(tempfile.mkdtemp(prefix="box-", dir=work))
     try:
@@ -134,7 +160,8 @@ def run_question(
     return Run(
         suite=suite,
         question=question.name,
-        report=_read_report(kept / "report.json") or _read_progress(kept / "records" / PROGRESS),
+        # In grading, the key's tests of the run only: the rest is held in no memory.
+        report=_read_report(kept / "report.json", timeouts) or _read_progress(kept / "records" / PROGRESS, timeouts),
         record_dir=kept / "records",
         returncode=outcome.returncode,
         stopped=outcome.stopped,
@@ -142,6 +169,8 @@ def run_question(
         output_tail=outcome.output,
         walls=outcome.walls,
         disk_full=disk_full,
+        stopped_by=outcome.stopped_by,
+        usage=outcome.usage,
     )
 
 
@@ -329,11 +358,21 @@ def _most(expected: Optional[Path], test: str, name: str) -> int:
     return min(MAX_RECORD_BYTES, max(RECORD_SLACK * size, 1 << 20))
 
 
+def record_allowance(expected: Optional[Path]) -> int:
+    """The most bytes of records copied out of one run (see RECORD_SLACK)."""
+    if expected is None:
+        return MAX_RECORDS_BYTES
+    keys = sum(f.stat().st_size for f in expected.glob("*/*") if f.is_file())
+    return min(MAX_RECORDS_BYTES, RECORD_SLACK * keys + RECORDS_FLOOR)
+
+
 def copy_out(out: Path, kept: Path, expected: Optional[Path] = None) -> bool:
     """Copy what a run wrote into ``out`` (its report, and its records as
     ``records/<test>/<value>``) to ``kept``, as plain files within size
-    limits (``_most``: ``expected`` is the key's records of the run);
-    True if the report was there."""
+    limits (``_most``, ``record_allowance``: ``expected`` is the key's
+    records of the run, and then only records it has are looked for, so
+    that what else the run left costs the grader nothing); True if the
+    report was there."""
     top = _open_folder(out)
     if top is None:
         return False
@@ -344,19 +383,19 @@ def copy_out(out: Path, kept: Path, expected: Optional[Path] = None) -> bool:
         os.close(top)
     if records is None:
         return report
-    budget = MAX_RECORDS_BYTES
+    budget = record_allowance(expected)
     try:
         (kept / "records").mkdir(parents=True, exist_ok=True)
         _copy_regular(records, PROGRESS, kept / "records" / PROGRESS, MAX_REPORT_BYTES)
-        for test in sorted(filter(RECORD_FOLDER.fullmatch, os.listdir(records))):
+        for test, names in _record_names(records, expected):
             test_fd = _open_folder(test, records)
             if test_fd is None:
                 continue
             try:
-                (kept / "records" / test).mkdir(parents=True, exist_ok=True)
-                for name in sorted(filter(RECORD_FILE.fullmatch, os.listdir(test_fd))):
+                for name in names(test_fd):
                     target = kept / "records" / test / name
                     most = min(budget, _most(expected, test, name))
+                    target.parent.mkdir(exist_ok=True)
                     if most >= 0 and _copy_regular(test_fd, name, target, most):
                         budget -= target.stat().st_size
             finally:
@@ -366,25 +405,39 @@ def copy_out(out: Path, kept: Path, expected: Optional[Path] = None) -> bool:
     return report
 
 
-def _read_report(path: Path) -> Optional[dict]:
+def _record_names(records: int, expected: Optional[Path]):
+    """(test folder, its file names given its fd) of what to copy: the
+    key's (``expected``), or, building the key, whatever the run wrote."""
+    if expected is None:
+        for test in sorted(filter(RECORD_FOLDER.fullmatch, os.listdir(records))):
+            yield test, lambda fd: sorted(filter(RECORD_FILE.fullmatch, os.listdir(fd)))
+        return
+    for folder in sorted(expected.iterdir()):
+        if RECORD_FOLDER.fullmatch(folder.name):
+            names = sorted(f.name for f in folder.iterdir() if RECORD_FILE.fullmatch(f.name))
+            yield folder.name, lambda fd, names=names: names
+
+
+def _read_report(path: Path, tests: Optional[Iterable[str]] = None) -> Optional[dict]:
     """The json report, its test entries that have the report's form (a
-    dict with a string node id), kept within MAX_REPORT_TESTS and the
-    sizes above: the rest of what the box wrote is ignored."""
+    dict with a string node id, one of ``tests`` if given), kept within
+    MAX_REPORT_TESTS and the sizes above: the rest of what the box wrote is
+    ignored."""
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+        report = _parsed(path.read_bytes())
     except (OSError, ValueError, RecursionError, MemoryError):
         return None
     if not isinstance(report, dict) or not isinstance(report.get("tests"), list) \
             or len(report["tests"]) > MAX_REPORT_TESTS:
         return None
-    return _well_formed(report["tests"])
+    return _well_formed(report["tests"], tests)
 
 
-def _read_progress(path: Path) -> Optional[dict]:
+def _read_progress(path: Path, tests: Optional[Iterable[str]] = None) -> Optional[dict]:
     """A report made of the outcomes a run wrote as its tests ended (it was
     stopped before writing its report); None if it wrote none, or more
     lines than MAX_REPORT_TESTS tests would write."""
-    tests = []
+    found = []
     try:
         with open(path, encoding="utf-8", errors="replace") as lines:
             # Lines, not tests, are counted: 16 million lines that are no
@@ -393,17 +446,27 @@ def _read_progress(path: Path) -> Optional[dict]:
                 if number >= MAX_REPORT_TESTS:
                     return None
                 try:
-                    tests += _well_formed([json.loads(line)])["tests"]
+                    found += _well_formed([_parsed(line)], tests)["tests"]
                 except (ValueError, RecursionError):
                     continue
     except OSError:
         return None
-    return {"tests": tests} if tests else None
+    return {"tests": found} if found else None
 
 
-def _well_formed(tests: list) -> dict:
+def _parsed(text) -> object:
+    """JSON the box wrote, refused (ValueError) before parsing when it holds
+    more objects and arrays than a real report (MAX_REPORT_CONTAINERS)."""
+    if isinstance(text, str):
+        text = text.encode("utf-8", "replace")
+    if text.count(b"{") + text.count(b"[") > MAX_REPORT_CONTAINERS:
+        raise ValueError("more objects and arrays than any report holds")
+    return json.loads(text)
+
+
+def _well_formed(tests: list, only: Optional[Iterable[str]] = None) -> dict:
     return {"tests": [_kept(t) for t in tests if isinstance(t, dict) and isinstance(t.get("nodeid"), str)
-                      and len(t["nodeid"]) <= MAX_NODEID]}
+                      and len(t["nodeid"]) <= MAX_NODEID and (only is None or t["nodeid"] in only)]}
 
 
 def _kept(test: dict) -> dict:
@@ -424,6 +487,10 @@ def _kept(test: dict) -> dict:
             message = crash.get("message") if isinstance(crash, dict) else ""
             kept[name]["crash"] = {"message": as_text(message)[:MAX_REASON]}
             kept[name]["longrepr"] = as_text(phase.get("longrepr"))[-MAX_TRACEBACK:]
+    metadata = test.get("metadata")
+    cpu = metadata.get("cpu_seconds") if isinstance(metadata, dict) else None
+    if type(cpu) is float:  # the key's measure of the reference
+        kept["metadata"] = {"cpu_seconds": cpu}
     return kept
 
 

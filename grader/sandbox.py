@@ -17,8 +17,9 @@ bubblewrap (``bwrap``), which builds a default-deny view of the machine:
   IPC, UTS and user namespaces;
 * a seccomp filter that refuses the calls that reach kernel state no
   namespace separates (``REFUSED_CALLS``: keyrings, locks and notifications
-  on the files every box reads, page-cache probes), loaded by bubblewrap or,
-  without it, by the launcher.
+  on the files every box reads, page-cache probes such as ``mincore`` and
+  reads with ``RWF_NOWAIT``) and new user namespaces, loaded by bubblewrap
+  or, without it, by the launcher.
 
 Runs side by side: boxes share one kernel and one machine, so whatever
 one box does that another can observe (its load, its timing, a kernel
@@ -38,6 +39,13 @@ supervisor and the parent empty and remove after it; its writable folders
 lie on a size-capped tmpfs (``capped_folder``).  Where the grader can make
 neither (not root, a read-only cgroup tree), the limits hold per process
 (rlimits, set in every case) and the walls say so.
+
+Time: a run is too slow when its processes together use more than their
+CPU time, which load does not move; the wall clock is a backstop against
+code that sleeps, and says which it stopped (``Outcome.stopped_by``): a run
+one of whose threads waited for a CPU that other processes held (as the
+scheduler counts it) was kept from finishing by a busy machine, and the
+grader runs it again; one that slept was not.
 
 Inside, a short check runs before the command: it hands the parent what it
 saw (namespaces, and whether any ``secrets`` path is readable), then execs
@@ -88,8 +96,8 @@ SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/
 
 @dataclass(frozen=True)
 class Limits:
-    wall_seconds: float
-    cpu_seconds: int
+    wall_seconds: float  # a backstop against code that sleeps: load moves it, so it is generous
+    cpu_seconds: float  # the limit that says "too slow": the run's processes together, where it has a cgroup
     memory_bytes: int
     processes: int
     file_bytes: int  # also the size of each private temporary folder
@@ -100,7 +108,7 @@ class Limits:
     cpus: float  # the run's processes together use at most this many cores
 
     def describe(self) -> str:
-        return (f"wall {self.wall_seconds:g} s, cpu {self.cpu_seconds} s, memory {self.memory_bytes >> 20} MiB, "
+        return (f"cpu {self.cpu_seconds:g} s, wall {self.wall_seconds:g} s, memory {self.memory_bytes >> 20} MiB, "
                 f"{self.processes} processes, {self.cpus:g} core, files {self.file_bytes >> 20} MiB, "
                 f"writable folders {self.disk_bytes >> 20} MiB, output {self.output_bytes >> 20} MiB")
 
@@ -152,7 +160,7 @@ class Walls:
             "network": "none" if self.network else "not isolated",
             "processes": "own PID namespace" if self.pid_namespace else "process group and uid sweep only",
             "keyrings": "refused" if self.keyrings else "SHARED with the machine",
-            "shared_objects": "refused (" + ", ".join(dict.fromkeys(what for what, _, _ in REFUSED_CALLS[1:])) + ")"
+            "shared_objects": "refused (" + ", ".join(dict.fromkeys(what for what, *_ in REFUSED_CALLS[1:])) + ")"
             if self.shared_objects else "REACHABLE: file locks and notifications may signal between runs",
             "private_files": "unreadable" if not self.readable else "READABLE: " + ", ".join(self.readable),
             "run_limits": f"whole run (cgroup {self.cgroup}): memory, processes and CPU of all its processes together"
@@ -169,8 +177,15 @@ class Usage:
     (read from outside, after they were all killed)."""
 
     cpu_seconds: float
+    waiting_seconds: float  # a thread's longest wait for a CPU that others than the run held (``_Threads``)
     memory_peak: Optional[int]  # bytes, swap included where the kernel counts it; None where it keeps no peak
     forks_refused: int  # processes and threads the processes cap refused
+
+
+# The limits that stop a run from outside (``Outcome.stopped_by``): its
+# CPU time; the wall clock while it wanted the CPU (a busy machine) or while
+# it slept; its output.
+CPU_TIME, WALL_CLOCK, SLEPT, OUTPUT = "cpu time", "wall clock", "slept", "output"
 
 
 @dataclass(frozen=True)
@@ -181,6 +196,7 @@ class Outcome:
     output: str  # the end of stdout and stderr, at most Limits.output_kept bytes
     walls: Walls
     usage: Optional[Usage] = None  # None when the run had no cgroup (see Walls.cgroup)
+    stopped_by: str = ""  # CPU_TIME, WALL_CLOCK, SLEPT or OUTPUT; "" when it ended by itself
 
 
 def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limits, cwd: Optional[Path] = None,
@@ -228,19 +244,20 @@ def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limit
         "temp_bytes": limits.file_bytes,
         "parent": os.getpid(),
         "wall": limits.wall_seconds + SUPERVISOR_GRACE,
-        "limits": {"cpu": limits.cpu_seconds, "memory": limits.memory_bytes, "processes": limits.processes,
-                   "file": limits.file_bytes, "open_files": limits.open_files},
+        # Each process's own CPU limit is a backstop: the parent stops the run first, where it counts the whole.
+        "limits": {"cpu": int(limits.cpu_seconds + SUPERVISOR_GRACE), "memory": limits.memory_bytes,
+                   "processes": limits.processes, "file": limits.file_bytes, "open_files": limits.open_files},
         "check": {"host": _namespace_ids(), "secrets": _identities(secrets), "require": require_isolation},
         "cgroup": group.procs if group else [],
         "cgroup_name": group.name if group else "",
     }
     started = time.monotonic()
-    usage = None
+    usage, threads = None, _Threads(group)
     try:
-        status, process, tail, stopped = _start(command, config, env, limits, started)
+        status, process, tail, stopped = _start(command, config, env, limits, started, threads)
     finally:
         if group:
-            usage = _close_cgroup(group)
+            usage = _close_cgroup(group, threads)
         if uid is not None and refused:
             _remove_files_of(uid, SHARED_TEMP)
     if stopped == _STOPPED:
@@ -259,14 +276,15 @@ def run(command: Sequence[str], *, box: Path, env: Dict[str, str], limits: Limit
         raise SandboxError(f"the sandbox could not start: {status.get('error', 'the launcher died')}; "
                            f"it printed: {tail.text().strip()[-500:] or 'nothing'}")
     if tail.capped:
-        stopped = f"printed more than {limits.output_bytes >> 20} MiB (a print inside a loop?)"
+        stopped = OUTPUT
+    by, stopped = stopped, _STOP_WORDS.get(stopped, "").format(limits=limits, output=limits.output_bytes >> 20)
     walls = Walls(uid=uid, filesystem=bool(config["bwrap"]), network=status["network"],
                   pid_namespace=status["pid_namespace"], keyrings=status["keyrings"],
                   shared_objects=status["shared_objects"],
                   readable=tuple(status["readable"]), notes=tuple(notes),
                   cgroup=f"v{group.version}" if group else "", disk=capped)
     return Outcome(None if stopped else process.returncode, stopped, time.monotonic() - started, tail.text(), walls,
-                   usage)
+                   usage, by)
 
 
 # The kernel's clean page, dentry and inode caches: every box reads through
@@ -369,7 +387,26 @@ def _has_account(uid: int) -> bool:
     return True
 
 
-def _start(command, config, env, limits, started):
+# Why a run was stopped, for the student; no figure of the run's own (its
+# seconds, its CPU time), which a hidden run would choose.
+_STOP_WORDS = {
+    CPU_TIME: "used more than {limits.cpu_seconds:g} s of CPU time, all its processes together (an endless loop, "
+              "or code far slower than it needs to be?)",
+    WALL_CLOCK: "ran past the wall-clock limit of {limits.wall_seconds:g} s under its CPU time, waiting for a CPU: "
+                "the machine was too busy (no fault of the code: ask for a regrade)",
+    SLEPT: "ran past the wall-clock limit of {limits.wall_seconds:g} s while using less than its CPU time: it "
+           "waited (a sleep, a blocking read?) rather than computed",
+    OUTPUT: "printed more than {output} MiB (a print inside a loop?)",
+}
+# How often the parent reads a run's CPU time: a run overshoots its limit by at most this much.
+CPU_POLL_SECONDS = 0.25
+# A run the wall clock stops was kept from finishing by a busy machine, not
+# by its own sleeping, when one of its threads waited for a CPU held by
+# others this share of the time (one that slept waits for none).
+BUSY_SHARE = 0.25
+
+
+def _start(command, config, env, limits, started, threads):
     status_read, status_write = os.pipe()
     try:
         process = subprocess.Popen(
@@ -387,15 +424,9 @@ def _start(command, config, env, limits, started):
     stopped, status = "", {}
     try:
         status = _read_status(status_read)
-        try:
-            process.wait(timeout=max(0.0, limits.wall_seconds - (time.monotonic() - started)))
-        except subprocess.TimeoutExpired:
-            pass
+        stopped = _wait(process, limits, started, threads)
         if _STOP["why"]:
             stopped = _STOPPED
-        elif process.returncode is None or time.monotonic() - started >= limits.wall_seconds:
-            stopped = (f"ran past the wall-clock limit of {limits.wall_seconds:g} s "
-                       f"(an endless loop, or code far slower than it needs to be?)")
     finally:
         _kill_group(process.pid)  # and whatever it left in its group
         process.wait()
@@ -407,6 +438,63 @@ def _start(command, config, env, limits, started):
             _sweep(config["uid"])  # before the output ends: an escaped process may hold it open
         tail.finish()
     return status, process, tail, stopped
+
+
+def _wait(process, limits: Limits, started: float, threads: "_Threads") -> str:
+    """Wait for the run to end; the limit that ended it first, if any.  Its
+    CPU time is read from its cgroup (without one, each process's own limit
+    holds: ``_set_limits``, and a run the wall clock stops counts as kept
+    from its CPU)."""
+    group = threads.group
+    while True:
+        left = limits.wall_seconds - (time.monotonic() - started)
+        try:
+            process.wait(timeout=max(0.0, min(left, CPU_POLL_SECONDS if group else left)))
+            return ""
+        except subprocess.TimeoutExpired:
+            pass
+        threads.sample()
+        if group and (_cgroup_cpu_seconds(group) or 0.0) >= limits.cpu_seconds:
+            return CPU_TIME
+        if time.monotonic() - started >= limits.wall_seconds:
+            busy = not group or threads.kept_waiting(_cgroup_cpu_seconds(group)) >= BUSY_SHARE * limits.wall_seconds
+            return WALL_CLOCK if busy else SLEPT
+
+
+class _Threads:
+    """The time each of a run's threads spent on a CPU and waiting for one,
+    from their schedstat (the scheduler's own count, which the run cannot
+    touch), sampled as it runs: a thread's last sample counts after it
+    ends.  Nothing without a cgroup to find them in."""
+
+    def __init__(self, group: Optional["_Cgroup"]):
+        self.group, self.seen = group, {}
+
+    def sample(self) -> None:
+        if self.group is None:
+            return
+        listing = "cgroup.threads" if self.group.version == 2 else "tasks"
+        try:
+            tids = _read(os.path.join(self.group.folders["cpu"], listing)).split()
+        except OSError:
+            return
+        for tid in tids:
+            try:
+                running, waiting = _read(f"/proc/{int(tid)}/schedstat").split()[:2]
+                self.seen[tid] = (int(running), int(waiting))
+            except (OSError, ValueError):
+                pass  # it ended
+
+    def kept_waiting(self, cpu_seconds: Optional[float]) -> float:
+        """The longest a thread waited for a CPU that the run's other
+        threads did not hold: what the rest of the machine made it wait.  A
+        run's own threads can keep one of theirs waiting (a red team pinned
+        eleven to one CPU), but no longer than they ran: each thread's wait
+        less the run's CPU time not its own (``cpu_seconds``, the cgroup's)."""
+        if cpu_seconds is None:
+            return 0.0
+        return max((max(0.0, waiting / 1e9 - (cpu_seconds - running / 1e9)) for running, waiting in self.seen.values()),
+                   default=0.0)
 
 
 # Why namespaces cannot be had on this machine, learnt from the first run
@@ -436,9 +524,12 @@ def _bwrap_binary() -> Optional[str]:
 # Kernel objects that every box can reach, which no namespace separates, and
 # the calls that touch them: a box that can change one while another box
 # observes it holds a channel to that box.  Each entry: what it is, the
-# calls, and (argument index, refused values) when only some uses are
-# refused.  Honest code needs none of them (NumPy, pytest and the suites
-# take no locks); README: "Student code is sandboxed".
+# calls, and (argument index, refused values[, the bits compared: by
+# default the low 32]) when only some uses are refused.  Honest code needs
+# none of them (NumPy, pytest and the suites take no locks, and never ask a
+# read not to wait); README: "Student code is sandboxed".
+CLONE_NEWUSER = 0x10000000
+# (what, calls, only these: (argument, values[, mask]) or None for every use[, errno: EPERM by default])
 REFUSED_CALLS = (
     # a key made readable to all would carry a hidden test to a later run, even under another uid
     ("keyrings", ("add_key", "request_key", "keyctl"), None),
@@ -453,9 +544,20 @@ REFUSED_CALLS = (
                               "fanotify_mark"), None),
     # which pages of a shared file are cached is what another box just read
     ("page-cache probes", ("mincore", "cachestat"), None),
+    # a read or write with RWF_NOWAIT fails with EAGAIN where a page is not cached, which tells
+    # what is: the flags are preadv2's and pwritev2's sixth argument (after the offset's halves)
+    ("page-cache probes", ("preadv2", "pwritev2"), (5, (os.RWF_NOWAIT,), os.RWF_NOWAIT)),
+    # Linux AIO takes RWF_NOWAIT in a struct in memory, out of this filter's sight
+    ("page-cache probes", ("io_setup",), None),
     ("performance counters", ("perf_event_open",), None),
     # its operations bypass this filter
     ("io_uring", ("io_uring_setup",), None),
+    # a user namespace of its own makes a box root over new namespaces: kernel code (mounts,
+    # netfilter) that no suite needs and many exploits start from.  clone3's flags are in a
+    # struct in memory, out of sight: it fails as a kernel without it would, and the C library
+    # makes its threads and processes with clone, whose flags the filter reads.
+    ("user namespaces", ("unshare", "clone"), (0, (CLONE_NEWUSER,), CLONE_NEWUSER)),
+    ("user namespaces", ("clone3",), None, errno.ENOSYS),
 )
 
 
@@ -467,17 +569,18 @@ def _seccomp_program() -> Optional[str]:
         import pyseccomp as seccomp
 
         rules = seccomp.SyscallFilter(seccomp.ALLOW)
-        for _, calls, only in REFUSED_CALLS:
+        for _, calls, only, *refusal in REFUSED_CALLS:
+            refused = seccomp.ERRNO((*refusal, errno.EPERM)[0])
             for name in calls:
                 if only is None:
-                    rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+                    rules.add_rule(refused, name)
                     continue
-                argument, values = only
+                argument, values, mask = (*only, 0xFFFFFFFF)[:3]
                 for value in values:
                     # The kernel reads a command as 32 bits: compared whole, one
-                    # with its upper bits set passed the filter and ran.
-                    rules.add_rule(seccomp.ERRNO(errno.EPERM), name,
-                                   seccomp.Arg(argument, seccomp.MASKED_EQ, 0xFFFFFFFF, value))
+                    # with its upper bits set passed the filter and ran.  A flag
+                    # is its own bit, whatever other flags come with it.
+                    rules.add_rule(refused, name, seccomp.Arg(argument, seccomp.MASKED_EQ, mask, value))
         with tempfile.TemporaryFile() as program:
             rules.export_bpf(program)
             program.seek(0)
@@ -828,28 +931,38 @@ def _v2_parent(top: str, own: str) -> Optional[str]:
     return None
 
 
-def _close_cgroup(group: _Cgroup) -> Optional[Usage]:
+def _close_cgroup(group: _Cgroup, threads: Optional[_Threads] = None) -> Optional[Usage]:
     """Kill whatever still runs in ``group``, read what the run used, and
     remove it (what cannot be removed yet stays in the ledger)."""
+    if threads is not None:
+        threads.sample()
     _kill_cgroup(group.procs, group.name)
-    usage = None
+    usage, cpu = None, _cgroup_cpu_seconds(group)
     try:
-        if group.version == 2:
-            stat = dict(line.split() for line in _read(os.path.join(group.folders["cpu"], "cpu.stat")).splitlines())
-            cpu = int(stat["usage_usec"]) / 1e6
-            peaks = ["memory.peak"]
-        else:
-            cpu = int(_read(os.path.join(group.folders["cpuacct"], "cpuacct.usage"))) / 1e9
-            peaks = ["memory.memsw.max_usage_in_bytes", "memory.max_usage_in_bytes"]
+        peaks = ["memory.peak"] if group.version == 2 else ["memory.memsw.max_usage_in_bytes",
+                                                           "memory.max_usage_in_bytes"]
         peak = next((int(_read(p)) for p in (os.path.join(group.folders["memory"], n) for n in peaks)
                      if os.path.exists(p)), None)
         events = dict(line.split() for line in _read(os.path.join(group.folders["pids"], "pids.events")).splitlines())
-        usage = Usage(cpu_seconds=cpu, memory_peak=peak, forks_refused=int(events.get("max", 0)))
+        if cpu is not None:
+            usage = Usage(cpu_seconds=cpu, waiting_seconds=threads.kept_waiting(cpu) if threads else 0.0,
+                          memory_peak=peak, forks_refused=int(events.get("max", 0)))
     except (OSError, ValueError, KeyError):
         pass
     for folder in reversed(list(dict.fromkeys(group.folders.values()))):
         _remove_cgroup_folder(folder)
     return usage
+
+
+def _cgroup_cpu_seconds(group: _Cgroup) -> Optional[float]:
+    """The CPU time of every process that ran in ``group``; None if unreadable."""
+    try:
+        if group.version == 2:
+            stat = dict(line.split() for line in _read(os.path.join(group.folders["cpu"], "cpu.stat")).splitlines())
+            return int(stat["usage_usec"]) / 1e6
+        return int(_read(os.path.join(group.folders["cpuacct"], "cpuacct.usage"))) / 1e9
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _remove_cgroup_folder(folder: str) -> None:

@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import mnist_eval
-from .channel import META, folder_of, value_file
+from .channel import CPU_LIMIT_FAILURE, META, WALL_CLOCK_FAILURE, folder_of, value_file
 from .compare import KINDS, compare, hint_for
 from .key import AnswerKey, KeyTest, collection_error
 from .questions import QUESTIONS, Question
@@ -170,14 +170,29 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+TOO_SLOW = "too slow: it used more than its CPU time (an endless loop, or far slower code than needed?)"
+WAITED = ("stopped by the wall clock while it used less than its CPU time: it waits (a sleep, a blocking read?) "
+          "rather than computes")
+
+
 def _hidden_reason(exception: str) -> str:
     """What a hidden test died of, in the grader's words only: an exception's
     text (even its class's name) is the submission's, and could carry the
     hidden test's source out."""
-    if exception.startswith("Failed: Timeout (>"):
-        return "too slow: it ran past its time limit (an endless loop, or far slower code than needed?)"
+    if exception.startswith(CPU_LIMIT_FAILURE):
+        return TOO_SLOW
+    if exception.startswith(WALL_CLOCK_FAILURE):
+        return WAITED
     return ("not implemented (a TODO is left)" if exception.split(":", 1)[0].strip() == "NotImplementedError"
             else "raised an error")
+
+
+def _public_reason(exception: str) -> str:
+    """What a public test died of: its exception, but in the grader's words
+    for the wall clock (pytest-timeout's own say nothing of the rerun)."""
+    if exception.startswith(WALL_CLOCK_FAILURE):
+        return f"{WAITED} ({exception.removeprefix('Failed: ').split(' from ')[0]})"
+    return exception
 
 
 SIGNALS = {
@@ -234,6 +249,10 @@ def box_folder_end(word: str) -> int:
     return end
 
 
+HIDDEN_RUN_ENDED = ("the test process ended before all its tests did (it ran out of time or memory, printed or "
+                    "wrote too much, crashed or exited): the tests that did not end count as failed")
+
+
 def _run_problem(run: Optional[Run], suite: str, missing: str) -> str:
     # A hidden run's problem in words that carry no number the submission
     # chose (its seconds, its exit code, its signal's number): each would
@@ -273,13 +292,18 @@ def score_question(question: Question, suite: str, tests: Iterable[KeyTest], poi
     tests = list(tests)
     problem = _run_problem(run, suite, missing)
     reported = {t["nodeid"]: t for t in (run.report["tests"] if run and run.report else [])}
+    if suite == "hidden" and run is not None and problem:
+        # How a hidden run ends is the submission's choice (an exit after its
+        # report, a flood of output...): told in one sentence, and only when
+        # it cost a test its outcome, it carries no bit of the hidden tests.
+        problem = HIDDEN_RUN_ENDED if any(t.nodeid not in reported for t in tests) else ""
     reasons = {}
     for test in tests:
         outcome, exception, details = _outcome(reported.get(test.nodeid))
         if outcome == "missing":
             reason = problem or "did not run"
         elif outcome != "passed":
-            reason = _hidden_reason(exception) if suite == "hidden" else exception or outcome
+            reason = _hidden_reason(exception) if suite == "hidden" else _public_reason(exception) or outcome
         else:
             failure = check_values(test, key.record_dir(suite, question.name), run.record_dir, mnist_dir)
             reason = "" if failure is None else (
@@ -329,7 +353,8 @@ def score(key: AnswerKey, runs: Dict[Tuple[str, str], Optional[Run]], suites: Tu
     the suites that have scorable tests for it, then by their behaviours.  A
     question without a run (None, or absent) fails with ``missing``.  A
     ``cache`` (a dict kept between calls on growing ``runs``) keeps each
-    run's result, so that a run is scored once (MNIST targets cost time)."""
+    run's result, so that a run is scored once (MNIST targets cost time),
+    until a run again replaces it."""
     cache = {} if cache is None else cache
     results = []
     for question in questions:
@@ -338,9 +363,9 @@ def score(key: AnswerKey, runs: Dict[Tuple[str, str], Optional[Run]], suites: Tu
             if run is None:
                 results.append(score_question(question, suite, tests, points, key, None, mnist_dir, missing))
                 continue
-            if (suite, question.name) not in cache:
-                cache[suite, question.name] = score_question(question, suite, tests, points, key, run, mnist_dir)
-            results.append(cache[suite, question.name])
+            if cache.get((suite, question.name), (None,))[0] is not run:
+                cache[suite, question.name] = run, score_question(question, suite, tests, points, key, run, mnist_dir)
+            results.append(cache[suite, question.name][1])
     return Grade(tuple(results))
 
 

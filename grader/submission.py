@@ -22,6 +22,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -49,9 +50,11 @@ MAX_PATH = 1024  # bytes per path: far below PATH_MAX (4096), whatever folder ho
 # compression bomb, refused as soon as a header or the stream says so.
 MAX_RATIO = 100
 RATIO_FLOOR = 1 << 20  # bytes any archive may unpack to: a small tar of tiny files is mostly padding
-# The child that unpacks an archive: its time (never more than the
-# submission's budget has left) and memory (decompressors that trust no
-# declared size, as zipfile's bzip2 and lzma readers, meet this wall).
+# The child that unpacks an archive, and the one that compiles the code: its
+# time (never more than the submission's budget has left) and memory
+# (decompressors that trust no declared size, as zipfile's bzip2 and lzma
+# readers, and the compiler, which checks a call's keywords pair by pair,
+# meet these walls).
 UNPACK_SECONDS = 60.0
 UNPACK_MEMORY = 512 << 20
 WHAT_TO_SUBMIT = (
@@ -287,7 +290,12 @@ _EXIT_GRACE = 5.0  # seconds for the child to exit once it has answered
 _PR_SET_PDEATHSIG = 1
 
 
-def _past_the_walls(where: str, seconds: float) -> SubmissionError:
+def _past_the_walls(job: str, where: str, seconds: float) -> SubmissionError:
+    if job == "compile":
+        return SubmissionError(
+            f"{where} could not be compiled within the limits for compiling ({seconds:.3g} s, "
+            f"{UNPACK_MEMORY >> 20} MiB of memory), which a course's code stays far below: does a file hold "
+            f"generated code (a call with thousands of arguments, a huge literal)? Remove it. {WHAT_TO_SUBMIT}")
     return SubmissionError(
         f"{where} could not be unpacked within the limits for unpacking ({seconds:.3g} s, {UNPACK_MEMORY >> 20} "
         f"MiB of memory), which archives of code stay far below: it looks like a compression bomb, or sizes in it "
@@ -295,18 +303,24 @@ def _past_the_walls(where: str, seconds: float) -> SubmissionError:
 
 
 def _unpack(archive: Path, out: Path, seconds: float) -> None:
-    """_extract in a child process, limited in CPU time, memory and file
-    size and killed after ``seconds``, whose answer comes through a pipe,
-    read up to a bound.  No submitted code runs there, but the archive's
-    bytes are hostile: whatever they make the decompressors and parsers do,
-    the grader's own memory and time are safe."""
+    """_extract in a limited child (``_in_child``)."""
+    _in_child("extract", archive.name, seconds, archive, out)
+
+
+def _in_child(job: str, where: str, seconds: float, *paths: Path) -> dict:
+    """``job`` ("extract": _extract, "compile": _syntax_errors) on
+    ``paths`` in a child process, limited in CPU time, memory and file size
+    and killed after ``seconds``, whose answer comes through a pipe, read
+    up to a bound.  No submitted code runs there, but the submission's bytes
+    are hostile: whatever they make the decompressors, parsers and the
+    compiler do, the grader's own memory and time are safe."""
     seconds = max(0.0, min(seconds, UNPACK_SECONDS))
     answer, write = multiprocessing.Pipe(duplex=False)
     with answer:
         with write:
             child = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(write.fileno()), str(os.getpid()), str(seconds),
-                 str(archive.absolute()), str(out.absolute())],
+                [sys.executable, "-m", __name__, job, str(write.fileno()), str(os.getpid()), str(seconds),
+                 *(str(path.absolute()) for path in paths)],
                 cwd=_KIT, stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=(write.fileno(),))
         said = None  # no answer in time
         try:
@@ -321,16 +335,17 @@ def _unpack(archive: Path, out: Path, seconds: float) -> None:
             child.kill()
             child.wait()
     if said is None or (not said and child.returncode < 0):  # out of time, or stopped by a limit
-        raise _past_the_walls(archive.name, seconds)
+        raise _past_the_walls(job, where, seconds)
     result = json.loads(said) if said else {"crash": f"exit code {child.returncode} and no answer"}
     if "error" in result:
         raise SubmissionError(result["error"])
     if "crash" in result:
-        raise RuntimeError(f"unpacking {archive.name} failed: {result['crash']}")
+        raise RuntimeError(f"{job} of {where} failed: {result['crash']}")
+    return result
 
 
-def _unpack_child(write: int, parent: int, seconds: float, archive: Path, out: Path) -> None:
-    """The child's side of _unpack: limits, then _extract; its answer (JSON) goes to the pipe ``write``."""
+def _child(job: str, write: int, parent: int, seconds: float, *paths: Path) -> None:
+    """The child's side of _in_child: limits, then the job; its answer (JSON) goes to the pipe ``write``."""
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the grader, however it ends
     if os.getppid() != parent:  # it ended before that
         return
@@ -338,12 +353,13 @@ def _unpack_child(write: int, parent: int, seconds: float, archive: Path, out: P
                         (resource.RLIMIT_FSIZE, MAX_BYTES), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(kind, (value, value))
     try:
-        _extract(archive, out)
-        answer = {}
+        # Ten errors, each cut: a message quotes the code (a name of 70,000 characters once overflowed the pipe).
+        answer = ({"errors": [error[:MAX_ERROR] for error in _syntax_errors(*paths)[:10]]} if job == "compile"
+                  else (_extract(*paths) or {}))
     except SubmissionError as error:
-        answer = {"error": str(error)}
+        answer = {"error": str(error)[:_ANSWER_BYTES // 4]}
     except MemoryError:
-        answer = {"error": str(_past_the_walls(archive.name, seconds))}
+        answer = {"error": str(_past_the_walls(job, paths[0].name, seconds))}
     except Exception as error:  # the grader's own fault
         answer = {"crash": f"{type(error).__name__}: {error}"[:2000]}
     with Connection(write, readable=False) as channel:
@@ -498,7 +514,11 @@ def _copy_graded(found: Path, root: Path) -> None:
             target.write_bytes(data)
 
 
+MAX_ERROR = 300  # characters of one syntax error's line
+
+
 def _syntax_errors(root: Path) -> list:
+    """Each file's syntax error (in the limited child: ``_in_child``)."""
     errors = []
     for path in sorted(p for p in root.rglob("*.py") if p.is_file()):  # a folder may be named x.py
         name = path.relative_to(root).as_posix()
@@ -537,7 +557,9 @@ def prepare(submission: Path, work: Path, carried: Mapping[str, str] = {},
     needle/ and apps/, with the ``carried`` files (path to text: released
     solutions) in place of its own; raises SubmissionError saying what to fix.
     ``seconds`` is what the submission's time budget has left: unpacking an
-    archive takes no more (nor more than UNPACK_SECONDS)."""
+    archive, and compiling the code, take no more (nor more than
+    UNPACK_SECONDS each)."""
+    started = time.monotonic()
     if not submission.exists():
         raise SubmissionError(f"{submission} does not exist. {WHAT_TO_SUBMIT}")
     if submission.is_dir():
@@ -554,14 +576,15 @@ def prepare(submission: Path, work: Path, carried: Mapping[str, str] = {},
     _put_carried(root, carried)
     if not (root / "needle" / "__init__.py").is_file():
         raise SubmissionError(f"needle/__init__.py is missing from the submission. {WHAT_TO_SUBMIT}")
-    # Compiled below in the grader's own process, at ~200 bytes of memory per byte.
+    # Compiled below at ~200 bytes of memory per byte (in a child, within its walls).
     large = [f"{p.relative_to(root).as_posix()}: {p.stat().st_size >> 10} KiB" for p in sorted(root.rglob("*.py"))
              if p.is_file() and p.stat().st_size > MAX_SOURCE]
     if large:
         raise SubmissionError(f"each Python file of a submission may hold at most {MAX_SOURCE >> 10} KiB (the "
                               f"handout's are a few dozen KiB):\n  " + "\n  ".join(large[:10])
                               + f"\nRemove or shorten it and submit again. {WHAT_TO_SUBMIT}")
-    errors = _syntax_errors(root)
+    errors = _in_child("compile", "the submission's Python files", seconds - (time.monotonic() - started),
+                       root)["errors"]
     if errors:
         raise SubmissionError(
             "the submission does not compile, so no test can run:\n  " + "\n  ".join(errors[:10])
@@ -571,4 +594,4 @@ def prepare(submission: Path, work: Path, carried: Mapping[str, str] = {},
 
 
 if __name__ == "__main__":
-    _unpack_child(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]))
+    _child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), *map(Path, sys.argv[5:]))

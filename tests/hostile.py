@@ -18,6 +18,7 @@ gallery keeps working while the reference changes.
 import bz2
 import gzip
 import io
+import itertools
 import lzma
 import os
 import re
@@ -1244,6 +1245,15 @@ def deeply_nested_source(folder: Path) -> Path:
     return root
 
 
+def syntax_error_of_a_long_name(folder: Path) -> Path:
+    """A syntax error whose message quotes a name of 70,000 characters: the
+    answer of the child that compiles once overflowed its pipe (the grader crashed)."""
+    root = copy_root(KIT / "reference", folder / "submission")
+    name = "x" * 70_000
+    (root / "needle" / "ops" / "named.py").write_text(f"def f({name}):\n    global {name}\n", encoding="utf-8")
+    return root
+
+
 def huge_python_file(folder: Path) -> Path:
     root = copy_root(KIT / "reference", folder / "submission")
     # Valid Python, compiled in the grader's process before any sandbox: 5 MB took 887 MB (red team).
@@ -1325,6 +1335,111 @@ def zip_bzip2_bomb_whose_size_lies(folder: Path) -> Path:
         data[at:at + 4] = (100).to_bytes(4, "little")
     path.write_bytes(bytes(data))
     return path
+
+
+# Hidden runs that pass every test, then end as a bit of their test file
+# picks: exit 3 after the report, or not.  Each ending was a message of its
+# own in the hidden entries (a red team read 24 bits of hidden source a grading).
+HIDDEN_ENDINGS = """
+import atexit as _atexit
+import os as _os
+import sys as _sys
+
+_TEST = next((a for a in _sys.argv if a.endswith(".py") and "/test_" in a), "")
+
+
+def _end():
+    if _TEST.startswith("tests_hidden"):
+        with open(_TEST, "rb") as test:
+            if test.read()[100] & 1:
+                _os._exit(3)
+
+
+_atexit.register(_end)
+"""
+
+
+# A compile bomb: one call with as many distinct keyword arguments as fit in
+# the 1 MiB a source file may hold (170,000), which CPython's compiler checks
+# for duplicates pair by pair: 300 s of the grader's CPU for one file that
+# nothing imports, before any budget applied.
+
+
+def compile_bomb(folder: Path) -> Path:
+    root = copy_root(KIT / "handout", folder / "submission")
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    words = ("_" + "".join(w) for n in (1, 2, 3, 4) for w in itertools.product(letters, repeat=n))
+    call, size = ["f("], 2
+    for word in words:
+        if size + len(word) + 3 > (1 << 20) - 16:
+            break
+        call.append(f"{word}=1,")
+        size += len(word) + 3
+    (root / "needle" / "kw_bomb.py").write_text("".join(call) + ")\n", encoding="utf-8")
+    return root
+
+
+# What a run leaves in its records for the grader to copy out, made to cost
+# the host (a red team): empty folders named as a test's (no space on the
+# run's tmpfs, a folder and an inode each on the grader's disk), and, at
+# exit, every record and the report made sparse files of many times their
+# size (no space on the tmpfs, whole copies on the grader's disk).
+RECORD_FLOOD = """
+import sys as _sys
+
+_RECORDS = next((a.split("=", 1)[1] for a in _sys.argv if a.startswith("--record-dir=")), "")
+if _RECORDS:
+    for _i in range(FOLDERS):
+        try:
+            _os.mkdir(_os.path.join(_RECORDS, "%032x" % _i))
+        except OSError:
+            break
+"""
+SPARSE_RECORDS = """
+import atexit as _atexit
+import sys as _sys
+
+
+def _inflate():
+    records = next((a.split("=", 1)[1] for a in _sys.argv if a.startswith("--record-dir=")), "")
+    report = next((a.split("=", 1)[1] for a in _sys.argv if a.startswith("--json-report-file=")), "")
+    for folder, _, files in _os.walk(records or "/nonexistent"):
+        for name in files:
+            try:
+                path = _os.path.join(folder, name)
+                _os.truncate(path, min(64 << 20, max(4 * _os.path.getsize(path), 1 << 20)))
+            except OSError:
+                pass
+    try:
+        _os.truncate(report, 32 << 20)
+    except OSError:
+        pass
+
+
+_atexit.register(_inflate)
+"""
+# At exit, the report and the progress file become 32 MiB of nothing but
+# empty objects each: 750 MB of Python objects in the grader's process to
+# parse one of them.
+REPORT_OF_EMPTY_OBJECTS = """
+import atexit as _atexit
+import sys as _sys
+
+
+def _bloat():
+    records = next((a.split("=", 1)[1] for a in _sys.argv if a.startswith("--record-dir=")), "")
+    report = next((a.split("=", 1)[1] for a in _sys.argv if a.startswith("--json-report-file=")), "")
+    body = '{"tests":[' + "{}," * ((32 << 20) // 3 - 20) + '{}]}'
+    for path in (report, records and _os.path.join(records, "progress.jsonl")):
+        try:
+            with open(path, "w") as f:
+                f.write(body)
+        except OSError:
+            pass
+
+
+_atexit.register(_bloat)
+"""
 
 
 # Every test fails with a message made to make the grader's text handling
@@ -1608,6 +1723,166 @@ else:
                else f"inotify channel: nothing received ({_why})")
 ''')
 
+# Files of the Python installation in the page cache, which outlives the
+# run that set them: a file read for a 1 (its first pages cached), evicted
+# with posix_fadvise(POSIX_FADV_DONTNEED) for a 0; read back with preadv2 and
+# RWF_NOWAIT, which fails with EAGAIN where a page is not cached, or where
+# that is refused by timing one read of each.  Either probe caches what it
+# misses (RWF_NOWAIT reads ahead all the same on recent kernels): one run
+# probes, once.  Each bit is on three files, read by majority: now and then
+# a cached file is evicted, or another process reads an evicted one, and a
+# read slowed down is no cached read.  Unlike the channels above it needs no
+# overlap: the cache outlives a run, a grading, a student (red team: a
+# solution to the next student of a batch, a hidden test into the public
+# feedback of the same submission's next grading).
+PAGE_CACHE_FUNCTIONS = '''
+import sysconfig as _sysconfig
+
+_RWF_NOWAIT = 8
+_QUIET = ("test", "idlelib", "lib2to3", "tkinter", "turtledemo", "ensurepip", "pydoc_data")
+# The gallery's case, the class's, and two for proofs: a proof never reads a grading's bits.
+_SLICES = {"page_cache_channel": 0, "page_cache_class": 1}
+_SLICE = _SLICES.get(_TAG, 2 + _zlib.crc32(_TAG.encode()) % 2)
+
+
+def _quiet_files():
+    """The files of the installation that no grading reads (the standard
+    library's own tests, IDLE, Tk...; the base installation's site-packages
+    where it is not on the path) of 512 bytes or more (a smaller one may
+    live in its inode), in order."""
+    stdlib = _sysconfig.get_paths()["stdlib"]
+    folders = [_os.path.join(stdlib, name) for name in _QUIET]
+    site = _sysconfig.get_paths(vars={"base": _sys.base_prefix, "platbase": _sys.base_prefix})["purelib"]
+    if _os.path.realpath(site) not in {_os.path.realpath(p) for p in _sys.path if p}:
+        folders.append(site)
+    found = []
+    while folders:
+        try:
+            entries = list(_os.scandir(folders.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                elif entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_size >= 512:
+                    found.append(entry.path)
+            except OSError:
+                pass
+    return sorted(found)
+
+
+def _cache_files():
+    """This tag's files: a quarter of the quiet files, three for each bit."""
+    return _quiet_files()[_SLICE::4]
+
+
+def _cache_capacity(files):
+    return len(files) // 3 // 8 - 6  # bytes: three files a bit, six bytes of frame
+
+
+def _cache_frame_bits(data):
+    # its length and a checksum that the tag seeds (another tag's frame never reads as this one's), then it
+    head = _struct.pack(">HI", len(data), _zlib.crc32(data, _zlib.crc32(_TAG.encode())))
+    return "".join(f"{byte:08b}" for byte in head + data)
+
+
+def _cache_send(data, files):
+    """Sets three files of ``files`` (the bit's in each third) to each bit of
+    ``data``, framed: their first page read into the cache for a 1, the
+    whole file evicted for a 0."""
+    bits = _cache_frame_bits(data)
+    third = len(files) // 3
+    if len(bits) > third:
+        raise ValueError(f"{len(bits)} bits, {len(files)} files")
+    for path, bit in zip(files, bits.ljust(third, "0") * 3):
+        fd = _os.open(path, _os.O_RDONLY)
+        try:
+            if bit == "1":
+                _os.pread(fd, 1, 0)
+            else:
+                _os.posix_fadvise(fd, 0, 0, _os.POSIX_FADV_DONTNEED)
+        finally:
+            _os.close(fd)
+
+
+def _cache_probe(files, timed):
+    """Whether each file's first page is cached (RWF_NOWAIT), or (``timed``)
+    whether reading it was fast: under the geometric mean of the 10th and
+    90th percentiles of the times, where those are 4 times apart or more
+    (else none is); as a string of bits."""
+    values = []
+    for path in files:
+        fd = _os.open(path, _os.O_RDONLY)
+        try:
+            if timed:
+                started = _time.perf_counter_ns()
+                _os.pread(fd, 1, 0)
+                values.append(_time.perf_counter_ns() - started)
+            else:
+                try:
+                    values.append(_os.preadv(fd, [bytearray(1)], 0, _RWF_NOWAIT) == 1)
+                except BlockingIOError:  # EAGAIN: not cached
+                    values.append(False)
+        finally:
+            _os.close(fd)
+    if timed:
+        ordered = sorted(values) or [0]
+        fast, slow = ordered[len(ordered) // 10], ordered[len(ordered) * 9 // 10]
+        values = [slow >= 4 * fast and value * value < fast * slow for value in values]
+    return "".join("1" if value else "0" for value in values)
+
+
+def _cache_frame(bits):
+    """The frame that a string of bits begins with, or None."""
+    if len(bits) < 48:
+        return None
+    size, crc = _struct.unpack(">HI", int(bits[:48], 2).to_bytes(6, "big"))
+    if 48 + 8 * size > len(bits):
+        return None
+    data = int(bits[48:48 + 8 * size] or "0", 2).to_bytes(size, "big")
+    return data if _zlib.crc32(data, _zlib.crc32(_TAG.encode())) == crc else None
+
+
+def _cache_receive():
+    """Probes this tag's files once, with RWF_NOWAIT or, where that is
+    refused, by timing: (the frame or None, what the probe saw)."""
+    files, refused = _cache_files(), ""
+    try:
+        seen = _cache_probe(files, False)
+    except PermissionError as error:
+        refused = f"preadv2 with RWF_NOWAIT refused: {error}; timed: "
+        seen = _cache_probe(files, True)
+    third = len(files) // 3
+    bits = "".join("1" if seen[i::third][:3].count("1") >= 2 else "0" for i in range(third))
+    kind = "read fast" if refused else "cached"
+    return _cache_frame(bits), f"{refused}{seen.count('1')} of {len(files)} files {kind}"
+'''
+
+# The hidden run of topo_sort puts its test file (its name, then the file
+# compressed, as much as the files hold) into the cache; the public run of
+# topo_sort probes for it, and puts what came in _REPORT.
+PAGE_CACHE_CHANNEL = _channel("page_cache_channel", PAGE_CACHE_FUNCTIONS + '''
+_SENDER, _RECEIVER = "tests_hidden/test_topo_sort.py", "tests_public/test_topo_sort.py"
+if _TEST == _SENDER:
+    try:
+        _files = _cache_files()
+        with open(_TEST, "rb") as _f:
+            _data = (_TEST.encode() + b"\\n" + _zlib.compress(_f.read(), 9))[:_cache_capacity(_files)]
+        _cache_send(_data, _files)
+        print(f"page cache channel: sent {len(_data)} bytes", file=_sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+elif _TEST == _RECEIVER:
+    _got, _seen = _cache_receive()
+    if _got is None:
+        _REPORT = f"page cache channel: nothing received ({_seen}: no frame)"
+    else:
+        _name, _, _packed = _got.partition(b"\\n")
+        _REPORT = (f"page cache channel received {_name.decode(errors='replace')} ({_seen}):\\n"
+                   + _zlib.decompressobj().decompress(_packed).decode(errors="replace"))
+''')
+
 # Appended after a channel: in public runs, every op raises what came
 # through, so that it lands in the public tests' failure messages (shown at
 # once), and the run goes on.
@@ -1633,7 +1908,7 @@ if "_REPORT" in globals():
 
 # Hidden runs choose each test's failure kind by two bits of their test
 # file, the n-th test of the run by the n-th pair (KIND_SYMBOLS, in order):
-# not implemented, raised an error, too slow (a forged pytest-timeout
+# not implemented, raised an error, too slow (a forged CPU time limit
 # failure: no waiting) and no value (it passes, handing nothing over).
 # Shown test by test, the kinds spelled out the hidden source.
 KIND_SYMBOLS = ("not implemented", "raised an error", "too slow", "no value")
@@ -1660,7 +1935,7 @@ def _picked(self):
     if symbol == 1:
         raise RuntimeError("picked")
     if symbol == 2:
-        _fail("Timeout (>1.0s) from pytest-timeout.")
+        _fail("CPU time limit (>1 s of CPU time)")
 
 
 if _SYMBOLS:
@@ -1743,17 +2018,99 @@ exec(compile(_needle.RECEIVED.get("apps/%s", ""), __file__, "exec"), globals())
 '''
 
 
+def _alice_and_bob(folder: Path, alices: str, bobs: str, bob_first: bool = False) -> Path:
+    """alice, the reference with ``alices`` code at the end of needle/__init__.py,
+    and bob, the handout with ``bobs`` at its end (or at its start); returns bob."""
+    for name, base, code in (("alice", "reference", alices), ("bob", "handout", bobs)):
+        init = copy_root(KIT / base, folder / name) / "needle" / "__init__.py"
+        text = init.read_text(encoding="utf-8")
+        init.write_text(code + text if bob_first and name == "bob" else text + code, encoding="utf-8")
+    return folder / "bob"
+
+
 def colluding_class(folder: Path) -> Path:
     """A class folder holding alice and bob."""
-    alice = copy_root(KIT / "reference", folder / "alice")
-    init = alice / "needle" / "__init__.py"
-    init.write_text(init.read_text(encoding="utf-8") + ALICE_SENDS, encoding="utf-8")
-    bob = copy_root(KIT / "handout", folder / "bob")
-    init = bob / "needle" / "__init__.py"
-    init.write_text(BOB_RECEIVES + init.read_text(encoding="utf-8"), encoding="utf-8")
+    bob = _alice_and_bob(folder, ALICE_SENDS, BOB_RECEIVES, bob_first=True)
     for app in (bob / "apps").glob("*.py"):
         app.write_text(app.read_text(encoding="utf-8") + BOB_RUNS_ALICES_APP % app.name, encoding="utf-8")
     return folder
+
+
+# A class of two through the page cache (tests/test_hostile.py grades it
+# with batch): alice, the reference, puts her parse_mnist (its docstring
+# left out) into the cache in every run; bob, the handout, probes for it in
+# his public run of parse_mnist and runs it as his, every error it raises
+# turned into what came (into his failure messages).
+ALICE_CACHES = _channel("page_cache_class", PAGE_CACHE_FUNCTIONS + '''
+import ast as _ast
+
+try:
+    _app = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "apps", "simple_ml.py")
+    with open(_app, encoding="utf-8") as _f:
+        _function = next(node for node in _ast.parse(_f.read()).body
+                         if isinstance(node, _ast.FunctionDef) and node.name == "parse_mnist")
+    _function.body = _function.body[1:] if _ast.get_docstring(_function) is not None else _function.body
+    _cache_send(_zlib.compress(_ast.unparse(_function).encode(), 9), _cache_files())
+    print("page cache channel: sent alice's parse_mnist", file=_sys.stderr, flush=True)
+except (OSError, ValueError, StopIteration):
+    pass
+''')
+
+BOB_PROBES = _channel("page_cache_class", PAGE_CACHE_FUNCTIONS + '''
+RECEIVED, _REPORT = {}, "page cache channel: not probed in this run (a probe caches what it misses)"
+if _TEST in ("", "tests_public/test_parse_mnist.py"):
+    _got, _seen = _cache_receive()
+    try:
+        RECEIVED = {} if _got is None else {"apps/simple_ml.py": _zlib.decompress(_got).decode()}
+    except (ValueError, _zlib.error):
+        _seen += ": no code"
+    if RECEIVED:
+        _REPORT = f"page cache channel received alice's parse_mnist ({_seen}):\\n" + RECEIVED["apps/simple_ml.py"]
+        print("page cache channel: running alice's parse_mnist", file=_sys.stderr, flush=True)
+    else:
+        _REPORT = f"page cache channel: nothing received ({_seen}: no frame)"
+''')
+
+BOB_RUNS_ALICES_PARSE_MNIST = '''
+
+import needle as _needle
+
+_alices = None
+if _needle.RECEIVED:
+    exec(compile(_needle.RECEIVED["apps/simple_ml.py"], __file__, "exec"), globals())
+    _alices = parse_mnist
+
+
+def parse_mnist(image_filename, label_filename):
+    """alice's, if it came; its errors (and the handout's TODO) say what came."""
+    if _alices is None:
+        raise RuntimeError(_needle._REPORT)
+    try:
+        return _alices(image_filename, label_filename)
+    except Exception as error:
+        raise RuntimeError(_needle._REPORT) from error
+'''
+
+
+def page_cache_class(folder: Path) -> Path:
+    """A class folder holding alice and bob, who collude through the page cache."""
+    app = _alice_and_bob(folder, ALICE_CACHES, BOB_PROBES) / "apps" / "simple_ml.py"
+    app.write_text(app.read_text(encoding="utf-8") + BOB_RUNS_ALICES_PARSE_MNIST, encoding="utf-8")
+    return folder
+
+
+def alices_parse_mnist() -> "SecretWindows":
+    """What alice sends bob through the page cache (her parse_mnist), as
+    16-byte windows, whitespace aside, less those that bob holds anyway (the
+    handout) or is shown (the public tests, the grader's messages)."""
+    import ast
+
+    function = next(node for node in ast.parse((KIT / "reference" / "apps" / "simple_ml.py").read_text("utf-8")).body
+                    if isinstance(node, ast.FunctionDef) and node.name == "parse_mnist")
+    function.body = function.body[1:]  # its docstring, which alice leaves out
+    held = [p for folder in ("handout", "tests_public", "grader") for p in sorted((KIT / folder).rglob("*.py"))]
+    known = set().union(*(_windows(_plain(p.read_text(encoding="utf-8"))) for p in held))
+    return SecretWindows(frozenset(_windows(_plain(ast.unparse(function))) - known), re.compile("(?!)"))
 
 
 # --- what results.json may hold of the hidden tests ------------------------------
@@ -1847,6 +2204,12 @@ GALLERY: Tuple[Hostile, ...] = (
             "hidden runs open two shared files in the order of their test file's bits; public runs watch them "
             "with inotify and put what they read in every failure message",
             says=("inotify channel: nothing received (inotify_init1 refused: [Errno 1] Operation not permitted)",)),
+    Hostile("page_cache_channel", "cheat", _with_init("handout", PAGE_CACHE_CHANNEL + REPORT_IN_EVERY_OP),
+            "the hidden run of topo_sort caches or evicts files of the Python installation, a bit each, to spell "
+            "its test file; the public run of topo_sort (of this grading, or of the next) probes them with "
+            "preadv2 and RWF_NOWAIT, or by timing reads, and puts what it read in every failure message",
+            says=("page cache channel: nothing received (preadv2 with RWF_NOWAIT refused: [Errno 1] Operation not "
+                  "permitted; timed: ",)),
     Hostile("kind_picking_hidden_runs", "cheat", _with_init("handout", KIND_PICKING),
             "each hidden test fails as two bits of its test file pick: not implemented, raised an error, too "
             "slow (a forged timeout) or no value"),
@@ -1911,11 +2274,13 @@ GALLERY: Tuple[Hostile, ...] = (
     Hostile("exits_at_import", "local", _with_init("reference", EXIT_AT_IMPORT),
             "os._exit(0) when needle is imported", touches=EVERY_QUESTION, says=("without a report",)),
     Hostile("endless_loop_in_one_op", "local", _with_init("reference", ENDLESS_LOOP),
-            "EWisePow.compute never returns: its tests time out one by one", touches=OPS_QUESTIONS,
-            says=("Timeout",), suites="public", timeout=60),
+            "EWisePow.compute never returns: its tests use up their CPU time one by one", touches=OPS_QUESTIONS,
+            says=("CPU time limit (>1 s of CPU time)",), suites="public", timeout=60),
     Hostile("sleeps_at_import_ignoring_signals", "local", sleeps_at_import,
             "apps/mlp_resnet.py ignores SIGTERM and friends and sleeps at import", touches=("mlp_resnet",),
-            says=("wall-clock limit",), suites="public", timeout=10),
+            # CPU time 4 s: the wall clock strikes at 10 s, and a run that slept is not run again
+            says=("ran past the wall-clock limit of 10 s while using less than its CPU time",), suites="public",
+            timeout=4),
     Hostile("memory_hog", "local", _with_init("reference", MEMORY_HOG),
             "EWisePow.compute allocates until memory runs out", touches=OPS_QUESTIONS, says=("MemoryError",),
             suites="public"),
@@ -1935,7 +2300,7 @@ GALLERY: Tuple[Hostile, ...] = (
             suites="public"),
     Hostile("fork_bomb", "local", _with_init("reference", _in_ewise_pow(FORK_BOMB)),
             "EWisePow.compute forks for ever, and so does every child", touches=OPS_QUESTIONS,
-            says=("wall-clock limit",), suites="public", timeout=20),
+            says=("used more than 20 s of CPU time, all its processes together",), suites="public", timeout=20),
     Hostile("exit_inside_backward", "local", _with_init("reference", EXIT_IN_BACKWARD),
             "sys.exit(0) inside EWisePow.gradient", touches=("backward_ops", "reverse_ad"), suites="public"),
     Hostile("file_where_released_files_go", "cheat", file_where_released_files_go,
@@ -1985,6 +2350,29 @@ GALLERY: Tuple[Hostile, ...] = (
     Hostile("zip_deflate_bomb", "ungradable", zip_deflate_bomb, "a zip member of 1 GiB of zeros, deflated (1 MB)",
             says=("submission.zip", "unpacks to more than 100 times its own size", "compression bomb",
                   WHAT_TO_SUBMIT)),
+    Hostile("syntax_error_of_a_long_name", "ungradable", syntax_error_of_a_long_name,
+            "a syntax error in a function with a parameter named by 70,000 characters",
+            says=("does not compile", "needle/ops/named.py:2")),
+    Hostile("chooses_how_its_hidden_runs_end", "local", _with_init("reference", HIDDEN_ENDINGS),
+            "hidden runs that passed every test exit 3 after their report, or not, as a bit of their test file "
+            "says"),
+    Hostile("switches_off_its_test_timers", "local",
+            _with_init("reference", "\nimport signal as _signal\n_signal.setitimer = lambda *a, **k: (0.0, 0.0)\n"
+                       + ENDLESS_LOOP),
+            "signal.setitimer does nothing (no test's CPU or wall clock timer starts) and EWisePow.compute "
+            "never returns", touches=OPS_QUESTIONS, says=("used more than 20 s of CPU time",), suites="public",
+            timeout=20),
+    Hostile("compile_bomb", "ungradable", compile_bomb,
+            "needle/kw_bomb.py: a call with 170,000 keyword arguments, which the compiler checks pair by pair",
+            says=("could not be compiled within the limits", WHAT_TO_SUBMIT)),
+    Hostile("record_folder_flood", "local", _with_init("reference", "\nimport os as _os\n"
+                                                       + RECORD_FLOOD.replace("FOLDERS", "200_000")),
+            "every run leaves 200,000 empty folders named as tests' in its records"),
+    Hostile("sparse_records", "cheat", _with_init("handout", "\nimport os as _os\n" + SPARSE_RECORDS),
+            "at exit, every record and the report become sparse files of many times their size"),
+    Hostile("report_of_empty_objects", "cheat", _with_init("handout", "\nimport os as _os\n"
+                                                           + REPORT_OF_EMPTY_OBJECTS),
+            "at exit, the report and the progress file become 32 MiB of empty JSON objects each"),
     Hostile("zip_bzip2_bomb_whose_size_lies", "ungradable", zip_bzip2_bomb_whose_size_lies,
             "a zip member of 512 MiB of zeros in bzip2 (400 bytes) that declares 100 bytes",
             says=("submission.zip could not be unpacked within the limits", "512 MiB of memory",

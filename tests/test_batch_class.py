@@ -209,8 +209,8 @@ def test_batch_progress_prints_one_line_per_student_when_not_on_a_terminal(tmp_p
     _run(class_dir, tmp_path / "out", progress=batch.Progress(stream))
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("[1/2] ada: 3 (graded, 2 s); about ") and lines[0].endswith(" min left")
-    assert lines[1] == "[2/2] bob: 3 (graded, 2 s)"
+    assert lines[0].startswith("[1/2] ada: 3.00 (graded, 2 s); about ") and lines[0].endswith(" min left")
+    assert lines[1] == "[2/2] bob: 3.00 (graded, 2 s)"
 
 
 @pytest.mark.parametrize("hostile", CLASS_GALLERY, ids=[h.name for h in CLASS_GALLERY])

@@ -116,7 +116,7 @@ def test_bundle_readme_commands_run_the_public_tests_and_print_the_table(bundle_
     table = check.stdout[check.stdout.index("Public tests by question"):]
     for question in QUESTIONS:
         assert f"{question.name} " in table and f"/ {question.points / 2:g}" in table, table
-    assert "total" in table and "0.0 / 50" in table, table
+    assert "total" in table and "0.00 / 50" in table, table
 
 
 def test_bundle_local_run_says_what_was_expected_and_what_came(bundle_zip, tmp_path, mnist_dir):
@@ -155,7 +155,7 @@ def test_a_later_assignments_bundle_checks_its_own_questions_on_the_released_cod
     assert set(rows) == {q.name for q in hw2.questions}, table
     for q in hw2.questions:
         assert "not started" in rows[q.name] and f"/ {q.points / 2:g}" in rows[q.name], table
-    assert "total" in table and "0.0 / 50" in table, table
+    assert "total" in table and "0.00 / 50" in table, table
 
 
 def test_bundle_is_reproducible(tmp_path):

@@ -2,6 +2,7 @@
 says about each question, and how it reports code that cannot import or
 never ends."""
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -59,20 +60,55 @@ def test_a_fresh_handout_is_not_started_everywhere_in_few_lines(student):
     rows = table(run.stdout)
     assert list(rows) == [q.name for q in QUESTIONS]
     assert all("not started" in row for row in rows.values()), rows
-    assert "tests wait for TODOs" in run.stdout and "Failing tests" not in run.stdout
+    assert "tests wait for TODOs" in run.stdout and "Mistakes in your code" not in run.stdout
     assert len(run.stdout.splitlines()) < 60, run.stdout
 
 
-def test_one_file_runs_only_that_file(student):
+def selection(out):
+    """question -> (tests selected, tests of the question, what they did), from a run of some tests."""
+    found = re.findall(r"^(\d+) of (\d+) public tests of (\w+) selected: (.*)\.$", out, re.M)
+    return {name: (int(selected), int(total), how) for selected, total, name, how in found}
+
+
+def assert_no_state_or_points(out):
+    assert "Public tests by question" not in out, out
+    for claim in ("not started", "in progress", "done", " / "):
+        assert claim not in out, f"{claim!r} in a run of some tests:\n{out}"
+
+
+def test_one_file_runs_only_that_file_and_says_so(student):
     run = check(student, "tests_public/test_topo_sort.py")
-    assert list(table(run.stdout)) == ["topo_sort"], run.stdout
+    assert list(selection(run.stdout)) == ["topo_sort"], run.stdout
+    selected, total, how = selection(run.stdout)["topo_sort"]
+    assert selected == total and how == f"0 passed, {total} failed", run.stdout
+    assert_no_state_or_points(run.stdout)
 
 
-def test_a_question_by_name_with_k_runs_only_its_selected_tests(student):
-    run = check(student, "forward_ops", "-k", "transpose")
-    rows = table(run.stdout)
-    assert list(rows) == ["forward_ops"], run.stdout
-    assert "/109" not in rows["forward_ops"], "-k selected nothing less"
+def test_a_question_by_name_with_k_says_what_it_ran_and_claims_no_state_or_points(student):
+    root = variant(student, "forward_done", "needle/ops/ops_mathematic.py")
+    run = check(student, root, "forward_ops", "-k", "transpose")
+    assert run.returncode == 0, run.stdout[-3000:]
+    selected, total, how = selection(run.stdout)["forward_ops"]
+    assert 0 < selected < total and how == f"{selected} passed", run.stdout
+    assert_no_state_or_points(run.stdout)
+
+
+def test_mistakes_are_listed_before_the_todos_left_each_once(student):
+    # EWiseDiv done, with a sign error in its gradient; the other ops' TODOs left.
+    todo = 'raise NotImplementedError("TODO (question {}): EWiseDiv.{}")'
+    root = variant(student, "div_sign", "needle/ops/ops_mathematic.py", todo.format("forward_ops", "compute"),
+                   "return a / b")
+    path = student / "div_sign" / "needle" / "ops" / "ops_mathematic.py"
+    path.write_text(path.read_text().replace(todo.format("backward_ops", "gradient"), (
+        "a, b = node.inputs\n        return (_unbroadcast(out_grad / b, a.shape, node.shape),\n"
+        "                _unbroadcast(out_grad * node / b, b.shape, node.shape))")))
+    run = check(student, root, "backward_ops")
+    out = run.stdout
+    assert "Mistakes in your code" in out and "EWiseDiv.gradient" in out, out
+    assert out.index("EWiseDiv.gradient of") < out.index("TODOs left in this question"), out
+    todos = " ".join(out[out.index("TODOs left in this question"):].split())
+    assert todos.count("`PowerScalar.gradient` (ops_mathematic.py:") == 1, todos
+    assert "NotImplementedError" not in out[:out.index("TODOs left")], "a TODO listed as a mistake"
 
 
 def test_an_unknown_question_is_a_usage_error_listing_the_questions(student):
@@ -169,7 +205,7 @@ def test_an_endless_loop_is_stopped_and_named(student):
     run = check(student, root, "topo_sort", "-k", "diamond", "--timeout", "2", timeout=60)
     assert time.monotonic() - started < 30
     assert run.returncode == 1
-    assert "in progress" in table(run.stdout)["topo_sort"]
+    assert selection(run.stdout)["topo_sort"][0::2] == (1, "0 passed, 1 failed"), run.stdout
     said = " ".join(run.stdout.split())
     assert "Stopped after 2 s" in said and "endless loop" in said, run.stdout
     assert "endless/needle/autograd.py" in run.stdout and "in find_topo_sort" in run.stdout, run.stdout

@@ -194,7 +194,7 @@ def test_reference_gets_full_marks(reference):
 
 def test_grade_prints_the_table(reference):
     stdout = reference.process.stdout
-    assert f"Score {TOTAL_POINTS} of {TOTAL_POINTS}" in stdout
+    assert f"Score {TOTAL_POINTS:.2f} of {TOTAL_POINTS}" in stdout
     for q in QUESTIONS:
         assert re.search(rf"^{q.name}\s+{q.points:.2f} / {q.points}\b", stdout, re.M), f"no table row for {q.name}"
     assert re.search(rf"^total\s+{TOTAL_POINTS:.2f} / {TOTAL_POINTS}\b", stdout, re.M)
@@ -211,7 +211,7 @@ def test_an_assignment_is_graded_on_its_questions_with_its_points(reference_hw1)
     points = points_by_question(graded.data, hw1.questions)
     assert [max_score for _, max_score in points.values()] == pytest.approx([q.points for q in hw1.questions])
     assert [score for score, _ in points.values()] == pytest.approx([q.points for q in hw1.questions])
-    assert "Score 100 of 100" in graded.process.stdout
+    assert "Score 100.00 of 100" in graded.process.stdout
 
 
 def test_an_earlier_assignments_bug_costs_nothing_where_its_solutions_are_carried(hw1_bug_on_hw2):

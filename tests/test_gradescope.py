@@ -247,7 +247,7 @@ def test_hidden_entries_wait_and_the_overall_output_tells_only_public_points(vis
         ("public tests)", "visible"), ("hidden tests)", visibility)]
     assert data["score"] == public.score + hidden.score
     first = data["output"].splitlines()[0]
-    assert first == (f"Public tests: {public.score:g} of {public.max_score:g} points. The hidden tests' results "
+    assert first == (f"Public tests: {public.score:.2f} of {public.max_score:g} points. The hidden tests' results "
                      f"are shown {HIDDEN_SHOWN[visibility]}.")
     assert f"{public.max_score + hidden.max_score:g}" not in data["output"]
 
@@ -256,7 +256,7 @@ def test_visible_hidden_entries_keep_the_whole_score_in_the_overall_output():
     public, hidden = _result("public", True, 1.0), _result("hidden", False, 3.0)
     data = results.gradescope(Grade((public, hidden)), 1.0, hidden_visibility="visible")
     assert {t["visibility"] for t in data["tests"]} == {"visible"}
-    assert data["output"].startswith(f"Score {public.score:g} of {public.max_score + hidden.max_score:g}.")
+    assert data["output"].startswith(f"Score {public.score:.2f} of {public.max_score + hidden.max_score:g}.")
 
 
 @pytest.fixture(scope="module")

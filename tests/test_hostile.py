@@ -32,6 +32,7 @@ from tests.grading import KIT, check_gradescope_format, grade_with_cli, run_grad
 from tests.hostile import BY_NAME, GALLERY, SECOND_CLONES, git_thief, hard_coded_public_outputs, hidden_source_lines
 from tests.hostile import thief
 from tests.hostile import INOTIFY_CHANNEL, LOCK_CHANNEL, colluding_class, kinds_shown, secret_windows, spelled_out
+from tests.hostile import PAGE_CACHE_CHANNEL, alices_parse_mnist, page_cache_class
 from tests.hostile import _with_init, SWAPPED_HELPERS
 
 pytestmark = pytest.mark.grading
@@ -294,7 +295,7 @@ def test_hidden_tests_source_never_reaches_the_results(gallery, name):
 # doing), and a class of two colluding students gets nothing from batch.
 
 CHANNELS = ["lock_channel", "inotify_channel", "kind_picking_hidden_runs", "keyring_channel",
-            "exfiltrates_hidden_tests"]
+            "exfiltrates_hidden_tests", "page_cache_channel"]
 HIDDEN_FILE, PUBLIC_FILE = "tests_hidden/test_topo_sort.py", "tests_public/test_topo_sort.py"
 
 
@@ -354,6 +355,59 @@ def test_inotify_channel_carries_a_hidden_test_files_first_bytes_without_the_san
     assert f"inotify channel received {HIDDEN_FILE}\n{first}" in received, received[-2000:]
 
 
+def test_page_cache_channel_carries_a_hidden_test_file_without_the_sandbox(secrets):
+    """Run plainly, the hidden run of topo_sort leaves files cached and
+    evicted that spell its test file, and a public run started after it
+    ended reads them back: some 400 bytes of the file, hidden source among
+    them (so that page_cache_channel's 0 above, and the next grading's
+    below, are the walls' doing)."""
+    env = _proof_env()
+    for _ in range(3):  # a grading that starts meanwhile (the gallery's) drops the cache
+        subprocess.run([sys.executable, "-c", PAGE_CACHE_CHANNEL, HIDDEN_FILE], cwd=KIT, env=env, check=True,
+                       capture_output=True, timeout=300)
+        public = subprocess.run([sys.executable, "-c", PAGE_CACHE_CHANNEL + "\nprint(_REPORT)", PUBLIC_FILE],
+                                cwd=KIT, env=env, capture_output=True, text=True, timeout=300)
+        if "page cache channel received" in public.stdout:
+            break
+    head, _, received = public.stdout.partition(":\n")
+    assert head.startswith(f"page cache channel received {HIDDEN_FILE}"), public.stdout[-2000:] + public.stderr
+    received = received[:-1]  # print's newline
+    assert len(received) > 300 and (KIT / HIDDEN_FILE).read_text(encoding="utf-8").startswith(received), received
+    assert secrets.leaked(received), received
+
+
+def test_collusion_through_the_page_cache_runs_alices_parse_mnist_as_bobs_without_the_sandbox(tmp_path):
+    """Run plainly after alice's needle was imported (and the process
+    ended), bob's handout runs her parse_mnist, and says so in its errors
+    (so that bob's 0 in batch below is the walls' doing)."""
+    classroom = page_cache_class(tmp_path / "class")
+    env = _proof_env()
+    calls = ("import simple_ml\n"
+             "try:\n"
+             "    simple_ml.parse_mnist('/nowhere/images.gz', '/nowhere/labels.gz')\n"
+             "except Exception as error:\n"
+             "    print(type(error.__cause__).__name__, error, sep='\\n')")
+
+    def run(name, code):
+        root = classroom / name
+        return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300, env={**env, "PYTHONPATH": f"{root}:{root / 'apps'}"})
+
+    alone = run("bob", calls)
+    assert alone.stdout.startswith("NoneType\npage cache channel: nothing received ("), alone.stdout + alone.stderr
+    for _ in range(3):  # a grading that starts meanwhile (the gallery's) drops the cache
+        sent = run("alice", "import needle")
+        assert "page cache channel: sent alice's parse_mnist" in sent.stderr, sent.stderr[-2000:]
+        helped = run("bob", calls)
+        if "running alice's parse_mnist" in helped.stderr:
+            break
+    assert "running alice's parse_mnist" in helped.stderr, helped.stderr[-2000:]
+    # hers looks for the files (the handout's raises TODO), and bob's errors show it
+    assert helped.stdout.startswith("FileNotFoundError\npage cache channel received alice's parse_mnist ("), \
+        helped.stdout
+    assert alices_parse_mnist().leaked(helped.stdout), helped.stdout
+
+
 def test_collusion_runs_alices_code_as_bobs_without_the_sandbox(tmp_path):
     """Run plainly beside alice, bob's handout computes what only alice's
     code can: her needle and her apps (so that bob's 0 in batch below is the
@@ -387,17 +441,64 @@ def test_collusion_in_a_default_batch_leaves_the_receiver_with_the_handouts_scor
     handout, running what comes), graded by batch with its default options:
     bob scores what the untouched handout scores, 0 on every question, and
     alice full marks."""
+    _, points = _alice_and_bob_in_batch(colluding_class(tmp_path / "class"), tmp_path, answer_key, mnist_dir)
+    assert points["bob"] == {q.name: 0.0 for q in QUESTIONS}, points["bob"]
+    assert points["alice"] == {q.name: q.points for q in QUESTIONS}, points["alice"]
+
+
+def _alice_and_bob_in_batch(classroom: Path, tmp_path: Path, answer_key: Path, mnist_dir: Path):
+    """``classroom`` graded by batch with its default options: (name to its
+    results.json, name to its points by question) of alice and bob."""
     temp = tmp_path / "temp"
     temp.mkdir()
     out = tmp_path / "out"
-    graded = run_grader("batch", colluding_class(tmp_path / "class"), "--out", out, "--key-dir", answer_key,
-                        "--mnist-dir", mnist_dir, timeout=1800, temp=temp)
+    graded = run_grader("batch", classroom, "--out", out, "--key-dir", answer_key, "--mnist-dir", mnist_dir,
+                        timeout=1800, temp=temp)
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
-    points = {name: {q: score for q, (score, _) in
-                     points_by_question(json.loads((out / f"{name}.json").read_text(encoding="utf-8"))).items()}
-              for name in ("alice", "bob")}
+    data = {name: json.loads((out / f"{name}.json").read_text(encoding="utf-8")) for name in ("alice", "bob")}
+    return data, {name: {q: score for q, (score, _) in points_by_question(data[name]).items()} for name in data}
+
+
+# The page cache needs no overlap: what a run leaves cached outlives it, its
+# grading and its student.  Each grading drops it before its first run.
+def test_collusion_through_the_page_cache_leaves_the_receiver_with_the_handouts_score(answer_key, mnist_dir,
+                                                                                       tmp_path):
+    """alice (the reference, caching her parse_mnist in every run) and bob
+    (the handout, probing for it in his public run of parse_mnist), graded
+    by batch with its default options, one after the other: bob scores 0 on
+    every question, his failure messages say that nothing came, and no 16
+    bytes of alice's parse_mnist reach his results.json; alice has full
+    marks."""
+    data, points = _alice_and_bob_in_batch(page_cache_class(tmp_path / "class"), tmp_path, answer_key, mnist_dir)
+    bob = "\n".join(t["output"] for t in data["bob"]["tests"] if t["name"].startswith("parse_mnist:"))
+    assert "page cache channel: nothing received (preadv2 with RWF_NOWAIT refused: [Errno 1] Operation not " \
+           "permitted; timed: " in bob, bob[:3000]
+    leaked = alices_parse_mnist().leaked(data["bob"])
+    assert not leaked, f"{len(leaked)} windows of alice's parse_mnist reached bob's results.json: {sorted(leaked)[:5]}"
     assert points["bob"] == {q.name: 0.0 for q in QUESTIONS}, points["bob"]
     assert points["alice"] == {q.name: q.points for q in QUESTIONS}, points["alice"]
+
+
+@pytest.mark.parametrize("name", ["page_cache_channel"])
+def test_page_cache_carries_no_hidden_test_into_the_next_gradings_public_feedback(gallery, name, answer_key,
+                                                                                   mnist_dir, tmp_path, secrets):
+    """page_cache_channel graded again as a resubmission is: its hidden runs
+    (the hidden run of topo_sort leaves its test file in the cache), then a
+    grading of its public runs: the public run of topo_sort, refused
+    RWF_NOWAIT, times its reads and says that nothing came, no 16 bytes of
+    hidden source reach its results, and it scores 0."""
+    gallery[name].result()  # over: two gradings side by side are outside the rule
+    hostile, temp = BY_NAME[name], tmp_path / "temp"
+    temp.mkdir()
+    grade_with_cli(hostile.make(tmp_path / "first"), tmp_path / "first.json", suites="hidden", key_dir=answer_key,
+                   mnist_dir=mnist_dir, temp=temp)
+    again = grade_with_cli(hostile.make(tmp_path / "again"), tmp_path / "again.json", suites="public",
+                           key_dir=answer_key, mnist_dir=mnist_dir, temp=temp)
+    for phrase in hostile.says:
+        assert phrase in _outputs(again, ["topo_sort"]), f"{phrase!r} not in the results"
+    leaked = secrets.leaked(again.data)
+    assert not leaked, f"{len(leaked)} windows of hidden source reached results.json: {sorted(leaked)[:5]}"
+    assert again.by_question() == {q.name: 0.0 for q in QUESTIONS}, again.data["output"]
 
 
 def test_collusion_risk_must_be_accepted_to_grade_students_side_by_side(answer_key, mnist_dir, tmp_path):
@@ -445,6 +546,15 @@ def test_kind_picking_hidden_runs_spell_out_no_hidden_source_in_grading(gallery,
         assert not secrets.leaked(spelled), f"{question}: the kinds shown spell out {spelled!r}"
 
 
+def test_how_hidden_runs_end_is_told_nowhere_when_their_tests_ended(gallery):
+    """chooses_how_its_hidden_runs_end: full marks (checked with the
+    gallery), and its hidden entries read as the reference's do, whether
+    its runs exited 3 after their report or not."""
+    hidden = [t["output"] for t in gallery["chooses_how_its_hidden_runs_end"].result().data["tests"]
+              if t["name"].endswith("(hidden tests)")]
+    assert hidden and not [o for o in hidden if "could not start" in o or "ended before all its tests" in o], hidden
+
+
 def test_secret_windows_are_the_hidden_code_that_students_cannot_see(answer_key, secrets):
     """The measure finds a hidden test file's code, even re-indented, and
     nothing of what students hold or are shown on purpose."""
@@ -456,10 +566,10 @@ def test_secret_windows_are_the_hidden_code_that_students_cannot_see(answer_key,
     assert not secrets.leaked({"tests": [{"output": public, "name": shown}]})
 
 
-@pytest.mark.parametrize("name", CHANNELS)
+@pytest.mark.parametrize("name", [h.name for h in GALLERY])
 def test_no_secret_window_of_the_hidden_tests_reaches_the_results(gallery, secrets, name):
     """No 16 bytes in a row of hidden source (whitespace aside) reach
-    results.json.  Graded with grade's default --hidden-visibility
+    results.json, whatever the case (the channels' above all).  Graded with grade's default --hidden-visibility
     (visible); with after_due_date (Gradescope's default) each entry's text
     is the same, only its visibility changes, and the overall output shows
     the public points alone: this grading's text holds all of that one's."""

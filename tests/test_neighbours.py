@@ -13,9 +13,10 @@ import pytest
 from grader import defaults
 from grader.questions import QUESTIONS, TOTAL_POINTS
 from grader.results import points_by_question
-from grader.run import run_question, stage_mnist
+from grader.run import MAX_REPORT_BYTES, record_allowance, run_question, stage_mnist
 from tests.grading import KIT, copy_root, run_grader
-from tests.hostile import CPU_HOG_AT_IMPORT, DISK_FILLER, MEMORY_HOG_IN_CHILDREN, _in_ewise_pow, _with_init
+from tests.hostile import (CPU_HOG_AT_IMPORT, DISK_FILLER, MEMORY_HOG_IN_CHILDREN, RECORD_FLOOD, SPARSE_RECORDS,
+                           _in_ewise_pow, _with_init)
 
 pytestmark = pytest.mark.grading
 
@@ -51,7 +52,12 @@ def _on_disk(folder: Path) -> int:
     """Bytes allocated under ``folder`` on its own file system (a tmpfs
     mounted inside is memory, not disk), whatever appears or goes meanwhile;
     files of several links (the boxes' links to the staged MNIST) aside."""
-    device, total, stack = folder.stat().st_dev, 0, [str(folder)]
+    return _disk_use(folder)[0]
+
+
+def _disk_use(folder: Path):
+    """(bytes, entries) under ``folder`` on its own file system (see _on_disk)."""
+    device, total, count, stack = folder.stat().st_dev, 0, 0, [str(folder)]
     while stack:
         try:
             with os.scandir(stack.pop()) as entries:
@@ -62,13 +68,14 @@ def _on_disk(folder: Path) -> int:
                         continue  # gone meanwhile
                     if info.st_dev != device:
                         continue
+                    count += 1
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(entry.path)
                     elif info.st_nlink == 1:
                         total += info.st_blocks * 512
         except OSError:
             continue
-    return total
+    return total, count
 
 
 def _in_tmpfs(folder: Path) -> int:
@@ -102,15 +109,17 @@ def _held_in_memory(folder: Path) -> int:
     return total
 
 
-def _run_forward_ops(submission: Path, tmp_path: Path, mnist_dir: Path, measure):
-    """Runs the public forward_ops tests on ``submission`` as grading does,
-    with ``measure(work)`` sampled meanwhile; returns the run and the peak."""
+def _run_forward_ops(submission: Path, tmp_path: Path, mnist_dir: Path, measure, expected=None):
+    """Runs the public forward_ops tests on ``submission`` as grading does
+    (``expected``: the key's records of the run), with ``measure(work)``
+    sampled meanwhile; returns the run and the peak."""
     (tmp_path / "staged").mkdir()
     staged = stage_mnist(mnist_dir, tmp_path / "staged")  # outside ``work``: its 11 MB are not the run's
     work = tmp_path / "work"
     work.mkdir()
     with _Peak(lambda: measure(work)) as peak:
-        run = run_question(submission, "public", FORWARD_OPS, work, mnist_dir=staged, limits=defaults.limits(120))
+        run = run_question(submission, "public", FORWARD_OPS, work, mnist_dir=staged, limits=defaults.limits(120),
+                           expected=expected)
     return run, peak.peak
 
 
@@ -127,6 +136,25 @@ def test_a_run_filling_its_writable_folder_puts_no_more_than_the_cap_on_the_host
     # The box's copy of the submission and the suite (under 1 MiB) is the margin.
     assert disk <= cap + 4 * MiB, f"the host's disk held {disk / MiB:.0f} MiB of one run (cap {cap / MiB:.0f} MiB)"
     assert run.walls.disk, run.walls
+
+
+@needs_root
+def test_what_a_run_leaves_in_its_records_costs_the_host_no_more_than_the_keys_records(tmp_path, mnist_dir,
+                                                                                     answer_key):
+    """100,000 empty folders named as tests' (no space on the run's tmpfs),
+    and every record and the report sparse files of many times their size:
+    the grader looks only for what the key has, and copies no more than
+    its allowance (a red team put 298,554 inodes and 6 GiB on the host)."""
+    expected = answer_key / "public" / FORWARD_OPS.name / "records"
+    keys = [f for f in expected.glob("*/*")]
+    code = "\nimport os as _os\n" + RECORD_FLOOD.replace("FOLDERS", "100_000") + SPARSE_RECORDS
+    submission = _with_init("reference", code)(tmp_path)
+    run, (disk, entries) = _run_forward_ops(submission, tmp_path, mnist_dir, _disk_use, expected=expected)
+    # The box's copy of the submission and the suite (a few hundred files, under 1 MiB) is the margin.
+    assert entries <= 2 * len(keys) + 1000, f"{entries} files and folders on the host for {len(keys)} records"
+    allowance = record_allowance(expected) + 2 * MAX_REPORT_BYTES
+    assert disk <= allowance + 4 * MiB, f"{disk / MiB:.0f} MiB on the host (allowance {allowance / MiB:.0f} MiB)"
+    assert run.report is None or run.report["tests"], run
 
 
 @needs_root

@@ -134,6 +134,9 @@ folder = os.open("/usr", os.O_RDONLY | os.O_DIRECTORY)
 FCNTL = 25 if ARM else 72
 page = mmap.mmap(-1, 4096)
 residency = ctypes.create_string_buffer(1)
+PREADV2, PWRITEV2, IO_SETUP = (286, 287, 0) if ARM else (327, 328, 206)
+one = (ctypes.c_char * 16)()
+iovec = (ctypes.c_void_p * 2)(ctypes.addressof(one), 16)
 
 def call(make):
     try:
@@ -159,24 +162,45 @@ probes = {
     "mincore": lambda: libc.mincore(ctypes.c_void_p(ctypes.addressof(ctypes.c_char.from_buffer(page))),
                                     ctypes.c_size_t(4096), residency),
     "cachestat": lambda: libc.syscall(451, shared, None, None, 0),
+    # a read that fails rather than wait for a page that is not cached
+    "preadv2 RWF_NOWAIT": lambda: os.preadv(shared, [bytearray(1)], 0, os.RWF_NOWAIT),
+    "preadv2 RWF_NOWAIT, upper bits set": lambda: libc.syscall(PREADV2, shared, iovec, 1, 0, 0,
+                                                               ctypes.c_ulong(1 << 32 | os.RWF_NOWAIT)),
+    "pwritev2 RWF_NOWAIT": lambda: os.pwritev(shared, [b"x"], 0, os.RWF_NOWAIT),
+    "io_setup": lambda: libc.syscall(IO_SETUP, 1, ctypes.byref(ctypes.c_ulong(0))),
     "perf_event_open": lambda: libc.syscall(241 if ARM else 298, None, 0, -1, -1, 0),
     "io_uring_setup": lambda: libc.syscall(425, 1, None),
+    # with a flag the kernel then refuses (CLONE_PARENT, CLONE_FS): outside, nothing is made
+    "unshare CLONE_NEWUSER": lambda: libc.unshare(0x10000000 | 0x8000),
+    "clone CLONE_NEWUSER": lambda: libc.syscall(220 if ARM else 56, ctypes.c_ulong(0x10000000 | 0x200), None, None,
+                                                None, None),
 }
 print("refused", sorted(name for name, make in probes.items() if call(make) == errno.EPERM))
 print("allowed", sorted(name for name, make in probes.items() if call(make) != errno.EPERM))
 os.pread(shared, 16, 0)
+assert libc.syscall(PREADV2, shared, iovec, 1, 0, 0, 0) == 16  # preadv2 without RWF_NOWAIT
 print("honest", fcntl.fcntl(shared, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY, fcntl.fcntl(shared, fcntl.F_GETFD))
+# threads and processes as honest code makes them (the C library falls back from clone3 to clone)
+import subprocess, threading
+worker = threading.Thread(target=lambda: None)
+worker.start()
+worker.join()
+child = os.fork()
+if child == 0:
+    os._exit(7)
+print("made", os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]), subprocess.run(["true"]).returncode)
 """
 CHANNEL_CALLS = ["F_GETLK", "F_GETLK, upper bits set", "F_NOTIFY", "F_NOTIFY, upper bits set", "F_OFD_GETLK",
-                 "F_SETLEASE", "cachestat", "fanotify", "flock", "inotify", "io_uring_setup", "lockf", "mincore",
-                 "perf_event_open"]
+                 "F_SETLEASE", "cachestat", "clone CLONE_NEWUSER", "fanotify", "flock", "inotify", "io_setup",
+                 "io_uring_setup", "lockf", "mincore", "perf_event_open", "preadv2 RWF_NOWAIT",
+                 "preadv2 RWF_NOWAIT, upper bits set", "pwritev2 RWF_NOWAIT", "unshare CLONE_NEWUSER"]
 
 
 def test_calls_that_reach_kernel_state_other_boxes_see_are_refused(box):
     outcome = run_python(CHANNEL_PROBE, box)
     assert outcome.returncode == 0, outcome.output
     assert f"refused {CHANNEL_CALLS}" in outcome.output, outcome.output
-    assert "honest True" in outcome.output, outcome.output
+    assert "honest True" in outcome.output and "made 7 0" in outcome.output, outcome.output
     assert outcome.walls.shared_objects and outcome.walls.describe()["shared_objects"].startswith("refused ("), \
         outcome.walls
 
@@ -427,7 +451,8 @@ def test_resource_limits_hold_inside(box):
             print("temp full", type(error).__name__)
     """ % (LIMITS.memory_bytes + (1 << 30), LIMITS.file_bytes + (1 << 20))
     outcome = run_python(code, box)
-    assert f"cpu ({LIMITS.cpu_seconds}, {LIMITS.cpu_seconds})" in outcome.output, outcome.output
+    cpu = int(LIMITS.cpu_seconds + sandbox.SUPERVISOR_GRACE)  # each process's: the parent counts the whole first
+    assert f"cpu ({cpu}, {cpu})" in outcome.output, outcome.output
     assert f"nproc ({LIMITS.processes}, {LIMITS.processes})" in outcome.output
     assert "memory refused" in outcome.output
     assert "temp full OSError" in outcome.output
@@ -667,3 +692,77 @@ def test_without_cgroups_the_limits_hold_per_process_and_the_walls_say_so(box, t
     assert any(note.startswith("no cgroup: ") and str(tmp_path) in note for note in notes), notes
     assert any(note.startswith("the writable folders were not capped as a whole") for note in notes), notes
     assert list(tmp_path.iterdir()) == []  # nothing was made there
+
+
+# ---------------------------------------------------------------- time: CPU first, the wall clock as a backstop
+# The run's CPU time (its cgroup's count, all its processes) says "too slow";
+# the wall clock stops code that sleeps, and tells a run kept from its CPU
+# by a busy machine (which runs again) from one that slept.
+
+BUSY_CHILDREN = """
+    import os
+    for _ in range(2):
+        if os.fork() == 0:
+            break
+    while True:
+        pass
+"""
+
+
+@with_cgroups
+def test_a_run_is_stopped_by_the_cpu_time_of_all_its_processes(box):
+    outcome = run_python(BUSY_CHILDREN, box, limits=defaults.limits(cpu_seconds=2, wall_seconds=60))
+    assert outcome.stopped_by == sandbox.CPU_TIME, outcome
+    assert "used more than 2 s of CPU time" in outcome.stopped
+    # Three busy processes share the run's one core: 2 s of CPU take about 2 s.
+    assert 2 <= outcome.usage.cpu_seconds < 2 + 1, outcome.usage
+    assert outcome.seconds < 10, outcome
+
+
+@with_cgroups
+def test_a_run_that_sleeps_past_the_wall_clock_is_told_it_slept(box):
+    outcome = run_python("import time; time.sleep(60)", box, limits=defaults.limits(cpu_seconds=60, wall_seconds=2))
+    assert outcome.stopped_by == sandbox.SLEPT, outcome
+    assert "waited (a sleep, a blocking read?)" in outcome.stopped
+
+
+@with_cgroups
+def test_a_run_kept_from_its_cpu_past_the_wall_clock_is_no_fault_of_its_code(box):
+    """A run whose thread waited for a CPU that the machine's other
+    processes held (as the scheduler counts it), and met the wall clock
+    first: what a busy machine does to honest code."""
+    spin = "import os; os.sched_setaffinity(0, {0})\nwhile True: pass"
+    crowd = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(4)]  # the machine's, on the run's CPU
+    try:
+        outcome = run_python(spin, box, limits=defaults.limits(cpu_seconds=60, wall_seconds=3))
+    finally:
+        for process in crowd:
+            process.kill()
+            process.wait()
+    assert outcome.stopped_by == sandbox.WALL_CLOCK, outcome
+    assert "the machine was too busy (no fault of the code: ask for a regrade)" in outcome.stopped
+    assert outcome.usage.waiting_seconds > sandbox.BUSY_SHARE * 3, outcome.usage
+
+
+PINNED_CROWD = """
+    import os, time
+    os.sched_setaffinity(0, {0})
+    for _ in range(10):
+        if os.fork() == 0:
+            break
+    while True:  # all wake at once on one CPU, spin 2 ms, sleep: they keep each other waiting
+        time.sleep(0.1 - time.monotonic() % 0.1)
+        end = time.monotonic() + 0.002
+        while time.monotonic() < end:
+            pass
+"""
+
+
+@with_cgroups
+def test_a_run_that_keeps_its_own_threads_waiting_is_not_taken_for_a_busy_machine(box):
+    """Eleven processes pinned to one CPU, waking together (a red team's):
+    their waits add up to more than the wall clock, but the run's own
+    threads held the CPU they waited for."""
+    outcome = run_python(PINNED_CROWD, box, limits=defaults.limits(cpu_seconds=60, wall_seconds=3))
+    assert outcome.stopped_by == sandbox.SLEPT, outcome
+    assert outcome.usage.waiting_seconds < 0.5, outcome.usage

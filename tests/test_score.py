@@ -17,6 +17,7 @@ from grader.questions import BY_NAME
 from grader.run import Run
 from grader.sandbox import Walls
 from grader.results import MAX_OUTPUT, gradescope
+from grader import results
 from grader import score as scoring
 from grader.score import Grade, QuestionResult, score
 
@@ -231,9 +232,8 @@ def test_a_run_that_cannot_start_says_why_without_the_suites_code(tmp_path):
     )
     key = AnswerKey(tmp_path, "stamp", 1, (KeyTest(NODE, "hidden", "forward_ops", "hint", (VALUE,)),))
     for suite, expected in (
-        # no exit code in hidden words: the submission chooses it
-        ("hidden", "the tests could not start: importing your code failed; the public tests of this question "
-                   "show the error"),
+        # one sentence in hidden words, whatever happened: the submission chooses how its run ends
+        ("hidden", scoring.HIDDEN_RUN_ENDED),
         ("public", "the tests could not start (exit code 2): NameError: name 'oops' is not defined"),
     ):
         run = _run(suite, {"tests": []}, tmp_path, 2, output)
@@ -241,6 +241,19 @@ def test_a_run_that_cannot_start_says_why_without_the_suites_code(tmp_path):
         result = next(r for r in grade.results if r.question.name == "forward_ops")
         assert result.problem == expected
         assert "tests_hidden" not in result.problem
+
+
+@pytest.mark.parametrize("returncode, stopped", [(3, ""), (None, "printed more than 64 MiB"), (-9, "")],
+                         ids=["exit", "output", "signal"])
+def test_a_hidden_run_whose_every_test_ended_shows_nothing_of_how_it_ended(tmp_path, returncode, stopped):
+    """An exit after its report, a flood of output, a signal: chosen, they
+    would each say something of the hidden tests (a red team read 24 bits a
+    grading from the endings of runs that passed every test)."""
+    key = AnswerKey(tmp_path, "stamp", 1, (KeyTest(NODE, "hidden", "forward_ops", "hint", (VALUE,)),))
+    run = dataclasses.replace(_run("hidden", {"tests": [{"nodeid": NODE, "outcome": "failed"}]}, tmp_path,
+                                   returncode), stopped=stopped)
+    result = score(key, {("hidden", "forward_ops"): run}, ("hidden",), tmp_path).results[0]
+    assert result.problem == "", result.problem
 
 
 def test_a_run_that_filled_its_folders_is_told_so_not_that_its_tests_could_not_start(tmp_path):
@@ -255,22 +268,24 @@ def test_public_feedback_fits_gradescope_in_whole_lines_without_sandbox_paths():
     tests = tuple(
         scoring.TestResult(nodeid=f"tests_public/test_forward_ops.py::test_exp[{i}]", suite="public",
                    question="forward_ops", hint="", passed=False, score=0.0, max_score=1.0,
-                   reason=f"NotImplementedError: TODO in {box}/submission/needle/ops/ops_mathematic.py",
+                   reason=f"ValueError: wrong {i} in {box}/submission/needle/ops/ops_mathematic.py",
                    details=f"{box}/suite/tests_public/test_forward_ops.py:41: in test_exp\n" + "x = 1\n" * 400
-                   + "../submission/needle/ops/ops_mathematic.py:141: NotImplementedError")
+                   + "../submission/needle/ops/ops_mathematic.py:141: ValueError")
         for i in range(40))
     entry = gradescope(Grade((QuestionResult(BY_NAME["forward_ops"], "public", tests, ""),)), 1.0)["tests"][0]
     output = entry["output"]
     assert len(output) <= MAX_OUTPUT
     assert "box-" not in output and "needle-grade" not in output
-    assert "TODO in needle/ops/ops_mathematic.py" in output and "\nneedle/ops/ops_mathematic.py:141" in output
+    assert "wrong 0 in needle/ops/ops_mathematic.py" in output and "\nneedle/ops/ops_mathematic.py:141" in output
     last = output.splitlines()[-1]
     shown = output.count("FAILED ")
-    assert 0 < shown < 40 and last.startswith(f"... and {40 - shown} more failing tests not shown")
+    assert 0 < shown < 40 and last.startswith(f"... and {40 - shown} more mistakes not shown")
     assert all(line == "x = 1" for line in output.splitlines() if line.startswith("x ")), "a line cut in two"
+    blocks = output.split("\n\n", 1)[1].rsplit("\n... and ", 1)[0].split("FAILED ")[1:]
+    assert all(len(block.splitlines()) <= results.FAILURE_LINES for block in blocks), output
 
 
-def test_public_feedback_traceback_starts_at_the_test_not_in_pytest():
+def test_public_feedback_traceback_shows_the_students_frames_only():
     box = "/tmp/needle-grade-abc/runs/box-xyz"
     details = (
         'Traceback (most recent call last):\n'
@@ -279,16 +294,17 @@ def test_public_feedback_traceback_starts_at_the_test_not_in_pytest():
         f'  File "{box}/suite/tests_public/test_forward_ops.py", line 42, in test_transpose\n'
         '    ndl.transpose(ndl.Tensor(a), axes)\n'
         f'  File "{box}/submission/needle/ops/ops_mathematic.py", line 213, in compute\n'
-        '    raise NotImplementedError("TODO")\n'
-        'NotImplementedError: TODO')
+        '    return a.swapaxes(self.axes)\n'
+        "TypeError: an integer is required")
     test = scoring.TestResult(nodeid="tests_public/test_forward_ops.py::test_transpose", suite="public",
                               question="forward_ops", hint="", passed=False, score=0.0, max_score=1.0,
-                              reason="NotImplementedError: TODO", details=details)
+                              reason="TypeError: an integer is required", details=details)
     output = gradescope(Grade((QuestionResult(BY_NAME["forward_ops"], "public", (test,), ""),)), 1.0)["tests"][0]["output"]
-    assert "_pytest" not in output and "box-" not in output
-    assert ('Traceback (most recent call last):\n  File "tests_public/test_forward_ops.py", line 42, in test_transpose'
-            in output)
-    assert '  File "needle/ops/ops_mathematic.py", line 213, in compute' in output
+    assert "_pytest" not in output and "box-" not in output and "tests_public/test_forward_ops.py\"" not in output
+    assert output.endswith('FAILED tests_public/test_forward_ops.py::test_transpose\n'
+                           '  TypeError: an integer is required\n'
+                           '  File "needle/ops/ops_mathematic.py", line 213, in compute\n'
+                           '    return a.swapaxes(self.axes)'), output
 
 
 def _grade_behaviours(tmp_path, cases, failing):

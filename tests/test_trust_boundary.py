@@ -71,7 +71,7 @@ def test_box_code_imports_no_reference_and_no_scoring(path):
     allowed = ("grader.box", ".", "grader.channel", "needle", "simple_ml", "mlp_resnet", "numpy", "pytest")
     stdlib = {"contextlib", "json", "math", "gzip", "struct", "os", "sys", "gc", "time", "pathlib", "typing",
               "importlib", "importlib.util", "functools", "itertools", "dataclasses", "pickle", "io", "tempfile",
-              "weakref", "collections", "types", "warnings"}
+              "weakref", "collections", "types", "warnings", "signal"}
     wrong = []
     for name in _imports(ast.parse(path.read_text())):
         if name == "grader.expected" and path.name == "plugin.py":

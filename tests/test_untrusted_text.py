@@ -9,6 +9,7 @@ work on the machine does not count in, each the best of a few tries."""
 import gc
 import json
 import time
+import tracemalloc
 
 import pytest
 
@@ -17,7 +18,7 @@ from grader.batch import printable
 from grader.channel import META, folder_of
 from grader.key import collection_error
 from grader.questions import BY_NAME
-from grader.results import MAX_DETAILS, gradescope
+from grader.results import gradescope
 from grader.score import Grade, QuestionResult
 
 RATIO = 30
@@ -86,19 +87,26 @@ def test_box_paths_are_removed_in_linear_time(bait):
 
 
 TRACEBACK = "Traceback (most recent call last):\n"
-# Failure reports of about ``size`` characters, and their details as shown.
+STUDENT_FRAME = '  File "needle/a.py", line 1, in f\n    f()\n'
+# Failure reports of about ``size`` characters, and their details as shown:
+# the student's frames (the deepest, in at most 10 lines) and what was raised.
 DETAILS_BAIT = {
-    "frames of pytest before the test's": lambda n: (
+    "frames of pytest before the student's": lambda n: (
         TRACEBACK + _repeat('  File "/venv/_pytest/runner.py", line 1, in f\n', n)
-        + '  File "/tmp/g/box-1/suite/t.py", line 2, in t\nE',
-        TRACEBACK + '  File "t.py", line 2, in t\nE'),
+        + '  File "/tmp/g/box-1/submission/needle/t.py", line 2, in t\nE',
+        '  File "needle/t.py", line 2, in t\n  E'),
     "frame lines without a closing quote": lambda n: (
-        TRACEBACK + _repeat('\n  File "/box-a', n) + "/suite/x", TRACEBACK + '  File "x'),
+        TRACEBACK + _repeat('\n  File "/box-a', n) + "/suite/x", ""),
     "frame lines of box words": lambda n: (
-        TRACEBACK + _repeat('  File "' + "/box-a" * 20 + '"\n', n) + '  File "/box-a/suite/x"',
-        TRACEBACK + '  File "x"'),
-    "carets": lambda n: (TRACEBACK + "^" * n + " ../suite/x", "...\n" + ("^" * n + " x")[-MAX_DETAILS:]),
+        TRACEBACK + _repeat('  File "' + "/box-a" * 20 + '"\n', n) + '  File "/box-a/suite/x"', ""),
+    "carets": lambda n: (TRACEBACK + "^" * n + " ../suite/x", "^" * (results.LINE - 3) + "..."),
     "a line of ../": lambda n: ("E   " + _repeat("../", n) + "suite/x", "E   x"),
+    "deep frames of the student's code": lambda n: (
+        TRACEBACK + _repeat(STUDENT_FRAME, n) + "E", "  ...\n" + STUDENT_FRAME * 4 + "  E"),
+    "lines of carets under a frame": lambda n: (
+        TRACEBACK + STUDENT_FRAME + _repeat("    ^^^^\n", n) + "E", STUDENT_FRAME + "  E"),
+    "words of the machine's paths": lambda n: (_repeat("/a/b ", n), ("b " * (results.LINE // 2))[:results.LINE - 3]
+                                                                     + "..."),
 }
 
 
@@ -186,6 +194,38 @@ def test_a_report_of_more_tests_than_a_run_has_is_none(tmp_path):
     report.write_text(json.dumps({"tests": tests[:-1]}))
     progress.write_text("".join(json.dumps(t) + "\n" for t in tests[:-1]))
     assert len(run._read_report(report)["tests"]) == len(run._read_progress(progress)["tests"]) == run.MAX_REPORT_TESTS
+
+
+@pytest.mark.parametrize("item", ["{}", "[]"], ids=["objects", "arrays"])
+def test_a_report_of_more_objects_than_a_report_holds_is_none_before_it_is_parsed(tmp_path, item):
+    """A report (and a progress line) of the largest size kept, nothing but
+    empty objects: 750 MB of the grader's memory to parse 32 MiB of them."""
+    body = '{"tests":[' + (item + ",") * (run.MAX_REPORT_BYTES // 3 - 20) + item + "]}"
+    report, progress = tmp_path / "report.json", tmp_path / "progress.jsonl"
+    report.write_text(body)
+    progress.write_text(body + "\n")
+    tracemalloc.start()
+    try:
+        assert run._read_report(report) is None and run._read_progress(progress) is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * run.MAX_REPORT_BYTES, f"{peak >> 20} MiB to read {run.MAX_REPORT_BYTES >> 20} MiB"
+
+
+def test_a_report_keeps_the_keys_tests_only(tmp_path):
+    """Tests the key does not have cost the grader no memory however long
+    their texts (one astral character makes Python store a text at 4 bytes
+    a character: a red team's report took 1.5 GB of a grading)."""
+    failed = {"outcome": "failed", "crash": {"message": "\U0001F600" * run.MAX_REASON},
+              "longrepr": "\U0001F600" * run.MAX_TRACEBACK}
+    tests = [{"nodeid": f"t.py::test_{i}", "outcome": "failed", "call": failed} for i in range(1000)]
+    report, progress = tmp_path / "report.json", tmp_path / "progress.jsonl"
+    report.write_text(json.dumps({"tests": tests}))
+    progress.write_text("".join(json.dumps(t) + "\n" for t in tests))
+    key = {"t.py::test_7": (1.0, 12.5)}
+    for read in (run._read_report(report, key), run._read_progress(progress, key)):
+        assert [t["nodeid"] for t in read["tests"]] == ["t.py::test_7"], read
 
 
 def test_a_values_problem_is_cut_before_it_is_cleaned(tmp_path):

@@ -12,12 +12,14 @@ grader's run of the public tests uses one that students never see.
 import importlib.util
 import json
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from grader.channel import PROGRESS
+from grader.channel import CPU_LIMIT_FAILURE, PROGRESS
 
 from . import inputs
 from .record import Recorder
@@ -42,8 +44,8 @@ def pytest_addoption(parser):
     group.addoption("--record-dir", metavar="DIR", default=None,
                     help="where the values that tests hand over are saved, for the grader (default: nowhere)")
     group.addoption("--test-timeouts", metavar="FILE", default=None,
-                    help="a JSON object of node id to seconds: each such test fails when it runs longer "
-                    "(pytest-timeout; the grader's)")
+                    help="a JSON object of node id to [CPU seconds, wall-clock seconds]: each such test fails "
+                    "when it uses more CPU time, or runs longer by the wall clock (pytest-timeout); the grader's")
     group.addoption("--salt", metavar="N", type=int, default=0,
                     help="draw the tests' inputs with this salt (the grader's; default 0: the inputs that "
                     "the values files were written for)")
@@ -89,12 +91,38 @@ def pytest_collection_modifyitems(config, items):
         if "mnist_dir" in getattr(item, "fixturenames", ()):
             item.add_marker("mnist")
         if item.nodeid in timeouts:
+            cpu, wall = timeouts[item.nodeid]
+            item.stash[_CPU_LIMIT] = cpu
             # A signal, not a thread: the test fails and the run goes on.
-            item.add_marker(pytest.mark.timeout(timeouts[item.nodeid], method="signal"))
+            item.add_marker(pytest.mark.timeout(wall, method="signal"))
 
 
 def _timeouts(path) -> dict:
     return {} if path is None else json.loads(Path(path).read_text())
+
+
+_CPU_LIMIT = pytest.StashKey[float]()
+_CPU_START = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Count each test's CPU time (the process's, setup to teardown), and
+    stop a test that uses more than its limit: a timer of CPU time, which
+    a busy machine does not run down (SIGPROF)."""
+    limit = item.stash.get(_CPU_LIMIT, None)
+    if limit is not None:
+        def stop(signum, frame):
+            pytest.fail(f"{CPU_LIMIT_FAILURE.removeprefix('Failed: ')} (>{limit:g} s of CPU time): an endless "
+                        f"loop, or far slower code than needed?", pytrace=False)
+        signal.signal(signal.SIGPROF, stop)
+        signal.setitimer(signal.ITIMER_PROF, limit)
+    item.stash[_CPU_START] = time.process_time()
+    try:
+        yield
+    finally:
+        if limit is not None:
+            signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 _PROGRESS = {"file": None, "tests": {}}
@@ -129,8 +157,12 @@ def pytest_runtest_logreport(report):
 @pytest.hookimpl(optionalhook=True)
 def pytest_json_runtest_metadata(item, call):
     """Each test's behaviour in pytest-json-report's report, for check.py's
-    table (the grader's points come from the answer key)."""
-    return {"behaviour": behaviour_of(item)}  # every phase: a test that errors in setup keeps its behaviour
+    table (the grader's points come from the answer key), and its CPU time
+    (the key's measure of the reference)."""
+    meta = {"behaviour": behaviour_of(item)}  # every phase: a test that errors in setup keeps its behaviour
+    if call.when == "teardown" and _CPU_START in item.stash:
+        meta["cpu_seconds"] = round(time.process_time() - item.stash[_CPU_START], 6)  # the key's
+    return meta
 
 
 def pytest_report_header(config):

@@ -9,9 +9,11 @@
     python check.py --verbose                      # pytest's own output, then the table
 
 It prints a table (state, tests passed, the public suite's half of the points
-that they suggest: a behaviour scores when all its tests pass)
-and the first failing tests with their messages.  Your grade also counts
-hidden tests that ask the same questions on new inputs.
+that they suggest: a behaviour scores when all its tests pass), the first
+mistakes in your code with their messages, then the TODOs left.  A run of
+some tests only (-k, -m, a test file or a test) says how many of each
+question's tests it ran and how they went: no state, no points.  Your grade
+also counts hidden tests that ask the same questions on new inputs.
 Exit code: 0 when every test run passed, 1 otherwise, 2 for a bad command.
 """
 import importlib.util
@@ -24,6 +26,10 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+# The grader's own order of failures (shipped beside this file), so that
+# this list and the grader's feedback show the same mistake first.
+from grader.feedback import is_todo, place, rank, todo_line
+
 HERE = Path(__file__).resolve().parent
 WIDTH = 96
 SHOWN = 10  # failing tests listed when more than one question ran
@@ -33,6 +39,8 @@ MAX_WEIGHT = 1000.0  # the answer key's bound on a weight (grader/key.py, which 
 VALUE_OPTIONS = {"-k", "-m", "-p", "-c", "-o", "-W", "-r", "--tb", "--maxfail", "--timeout",
                  "--timeout-method", "--needle-root", "--mnist-dir", "--deselect", "--ignore",
                  "--durations", "--rootdir", "--basetemp", "--salt"}
+# Options that run some of a question's tests only.
+SELECTING = ("-k", "-m", "--deselect")
 TIMEOUT_CAUSES = ("Likely an endless loop: a while loop whose condition never changes (in "
                   "find_topo_sort, or a backward pass walking the graph), or a node revisited "
                   "forever; or recursion where a loop with an explicit stack is needed.")
@@ -43,10 +51,10 @@ class Usage(Exception):
 
 
 def parse(argv, questions):
-    """(verbose, pytest arguments, needle root) from check.py's command line;
-    question names become their test files."""
+    """(verbose, pytest arguments, needle root, whether some tests only are
+    selected) from check.py's command line; question names become their test files."""
     by_name = {q["name"]: q for q in questions}
-    verbose, args, root, value_of = False, [], "handout", None
+    verbose, args, root, value_of, some = False, [], "handout", None, False
     for arg in argv:
         if value_of:  # the value of the option before it
             root = arg if value_of == "--needle-root" else root
@@ -56,15 +64,17 @@ def parse(argv, questions):
             verbose = True
         elif arg.startswith("-"):
             args.append(arg)
+            some = some or arg.startswith(SELECTING)
             value_of = arg if arg in VALUE_OPTIONS else None
             root = arg.split("=", 1)[1] if arg.startswith("--needle-root=") else root
         elif arg in by_name:
             args.append(by_name[arg]["public_tests"])
         elif "::" in arg or arg.endswith(".py") or (HERE / arg).exists():
             args.append(arg)
+            some = True
         else:
             raise Usage(f"no question {arg!r}; the questions are:\n  " + "\n  ".join(by_name))
-    return verbose, args, root
+    return verbose, args, root, some
 
 
 def run_pytest(args, verbose, report):
@@ -93,12 +103,18 @@ def run_pytest(args, verbose, report):
     return proc.wait(), "".join(lines)
 
 
-def where(traceback, root):
-    """'path:line in function' of the deepest frame in the student's code, or ''."""
+def frame(traceback, root):
+    """(path, line, function) of the deepest frame in the student's code, or None."""
     for path, line, function in reversed(re.findall(r'File "(.+)", line (\d+), in (\S+)', traceback)):
         if root in Path(HERE, path).resolve().parents:
-            return f"{os.path.relpath(Path(HERE, path).resolve(), HERE)}:{line} in {function}"
-    return ""
+            return os.path.relpath(Path(HERE, path).resolve(), HERE), line, function
+    return None
+
+
+def where(traceback, root):
+    """'path:line in function' of the deepest frame in the student's code, or ''."""
+    found = frame(traceback, root)
+    return f"{found[0]}:{found[1]} in {found[2]}" if found else ""
 
 
 def failure(test, root):
@@ -190,7 +206,7 @@ def print_table(questions, tests, unimportable):
             state = "import error"
         elif passed == len(results):
             state = "done"
-        elif all(r[1].startswith("NotImplementedError: TODO") for r in results):
+        elif all(is_todo(r[1]) for r in results):
             state = "not started"
             not_started.add(q["name"])
         else:
@@ -199,9 +215,30 @@ def print_table(questions, tests, unimportable):
         earned, ran, passed_all = earned + points, ran + len(results), passed_all + passed
         title = q["title"] if len(q["title"]) <= WIDTH - 50 else q["title"][:WIDTH - 53] + "..."
         count = "-" if q["name"] in unimportable else f"{passed}/{len(results)}"
-        print(f"{q['name']:<13} {state:<12} {count:>8} {points:>6.1f} / {q['points'] / 2:<4g} {title}")
-    print(f"{'total':<13} {'':<12} {f'{passed_all}/{ran}':>8} {earned:>6.1f} / {sum(q['points'] for q in rows) / 2:g}")
+        print(f"{q['name']:<13} {state:<12} {count:>8} {points:>6.2f} / {q['points'] / 2:<4g} {title}")
+    print(f"{'total':<13} {'':<12} {f'{passed_all}/{ran}':>8} {earned:>6.2f} / {sum(q['points'] for q in rows) / 2:g}")
     return not_started
+
+
+def print_selection(questions, tests, report):
+    """For a run of some tests only: how many of each question's public tests
+    ran and how they went (a state or points would claim the whole question)."""
+    of_file = {q["public_tests"]: q["name"] for q in questions}
+    every = {q["name"]: set() for q in questions}
+    for collector in report.get("collectors", []):
+        for item in collector.get("result", []):
+            name = of_file.get(item.get("nodeid", "").split("::")[0])
+            if name and "::" in item["nodeid"] and str(item.get("type", "")).endswith("Function"):
+                every[name].add(item["nodeid"])
+    print()
+    for q in questions:
+        results = tests[q["name"]]
+        if not results:
+            continue
+        passed = sum(r[3] for r in results)
+        total = max(len(every[q["name"]]), len(results))
+        how = f"{passed} passed" + (f", {len(results) - passed} failed" if passed < len(results) else "")
+        print(f"{len(results)} of {total} public tests of {q['name']} selected: {how}.")
 
 
 def print_import_errors(questions, broken):
@@ -213,22 +250,37 @@ def print_import_errors(questions, broken):
                             f"python check.py again.", WIDTH))
 
 
-def print_failures(tests, not_started, root):
+def print_failures(tests, not_started, root, scope="this question"):
     waiting = sum(len(tests[name]) for name in not_started)
     if waiting:
         print(f"\n{waiting} test{'s wait' if waiting > 1 else ' waits'} for TODOs: replace each "
               f"raise NotImplementedError(\"TODO ...\")\nin {root.name}/ with your code.")
     failed = [(name, *r[:3]) for name in tests if name not in not_started for r in tests[name] if not r[3]]
+    # The grader's order (grader/feedback.py): mistakes in your code in the
+    # tests' order, then the TODOs left.
+    failed.sort(key=lambda f: rank(f[2]))
+    print_mistakes([f for f in failed if not is_todo(f[2])], {name for name in tests if tests[name]})
+    for name in tests:
+        line = todo_line(((m, todo_place(location)) for n, _, m, location in failed if n == name and is_todo(m)),
+                         name, scope)
+        if line:
+            print(f"\n{wrap(f'{name}: {line}', '')}")
+
+
+def todo_place(location):
+    """"ops_mathematic.py:141" of a location "handout/needle/ops/ops_mathematic.py:141 in gradient"."""
+    path, _, line = location.split(" in ", 1)[0].rpartition(":")
+    return place(path, line)
+
+
+def print_mistakes(failed, ran):
     if not failed:
         return
-    # Wrong answers before unfinished TODOs, the shortest message first: they read fastest.
-    failed.sort(key=lambda f: (f[2].startswith("NotImplementedError: TODO"), len(f[2])))
     groups = {}  # tests failing with the same message are shown once
     for name, nodeid, message, location in failed:
         groups.setdefault((name, message), []).append((nodeid, location))
-    ran = {name for name in tests if tests[name]}
     limit = SHOWN if len(ran) > 1 else len(groups)  # one question: all of it
-    print("\nFailing tests, the shortest message first:")
+    print("\nMistakes in your code:")
     for (name, message), group in list(groups.items())[:limit]:
         nodeid, location = group[0]
         test = nodeid.split("::", 1)[1] + (f" (and {len(group) - 1} more)" if len(group) > 1 else "")
@@ -251,7 +303,7 @@ def main(argv):
         return 0
     questions = json.loads((HERE / "questions.json").read_text(encoding="utf-8"))
     try:
-        verbose, args, root = parse(argv, questions)
+        verbose, args, root, some = parse(argv, questions)
     except Usage as e:
         print(f"check.py: {e}", file=sys.stderr)
         return 2
@@ -269,10 +321,14 @@ def main(argv):
         return 2 if code in (4, 5) else 1
     root = (HERE / root).resolve()
     tests, broken = outcomes(report, questions, root)
-    not_started = print_table(questions, tests, {q for names in broken.values() for q in names})
+    if some:
+        print_selection(questions, tests, report)
+        not_started = set()
+    else:
+        not_started = print_table(questions, tests, {q for names in broken.values() for q in names})
     print_import_errors(questions, broken)
     if not verbose:  # pytest has shown them
-        print_failures(tests, not_started, root)
+        print_failures(tests, not_started, root, "the tests selected" if some else "this question")
     return 0 if code == 0 else 1
 
 
