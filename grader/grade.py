@@ -168,7 +168,7 @@ class _Grading:
         # The tests' own limits hold inside the run, where its code could
         # switch them off: the run's, counted outside, is their sum at most.
         cpu = min(self.limits.cpu_seconds, sum(cpu for cpu, _ in timeouts.values()) + RUN_CPU_SLACK)
-        wall = min(self.limits.wall_seconds, cpu * self.limits.wall_seconds / self.limits.cpu_seconds, left)
+        wall = min(cpu * self.limits.wall_seconds / self.limits.cpu_seconds, left)
         limits = dataclasses.replace(self.limits, cpu_seconds=cpu, wall_seconds=wall)
         run = run_question(self.root, suite, question, self.work / "runs", mnist_dir=self.staged,
                            salt=self.key.salt, limits=limits, secrets=self.secrets,

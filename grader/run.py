@@ -339,6 +339,7 @@ def _copy_regular(dir_fd: int, name: str, target: Path, max_bytes: int) -> bool:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
             return False
+        target.parent.mkdir(parents=True, exist_ok=True)  # only for what is copied: empty folders cost nothing
         with open(target, "wb") as copy:
             shutil.copyfileobj(source, copy)
     return True
@@ -395,7 +396,6 @@ def copy_out(out: Path, kept: Path, expected: Optional[Path] = None) -> bool:
                 for name in names(test_fd):
                     target = kept / "records" / test / name
                     most = min(budget, _most(expected, test, name))
-                    target.parent.mkdir(exist_ok=True)
                     if most >= 0 and _copy_regular(test_fd, name, target, most):
                         budget -= target.stat().st_size
             finally:

@@ -78,12 +78,17 @@ BOX_PATH_BAIT = {
 }
 
 
+def _right_in_linear_time(function, make, sizes):
+    """``function`` gives the expected answer for ``make(size)``'s text at each size, in linear time."""
+    for size in sizes:
+        text, expected = make(size)
+        assert function(text) == expected
+    assert_linear(function, lambda n: make(n)[0])
+
+
 @pytest.mark.parametrize("bait", BOX_PATH_BAIT)
 def test_box_paths_are_removed_in_linear_time(bait):
-    for size in (1000, 1_000_000):
-        text, expected = BOX_PATH_BAIT[bait](size)
-        assert score.without_box_paths(text) == expected
-    assert_linear(score.without_box_paths, lambda n: BOX_PATH_BAIT[bait](n)[0])
+    _right_in_linear_time(score.without_box_paths, BOX_PATH_BAIT[bait], (1000, 1_000_000))
 
 
 TRACEBACK = "Traceback (most recent call last):\n"
@@ -112,10 +117,7 @@ DETAILS_BAIT = {
 
 @pytest.mark.parametrize("bait", DETAILS_BAIT)
 def test_failure_details_are_cut_in_linear_time(bait):
-    for size in (10_000, 1_000_000):
-        text, expected = DETAILS_BAIT[bait](size)
-        assert results._details(text) == expected
-    assert_linear(results._details, lambda n: DETAILS_BAIT[bait](n)[0])
+    _right_in_linear_time(results._details, DETAILS_BAIT[bait], (10_000, 1_000_000))
 
 
 def _grade(reason: str, details: str) -> Grade:
